@@ -1,0 +1,486 @@
+//! Typed configuration, read once at start.
+//!
+//! Every setting is a clap argument with an environment variable (12-factor: the environment is the
+//! normal way to configure a Render service), so `salesbot --help` is the complete, always-true list of
+//! settings with their env names and defaults. `.env` is loaded into the environment before parsing
+//! (see `main.rs`), so it never overrides a variable that is already set.
+//!
+//! Raw CLI/env values (`Settings`) are turned into a validated [`Config`] by [`Settings::resolve`]; that is
+//! the only place that decides what a missing or malformed value means, and it fails with one clear line.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// A secret value: never printed by `Debug` or `Display`, only reachable through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The raw value, for the one place that needs it (signing, an Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// The address used when DATABASE_URL is not set (the README's "embedded default").
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/salesbot";
+
+/// A PostgreSQL connection URL, normalised from the forms the prototype's operators already use.
+///
+/// The prototype (SQLAlchemy) wanted `postgresql+asyncpg://…`; we accept that and drop the `+driver`.
+/// `Debug` and `Display` hide the password, so the URL can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        let Some((scheme, rest)) = raw.split_once("://") else {
+            return Err(ConfigError::BadDatabaseUrl(
+                "expected postgres://user:password@host:port/database".into(),
+            ));
+        };
+        let base_scheme = scheme.split('+').next().unwrap_or_default();
+        if !matches!(base_scheme, "postgres" | "postgresql") {
+            return Err(ConfigError::BadDatabaseUrl(format!(
+                "unsupported scheme `{scheme}`: expected postgres:// or postgresql://"
+            )));
+        }
+        if rest.is_empty() || rest.starts_with('/') && !rest.contains("host=") {
+            return Err(ConfigError::BadDatabaseUrl("the host is missing".into()));
+        }
+        Ok(Self(format!("postgres://{rest}")))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The same URL with another database name (used to create the database when it is missing).
+    pub fn with_database(&self, database: &str) -> Self {
+        let (before_query, query) = match self.0.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (self.0.as_str(), None),
+        };
+        let authority_end = before_query["postgres://".len()..]
+            .find('/')
+            .map(|i| i + "postgres://".len())
+            .unwrap_or(before_query.len());
+        let mut url = format!("{}/{database}", &before_query[..authority_end]);
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        Self(url)
+    }
+
+    /// The database name, if the URL names one.
+    pub fn database(&self) -> Option<&str> {
+        let path = self.0["postgres://".len()..].split('?').next()?;
+        let (_, db) = path.split_once('/')?;
+        (!db.is_empty()).then_some(db)
+    }
+
+    fn redacted(&self) -> String {
+        let rest = &self.0["postgres://".len()..];
+        match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                if userinfo.contains(':') {
+                    format!("postgres://{user}:***@{host}")
+                } else {
+                    format!("postgres://{user}@{host}")
+                }
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A duration written as seconds (`3600`) or with a unit (`500ms`, `30s`, `15m`, `12h`, `7d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (digits, unit) = s.split_at(split);
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{s}` is not a duration (examples: 30s, 15m, 12h, 7d)"))?;
+        let duration = match unit.trim() {
+            "ms" => Duration::from_millis(n),
+            "" | "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86_400),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` (use ms, s, m, h or d)"
+                ));
+            }
+        };
+        Ok(Self(duration))
+    }
+}
+
+/// Accepts the prototype's `DEV_MODE=TRUE` as well as the usual spellings.
+fn parse_flag(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        other => Err(format!("`{other}` is not a boolean (use true or false)")),
+    }
+}
+
+/// Settings as given on the command line or in the environment, before validation.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// PostgreSQL URL (postgres://, postgresql:// or the prototype's postgresql+asyncpg://). Unset: the
+    /// local server at 127.0.0.1:5432 (database `salesbot`, created if missing), or a private cluster
+    /// under --pg-data-dir when no server answers there.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// JWT signing secret (generate with `openssl rand -hex 32`). Required unless DEV_MODE is true.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<Secret>,
+
+    /// Development conveniences: a generated SECRET_KEY when none is set.
+    #[arg(long, env = "DEV_MODE", default_value = "false", value_parser = parse_flag, global = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub dev_mode: bool,
+
+    /// OpenAI API key. Set: the OpenAI engine answers; unset: the built-in offline engine.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, global = true)]
+    pub openai_api_key: Option<Secret>,
+
+    /// Platform Telegram bot that notifies managers (default for tenants without their own).
+    #[arg(
+        long,
+        env = "TELEGRAM_BOT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub telegram_bot_token: Option<Secret>,
+
+    /// Chat that receives the platform bot's notifications.
+    #[arg(long, env = "TELEGRAM_CHAT_ID", global = true)]
+    pub telegram_chat_id: Option<String>,
+
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
+    pub host: IpAddr,
+
+    /// Port to listen on (Render sets PORT).
+    #[arg(long, env = "PORT", default_value_t = 8000, global = true)]
+    pub port: u16,
+
+    /// Origins allowed by CORS, comma-separated; `*` allows any; empty allows none.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// Lifetime of access tokens (e.g. 7d, 12h, 3600).
+    #[arg(long, env = "JWT_TTL", default_value = "7d", global = true)]
+    pub jwt_ttl: HumanDuration,
+
+    /// bcrypt cost for new password hashes (4–31).
+    #[arg(long, env = "BCRYPT_COST", default_value_t = 12, global = true,
+          value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// Maximum connections in this process's database pool.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10, global = true)]
+    pub db_max_connections: u32,
+
+    /// Data folder of the private PostgreSQL cluster started when DATABASE_URL is unset and no server
+    /// answers at 127.0.0.1:5432.
+    #[arg(
+        long,
+        env = "SALESBOT_PG_DIR",
+        default_value = ".salesbot/pg",
+        global = true
+    )]
+    pub pg_data_dir: PathBuf,
+
+    /// Largest request body accepted, in bytes (voice notes are up to 25 MB).
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 26 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// How long in-flight requests and jobs get to finish after SIGTERM/SIGINT (Render gives 30 s).
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "25s", global = true)]
+    pub shutdown_grace: HumanDuration,
+}
+
+/// Where the database is: named by the operator, or the embedded default this process may provision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    /// DATABASE_URL was set: used as is, never replaced by a private cluster.
+    Explicit(DatabaseUrl),
+    /// DATABASE_URL unset: the local default, falling back to a private cluster in `pg_data_dir`.
+    EmbeddedDefault { pg_data_dir: PathBuf },
+}
+
+/// How the JWT signing key came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOrigin {
+    Configured,
+    /// DEV_MODE made one up: tokens do not survive a restart.
+    Generated,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseTarget,
+    pub db_max_connections: u32,
+    pub secret_key: Secret,
+    pub secret_origin: SecretOrigin,
+    pub dev_mode: bool,
+    pub openai_api_key: Option<Secret>,
+    pub telegram_bot_token: Option<Secret>,
+    pub telegram_chat_id: Option<String>,
+    pub listen: SocketAddr,
+    pub cors_origins: CorsOrigins,
+    pub log_format: LogFormat,
+    pub jwt_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+impl CorsOrigins {
+    fn parse(raw: &str) -> Self {
+        let origins: Vec<String> = raw
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if origins.iter().any(|o| o == "*") {
+            Self::Any
+        } else if origins.is_empty() {
+            Self::None
+        } else {
+            Self::List(origins)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "SECRET_KEY is not set: set it to a long random value (e.g. `openssl rand -hex 32`), or set DEV_MODE=true to use a temporary one"
+    )]
+    MissingSecretKey,
+    #[error("SECRET_KEY is too short: use at least 32 characters (e.g. `openssl rand -hex 32`)")]
+    WeakSecretKey,
+    #[error("DATABASE_URL is invalid: {0}")]
+    BadDatabaseUrl(String),
+}
+
+const MIN_SECRET_LEN: usize = 32;
+
+impl Settings {
+    /// Validates the settings; the error is one line meant for the operator.
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let database = match self.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => DatabaseTarget::Explicit(DatabaseUrl::parse(url)?),
+            _ => DatabaseTarget::EmbeddedDefault {
+                pg_data_dir: self.pg_data_dir.clone(),
+            },
+        };
+        let (secret_key, secret_origin) = match &self.secret_key {
+            Some(key) if !key.expose().trim().is_empty() => {
+                if key.expose().len() < MIN_SECRET_LEN && !self.dev_mode {
+                    return Err(ConfigError::WeakSecretKey);
+                }
+                (key.clone(), SecretOrigin::Configured)
+            }
+            _ if self.dev_mode => (generate_secret(), SecretOrigin::Generated),
+            _ => return Err(ConfigError::MissingSecretKey),
+        };
+        Ok(Config {
+            database,
+            db_max_connections: self.db_max_connections.max(1),
+            secret_key,
+            secret_origin,
+            dev_mode: self.dev_mode,
+            openai_api_key: self
+                .openai_api_key
+                .clone()
+                .filter(|k| !k.expose().is_empty()),
+            telegram_bot_token: self
+                .telegram_bot_token
+                .clone()
+                .filter(|k| !k.expose().is_empty()),
+            telegram_chat_id: self.telegram_chat_id.clone().filter(|c| !c.is_empty()),
+            listen: SocketAddr::new(self.host, self.port),
+            cors_origins: CorsOrigins::parse(&self.cors_origins),
+            log_format: self.log_format,
+            jwt_ttl: self.jwt_ttl.0,
+            bcrypt_cost: self.bcrypt_cost,
+            max_body_bytes: self.max_body_bytes,
+            shutdown_grace: self.shutdown_grace.0,
+        })
+    }
+}
+
+fn generate_secret() -> Secret {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    Secret(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn settings(args: &[&str]) -> Settings {
+        let mut argv = vec!["salesbot"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().settings
+    }
+
+    #[test]
+    fn asyncpg_url_is_normalised() {
+        let url = DatabaseUrl::parse("postgresql+asyncpg://u:p@db:5432/app").unwrap();
+        assert_eq!(url.expose(), "postgres://u:p@db:5432/app");
+        assert_eq!(url.database(), Some("app"));
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert!(matches!(
+            DatabaseUrl::parse("mysql://u@h/db"),
+            Err(ConfigError::BadDatabaseUrl(_))
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("not a url"),
+            Err(ConfigError::BadDatabaseUrl(_))
+        ));
+    }
+
+    #[test]
+    fn database_url_hides_password() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@db/app?sslmode=require").unwrap();
+        assert!(!format!("{url:?} {url}").contains("hunter2"));
+        assert_eq!(
+            url.with_database("postgres").expose(),
+            "postgres://app:hunter2@db/postgres?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn secret_is_required_outside_dev_mode() {
+        // Settings may pick up the developer's environment; pass explicit values that win over it.
+        let s = settings(&["--secret-key", "", "--dev-mode", "false"]);
+        assert_eq!(s.resolve().unwrap_err(), ConfigError::MissingSecretKey);
+        let s = settings(&["--secret-key", "", "--dev-mode", "TRUE"]);
+        let config = s.resolve().unwrap();
+        assert_eq!(config.secret_origin, SecretOrigin::Generated);
+        assert_eq!(config.secret_key.expose().len(), 64);
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let key = "0123456789abcdef0123456789abcdef-very-secret";
+        let s = settings(&["--secret-key", key, "--openai-api-key", "sk-live-secret"]);
+        let config = s.resolve().unwrap();
+        let printed = format!("{config:?} {s:?}");
+        assert!(!printed.contains(key));
+        assert!(!printed.contains("sk-live-secret"));
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(
+            "7d".parse::<HumanDuration>().unwrap().0,
+            Duration::from_secs(604_800)
+        );
+        assert_eq!(
+            "3600".parse::<HumanDuration>().unwrap().0,
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            "250ms".parse::<HumanDuration>().unwrap().0,
+            Duration::from_millis(250)
+        );
+        assert!("7 weeks".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn cors_origins_parse() {
+        assert_eq!(CorsOrigins::parse(""), CorsOrigins::None);
+        assert_eq!(CorsOrigins::parse("*"), CorsOrigins::Any);
+        assert_eq!(
+            CorsOrigins::parse("https://a.kz/, https://b.kz"),
+            CorsOrigins::List(vec!["https://a.kz".into(), "https://b.kz".into()])
+        );
+    }
+}

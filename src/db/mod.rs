@@ -1,0 +1,176 @@
+//! Database access: the pool, migrations, and queries grouped by aggregate.
+//!
+//! Every query on a tenant-owned table runs inside [`tenant_tx`], which names the tenant for
+//! row-level security; finders also take the tenant explicitly, so isolation holds twice (in the
+//! query and in the database).
+
+pub mod embedded;
+pub mod leads;
+pub mod tenants;
+pub mod users;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::config::{Config, DEFAULT_DATABASE_URL, DatabaseTarget, DatabaseUrl};
+use crate::domain::TenantId;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// A running database this process may have provisioned (see [`embedded`]).
+pub struct Database {
+    pub url: DatabaseUrl,
+    /// Set when this process started a private cluster; stopping it is the caller's choice.
+    pub private_cluster: Option<embedded::Cluster>,
+}
+
+/// Finds the database the configuration points at, provisioning the embedded default when needed.
+///
+/// With DATABASE_URL set, the URL is used as is: a managed database is never created or replaced.
+pub async fn locate(config: &Config) -> anyhow::Result<Database> {
+    match &config.database {
+        DatabaseTarget::Explicit(url) => Ok(Database {
+            url: url.clone(),
+            private_cluster: None,
+        }),
+        DatabaseTarget::EmbeddedDefault { pg_data_dir } => {
+            let default = DatabaseUrl::parse(DEFAULT_DATABASE_URL).expect("valid default URL");
+            match ensure_database(&default).await {
+                Ok(()) => Ok(Database {
+                    url: default,
+                    private_cluster: None,
+                }),
+                Err(err) if is_connection_refused(&err) => {
+                    tracing::warn!(
+                        "no PostgreSQL answers at 127.0.0.1:5432; starting a private cluster in {}",
+                        pg_data_dir.display()
+                    );
+                    let cluster = embedded::Cluster::start(pg_data_dir).await?;
+                    let url = cluster.url("salesbot");
+                    ensure_database(&url).await.with_context(|| {
+                        format!("creating the salesbot database in the private cluster at {url}")
+                    })?;
+                    Ok(Database {
+                        url,
+                        private_cluster: Some(cluster),
+                    })
+                }
+                Err(err) => Err(anyhow::Error::new(err)
+                    .context(format!("connecting to the default database {default}"))),
+            }
+        }
+    }
+}
+
+fn is_connection_refused(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// Creates the database named by `url` when it does not exist yet (safe when two processes race).
+pub async fn ensure_database(url: &DatabaseUrl) -> Result<(), sqlx::Error> {
+    let Some(name) = url.database() else {
+        return Ok(());
+    };
+    let maintenance: PgConnectOptions = url.with_database("postgres").expose().parse()?;
+    let mut conn = sqlx::ConnectOptions::connect(&maintenance).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => tracing::info!(database = name, "created database"),
+            // 42P04 duplicate_database, 23505: another process created it at the same moment.
+            Err(err)
+                if err
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .is_some_and(|c| c == "42P04" || c == "23505") => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// Options every connection of the service gets: a stray transaction or runaway statement must not
+/// hold locks or stop vacuum (the job queue churns rows and depends on vacuum keeping up).
+pub fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(url
+        .expose()
+        .parse::<PgConnectOptions>()?
+        .application_name("salesbot")
+        .options([
+            ("idle_in_transaction_session_timeout", "60s"),
+            ("statement_timeout", "60s"),
+        ]))
+}
+
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+}
+
+/// Connects eagerly: the process fails at start, with the cause, if the database is unreachable.
+pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
+    pool_options(max_connections)
+        .connect_with(connect_options(url)?)
+        .await
+        .with_context(|| format!("connecting to {url}"))
+}
+
+/// Applies pending migrations. The migrator holds a Postgres advisory lock while it runs, so two
+/// processes starting at once apply each migration exactly once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
+}
+
+/// The newest migration this binary knows.
+pub fn expected_migration() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// The newest migration applied to the database (None when none is, or the table is missing).
+pub async fn applied_migration(pool: &PgPool) -> Result<Option<i64>, sqlx::Error> {
+    let table_exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?;
+    if !table_exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+}
+
+/// Begins a transaction scoped to one tenant: row-level security then shows only that tenant's rows.
+///
+/// This is the only place that sets `app.tenant_id`; it is transaction-local (`set_config(…, true)`),
+/// so a pooled connection never carries one tenant's scope into another request.
+pub async fn tenant_tx(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query_scalar!(
+        r#"SELECT set_config('app.tenant_id', $1, true) AS "scope!""#,
+        tenant.0.to_string()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(tx)
+}

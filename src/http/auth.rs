@@ -1,0 +1,178 @@
+//! Authentication: JWT access tokens (HS256, prototype-compatible claims), bcrypt passwords, and the
+//! [`AuthUser`] extractor every tenant route takes.
+//!
+//! The token names the user; each request reloads the user by id (one primary-key read), so a
+//! deactivated account is refused at once rather than when its token expires.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use crate::config::Secret;
+use crate::db;
+use crate::domain::{Password, Role, TenantId, UserId};
+use crate::error::AppError;
+
+use super::AppState;
+
+/// The token's payload: the prototype's `sub` (email) and `exp`, plus ids so a token names exactly
+/// one account and tenant.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub uid: UserId,
+    pub tid: TenantId,
+}
+
+/// Keys and settings for issuing and checking tokens and passwords.
+pub struct AuthKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+    bcrypt_cost: u32,
+    /// A hash to verify against when the email is unknown, so both failures take the same time.
+    dummy_hash: OnceCell<String>,
+}
+
+impl AuthKeys {
+    pub fn new(secret: &Secret, ttl: Duration, bcrypt_cost: u32) -> Arc<Self> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 0;
+        Arc::new(Self {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            ttl,
+            bcrypt_cost,
+            dummy_hash: OnceCell::new(),
+        })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, user: &db::users::User) -> Result<String, AppError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: user.email.clone(),
+            exp: now + self.ttl.as_secs() as i64,
+            iat: now,
+            uid: user.id,
+            tid: user.tenant_id,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    }
+
+    /// bcrypt is deliberately slow: run it off the async threads.
+    pub async fn hash_password(&self, password: &Password) -> Result<String, AppError> {
+        let password = password.expose().to_owned();
+        let cost = self.bcrypt_cost;
+        tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)
+    }
+
+    /// Checks a password against a stored hash; `None` (unknown account) checks against a dummy hash so
+    /// the answer takes as long as for a wrong password.
+    pub async fn verify_password(
+        &self,
+        password: &str,
+        hash: Option<&str>,
+    ) -> Result<bool, AppError> {
+        let (hash, real) = match hash {
+            Some(h) => (h.to_owned(), true),
+            None => (self.dummy_hash().await?, false),
+        };
+        let password = password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
+            .await
+            .map_err(AppError::internal)?
+            .unwrap_or(false);
+        Ok(real && matches)
+    }
+
+    async fn dummy_hash(&self) -> Result<String, AppError> {
+        let cost = self.bcrypt_cost;
+        self.dummy_hash
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || bcrypt::hash("not a real password", cost))
+                    .await
+                    .map_err(AppError::internal)?
+                    .map_err(AppError::internal)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// The authenticated account behind a request. Taking it as a handler argument is what makes a route
+/// tenant-scoped: `tenant_id` is the only tenant the handler may touch.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub email: String,
+    pub role: Role,
+    pub is_platform_admin: bool,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or_else(|| invalid_token("missing Authorization header"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                let (scheme, token) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| invalid_token("expected `Authorization: Bearer <token>`"))?;
+        let claims = state.auth.verify(token).map_err(|err| {
+            tracing::debug!(error = %err, "token refused");
+            invalid_token("the access token is invalid or expired")
+        })?;
+        let user = db::users::by_id(&state.pool, claims.uid)
+            .await?
+            .filter(|u| u.is_active && u.tenant_id == claims.tid && u.email == claims.sub)
+            .ok_or_else(|| invalid_token("the account is disabled or no longer exists"))?;
+        Ok(Self {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            tenant_name: user.tenant_name,
+            email: user.email,
+            role: user.role,
+            is_platform_admin: user.is_platform_admin,
+        })
+    }
+}
+
+fn invalid_token(message: &str) -> AppError {
+    AppError::Unauthorized {
+        code: "invalid_token",
+        message: message.to_owned(),
+    }
+}

@@ -1,0 +1,154 @@
+//! The HTTP API: router, middleware, OpenAPI document, and the server loop.
+//!
+//! The web process accepts, validates, records and enqueues; it never calls an LLM or Telegram.
+//! Routes are registered through `utoipa_axum::OpenApiRouter`, so a route cannot exist without its
+//! OpenAPI description (the document at `/openapi.json` lists every route by construction).
+
+pub mod auth;
+pub mod json;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{Config, CorsOrigins};
+use auth::AuthKeys;
+
+/// What every handler can reach. Cheap to clone (an `Arc` and a pool handle).
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub auth: Arc<AuthKeys>,
+}
+
+impl AppState {
+    pub fn new(config: &Config, pool: PgPool) -> Self {
+        Self {
+            pool,
+            auth: AuthKeys::new(&config.secret_key, config.jwt_ttl, config.bcrypt_cost),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "salesbot", description = "AI sales manager for construction companies (RU/KZ/EN)."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, login, the current account"),
+        (name = "leads", description = "Leads qualified from conversations"),
+        (name = "conversations", description = "Customers' conversations"),
+        (name = "ops", description = "Health and readiness"),
+        (name = "admin", description = "Platform administration"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::health::health))
+        .routes(routes!(routes::health::ready))
+        .routes(routes!(routes::auth::register))
+        .routes(routes!(routes::auth::login))
+        .routes(routes!(routes::me::me))
+        .routes(routes!(routes::leads::list_leads))
+        .routes(routes!(routes::leads::list_conversations))
+        .routes(routes!(routes::admin::db_schema))
+        .split_for_parts()
+}
+
+/// The complete application: API, docs, pages and middleware.
+pub fn router(config: &Config, state: AppState) -> Router {
+    let (api, openapi) = api();
+    let request_id = HeaderName::from_static("x-request-id");
+    api.route("/", get(routes::pages::index))
+        .with_state(state)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(cors(&config.cors_origins))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn cors(origins: &CorsOrigins) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(3600));
+    match origins {
+        CorsOrigins::None => base,
+        CorsOrigins::Any => base.allow_origin(AllowOrigin::any()),
+        CorsOrigins::List(list) => base.allow_origin(
+            list.iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,158 @@
+//! `POST /api/auth/register` and `POST /api/auth/login`, compatible with the prototype's clients.
+
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::{Email, Password, TenantName};
+use crate::error::{AppError, ErrorBody};
+use crate::http::AppState;
+use crate::http::json::ApiJson;
+
+use super::me::UserView;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = "owner@stroy.kz")]
+    pub email: String,
+    /// At least 8 characters.
+    pub password: String,
+    #[schema(example = "ТОО Құрылыс")]
+    pub company_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisterResponse {
+    pub user: UserView,
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// Creates a company (tenant) and its owner account.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Company and owner created", body = RegisterResponse),
+        (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 422, description = "Invalid email, password or company name", body = ErrorBody),
+    ))]
+pub async fn register(
+    state: axum::extract::State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<impl IntoResponse, AppError> {
+    let email = Email::parse(&req.email).map_err(|e| AppError::Validation(e.to_string()))?;
+    let password =
+        Password::parse(req.password).map_err(|e| AppError::Validation(e.to_string()))?;
+    let company =
+        TenantName::parse(&req.company_name).map_err(|e| AppError::Validation(e.to_string()))?;
+    let hash = state.auth.hash_password(&password).await?;
+    let user = db::tenants::register(&state.pool, &company, &email, &hash)
+        .await
+        .map_err(|err| match err {
+            db::tenants::RegisterError::EmailTaken => AppError::Conflict {
+                code: "email_taken",
+                message: "an account with this email already exists".into(),
+            },
+            db::tenants::RegisterError::Db(e) => e.into(),
+        })?;
+    tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "company registered");
+    let access_token = state.auth.issue(&user)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            user: UserView::from(&user),
+            access_token,
+            token_type: "bearer",
+        }),
+    ))
+}
+
+/// Login credentials: OAuth2 password-flow form fields (`username` is the email); JSON clients may
+/// send `email` instead of `username`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[serde(alias = "email")]
+    pub username: String,
+    pub password: String,
+}
+
+/// Accepts the prototype's form body and, for newer clients, JSON.
+pub struct LoginCredentials(LoginRequest);
+
+impl FromRequest<AppState> for LoginCredentials {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+        if is_json {
+            let ApiJson(body) = ApiJson::<LoginRequest>::from_request(req, state).await?;
+            Ok(Self(body))
+        } else {
+            let Form(body) = Form::<LoginRequest>::from_request(req, state)
+                .await
+                .map_err(|e| AppError::Validation(e.body_text()))?;
+            Ok(Self(body))
+        }
+    }
+}
+
+/// Exchanges email and password for an access token.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Access token", body = TokenResponse),
+        (status = 401, description = "Unknown email or wrong password (the same answer for both)", body = ErrorBody),
+    ))]
+pub async fn login(
+    state: axum::extract::State<AppState>,
+    LoginCredentials(req): LoginCredentials,
+) -> Result<Json<TokenResponse>, AppError> {
+    let refused = || AppError::Unauthorized {
+        code: "invalid_credentials",
+        message: "incorrect email or password".into(),
+    };
+    let credentials = match Email::parse(&req.username) {
+        Ok(email) => db::users::credentials_by_email(&state.pool, &email).await?,
+        Err(_) => None,
+    };
+    let verified = state
+        .auth
+        .verify_password(
+            &req.password,
+            credentials.as_ref().map(|c| c.password_hash.as_str()),
+        )
+        .await?;
+    let user = match credentials {
+        Some(c) if verified && c.user.is_active => c.user,
+        _ => return Err(refused()),
+    };
+    tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "logged in");
+    Ok(Json(TokenResponse {
+        access_token: state.auth.issue(&user)?,
+        token_type: "bearer",
+        expires_in: state.auth.ttl().as_secs(),
+    }))
+}

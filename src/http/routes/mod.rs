@@ -1,0 +1,8 @@
+//! One file per resource; each handler carries its OpenAPI description (`#[utoipa::path]`).
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod leads;
+pub mod me;
+pub mod pages;

@@ -1,0 +1,23 @@
+//! salesbot: an AI sales manager for construction companies in Kazakhstan.
+//!
+//! The map of the crate (data flows one way, top to bottom):
+//! - [`http`]: the web API — accepts, validates, records and enqueues; never calls an LLM.
+//! - [`db`]: queries grouped by aggregate; every tenant-owned query runs in [`db::tenant_tx`].
+//! - [`workers`] (`workers/`): the worker pool, pipeline stages, conversation engines and thin
+//!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
+//! - [`domain`]: newtypes and pure logic, no IO.
+//! - [`config`], [`telemetry`], [`shutdown`], [`startup`], [`error`]: process plumbing.
+//!
+//! `docs/architecture.md` describes the design and why it is so.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod shutdown;
+pub mod startup;
+pub mod telemetry;
+
+#[path = "../workers/mod.rs"]
+pub mod workers;

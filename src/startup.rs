@@ -1,0 +1,56 @@
+//! Building and running the web application, the same way in `main` and in tests:
+//! `Application::build` binds the listener (tests bind port 0), `run_until_stopped` serves until the
+//! shutdown token is cancelled and then gives in-flight requests the grace period to finish.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    grace: Duration,
+}
+
+impl Application {
+    pub async fn build(config: &Config, pool: PgPool) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self::with_listener(config, pool, listener))
+    }
+
+    pub fn with_listener(config: &Config, pool: PgPool, listener: TcpListener) -> Self {
+        let state = AppState::new(config, pool);
+        Self {
+            listener,
+            router: http::router(config, state),
+            grace: config.shutdown_grace,
+        }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "listening on http://{addr}");
+        let stopping = shutdown.clone();
+        let server = http::serve(self.listener, self.router, async move {
+            stopping.cancelled().await
+        });
+        tokio::pin!(server);
+        tokio::select! {
+            result = &mut server => result,
+            () = async { shutdown.cancelled().await; tokio::time::sleep(self.grace).await } => {
+                tracing::warn!(grace = ?self.grace, "requests still running after the grace period; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Test harness: `spawn_app` starts the real application on 127.0.0.1:0 against the test's own fresh
+//! database (given by `#[sqlx::test]`), so tests talk HTTP exactly like clients do.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use salesbot::config::{
+    Config, CorsOrigins, DatabaseTarget, DatabaseUrl, LogFormat, Secret, SecretOrigin,
+};
+use salesbot::startup::Application;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const TEST_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+
+#[allow(dead_code)] // later test modules read the pool
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn test_config() -> Config {
+    Config {
+        database: DatabaseTarget::Explicit(
+            DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/unused").unwrap(),
+        ),
+        db_max_connections: 5,
+        secret_key: Secret::new(TEST_SECRET),
+        secret_origin: SecretOrigin::Configured,
+        dev_mode: false,
+        openai_api_key: None,
+        telegram_bot_token: None,
+        telegram_chat_id: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cors_origins: CorsOrigins::List(vec!["https://crm.example.kz".into()]),
+        log_format: LogFormat::Pretty,
+        jwt_ttl: Duration::from_secs(3600),
+        // The lowest cost: tests exercise the logic, not bcrypt's slowness.
+        bcrypt_cost: 4,
+        max_body_bytes: 26 * 1024 * 1024,
+        shutdown_grace: Duration::from_secs(5),
+    }
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(test_config(), pool).await
+}
+
+pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
+    // Logs only on request (TEST_LOG=1 cargo test …): a passing suite stays quiet.
+    if std::env::var_os("TEST_LOG").is_some() {
+        salesbot::telemetry::init(LogFormat::Pretty);
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = Application::with_listener(&config, pool.clone(), listener);
+    let addr = app.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    TestApp {
+        addr,
+        pool,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str, company: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": password, "company_name": company}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers a company and returns (access token, the registration body).
+    pub async fn register_ok(&self, email: &str, company: &str) -> (String, Value) {
+        let resp = self.register(email, "correct horse battery", company).await;
+        assert_eq!(resp.status(), 201, "registration failed");
+        let body: Value = resp.json().await.unwrap();
+        (body["access_token"].as_str().unwrap().to_owned(), body)
+    }
+
+    pub async fn login_form(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/auth/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "username={}&password={}",
+                urlencode(username),
+                urlencode(password)
+            ))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asserts the standard error body and returns its code.
+pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
+    assert_eq!(resp.status(), status, "unexpected status");
+    let body: Value = resp.json().await.unwrap();
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"));
+    assert!(
+        body["error"]["message"].is_string(),
+        "no error.message in {body}"
+    );
+    code.to_owned()
+}
+
+/// The built `salesbot` binary, for tests of the command line.
+pub fn salesbot_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_salesbot"))
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary (faster to build and link than one per file). Every test gets a fresh
+//! database from `#[sqlx::test]` and talks to the real application over loopback HTTP.
+
+mod auth;
+mod cli;
+mod embedded_pg;
+mod health;
+mod helpers;
+mod migrations;
+mod openapi;
+mod rls;
+mod tenancy;

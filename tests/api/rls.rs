@@ -1,0 +1,94 @@
+//! Row-level security: the database itself hides other tenants' rows from a non-superuser role
+//! (superusers, like the test connection, bypass RLS — production must not connect as one).
+
+use salesbot::domain::TenantId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::tenancy::seed_conversation;
+
+const SET_PROBE_ROLE: &str = "SET LOCAL ROLE salesbot_rls_probe";
+
+async fn ensure_probe_role(pool: &PgPool) {
+    // Roles are cluster-wide and tests run in parallel: create once, tolerate the race.
+    sqlx::raw_sql(
+        "DO $$ BEGIN
+             CREATE ROLE salesbot_rls_probe NOLOGIN NOSUPERUSER NOBYPASSRLS;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::raw_sql(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON bot_users, messages, leads TO salesbot_rls_probe",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn tenant(pool: &PgPool, name: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
+        .bind(id)
+        .bind(name)
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}
+
+async fn visible_leads(tx: &mut sqlx::PgConnection) -> Vec<String> {
+    sqlx::query_scalar("SELECT name FROM leads ORDER BY name")
+        .fetch_all(tx)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn non_superuser_sees_only_the_tenant_named_by_the_setting(pool: PgPool) {
+    ensure_probe_role(&pool).await;
+    let x = tenant(&pool, "X").await;
+    let y = tenant(&pool, "Y").await;
+    seed_conversation(&pool, x, "x1", "Xenia").await;
+    seed_conversation(&pool, x, "x2", "Xavier").await;
+    seed_conversation(&pool, y, "y1", "Yerlan").await;
+
+    // No setting: nothing is visible.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(SET_PROBE_ROLE).execute(&mut *tx).await.unwrap();
+    assert!(visible_leads(&mut tx).await.is_empty());
+    let bot_users: i64 = sqlx::query_scalar("SELECT count(*) FROM bot_users")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(bot_users, 0);
+    tx.rollback().await.unwrap();
+
+    // Through the application's helper: only X's rows.
+    let mut tx = salesbot::db::tenant_tx(&pool, TenantId(x)).await.unwrap();
+    sqlx::query(SET_PROBE_ROLE).execute(&mut *tx).await.unwrap();
+    assert_eq!(visible_leads(&mut tx).await, vec!["Xavier", "Xenia"]);
+    // Writing a row for another tenant is refused by the policy's WITH CHECK.
+    let err =
+        sqlx::query("INSERT INTO bot_users (id, tenant_id, external_id) VALUES ($1, $2, 'sneaky')")
+            .bind(Uuid::now_v7())
+            .bind(y)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("row-level security"), "{err}");
+    tx.rollback().await.unwrap();
+
+    // The setting is transaction-local: a later transaction on a pooled connection sees nothing again.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(SET_PROBE_ROLE).execute(&mut *tx).await.unwrap();
+    assert!(visible_leads(&mut tx).await.is_empty());
+    tx.rollback().await.unwrap();
+
+    let mut tx = salesbot::db::tenant_tx(&pool, TenantId(y)).await.unwrap();
+    sqlx::query(SET_PROBE_ROLE).execute(&mut *tx).await.unwrap();
+    assert_eq!(visible_leads(&mut tx).await, vec!["Yerlan"]);
+    tx.rollback().await.unwrap();
+}
