@@ -259,6 +259,34 @@ pub struct Settings {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 26 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Jobs one worker process runs at once.
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 32, global = true)]
+    pub worker_concurrency: usize,
+
+    /// Most jobs a worker claims per statement.
+    #[arg(long, env = "WORKER_BATCH_SIZE", default_value_t = 32, global = true)]
+    pub worker_batch_size: usize,
+
+    /// Job lease: a crashed worker's jobs run again this long after its last heartbeat (min 2s).
+    #[arg(long, env = "JOB_LEASE", default_value = "30s", global = true)]
+    pub job_lease: HumanDuration,
+
+    /// Safety-net poll of idle workers, should a wake-up notification be lost.
+    #[arg(long, env = "QUEUE_POLL_INTERVAL", default_value = "1s", global = true)]
+    pub queue_poll_interval: HumanDuration,
+
+    /// First retry delay bound (exponential backoff with full jitter).
+    #[arg(long, env = "RETRY_BACKOFF_BASE", default_value = "1s", global = true)]
+    pub retry_backoff_base: HumanDuration,
+
+    /// Longest retry delay.
+    #[arg(long, env = "RETRY_BACKOFF_CAP", default_value = "10m", global = true)]
+    pub retry_backoff_cap: HumanDuration,
+
+    /// How long dead jobs are kept for inspection and redrive.
+    #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
+    pub dead_job_retention: HumanDuration,
+
     /// How long in-flight requests and jobs get to finish after SIGTERM/SIGINT (Render gives 30 s).
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "25s", global = true)]
     pub shutdown_grace: HumanDuration,
@@ -299,6 +327,31 @@ pub struct Config {
     pub bcrypt_cost: u32,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub worker: WorkerSettings,
+}
+
+/// How a worker process claims and retries jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub batch_size: usize,
+    pub lease: Duration,
+    pub poll_interval: Duration,
+    pub backoff: crate::queue::Backoff,
+    pub dead_retention: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            batch_size: 32,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            backoff: crate::queue::Backoff::default(),
+            dead_retention: Duration::from_secs(14 * 86_400),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -333,6 +386,8 @@ pub enum ConfigError {
     MissingSecretKey,
     #[error("SECRET_KEY is too short: use at least 32 characters (e.g. `openssl rand -hex 32`)")]
     WeakSecretKey,
+    #[error("JOB_LEASE must be at least 2s")]
+    LeaseTooShort,
     #[error("DATABASE_URL is invalid: {0}")]
     BadDatabaseUrl(String),
 }
@@ -340,8 +395,9 @@ pub enum ConfigError {
 const MIN_SECRET_LEN: usize = 32;
 
 impl Settings {
-    /// Validates the settings; the error is one line meant for the operator.
-    pub fn resolve(&self) -> Result<Config, ConfigError> {
+    /// Validates the settings; the error is one line meant for the operator. Commands that sign or
+    /// decrypt nothing (migrate, queue ops) pass `needs_secret = false` and get a throwaway key.
+    pub fn resolve(&self, needs_secret: bool) -> Result<Config, ConfigError> {
         let database = match self.database_url.as_deref().map(str::trim) {
             Some(url) if !url.is_empty() => DatabaseTarget::Explicit(DatabaseUrl::parse(url)?),
             _ => DatabaseTarget::EmbeddedDefault {
@@ -355,9 +411,12 @@ impl Settings {
                 }
                 (key.clone(), SecretOrigin::Configured)
             }
-            _ if self.dev_mode => (generate_secret(), SecretOrigin::Generated),
+            _ if self.dev_mode || !needs_secret => (generate_secret(), SecretOrigin::Generated),
             _ => return Err(ConfigError::MissingSecretKey),
         };
+        if self.job_lease.0 < Duration::from_secs(2) {
+            return Err(ConfigError::LeaseTooShort);
+        }
         Ok(Config {
             database,
             db_max_connections: self.db_max_connections.max(1),
@@ -380,6 +439,17 @@ impl Settings {
             bcrypt_cost: self.bcrypt_cost,
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
+            worker: WorkerSettings {
+                concurrency: self.worker_concurrency.max(1),
+                batch_size: self.worker_batch_size.max(1),
+                lease: self.job_lease.0,
+                poll_interval: self.queue_poll_interval.0,
+                backoff: crate::queue::Backoff {
+                    base: self.retry_backoff_base.0,
+                    cap: self.retry_backoff_cap.0,
+                },
+                dead_retention: self.dead_job_retention.0,
+            },
         })
     }
 }
@@ -440,9 +510,13 @@ mod tests {
     fn secret_is_required_outside_dev_mode() {
         // Settings may pick up the developer's environment; pass explicit values that win over it.
         let s = settings(&["--secret-key", "", "--dev-mode", "false"]);
-        assert_eq!(s.resolve().unwrap_err(), ConfigError::MissingSecretKey);
+        assert_eq!(s.resolve(true).unwrap_err(), ConfigError::MissingSecretKey);
+        assert!(
+            s.resolve(false).is_ok(),
+            "migrate and queue ops sign nothing"
+        );
         let s = settings(&["--secret-key", "", "--dev-mode", "TRUE"]);
-        let config = s.resolve().unwrap();
+        let config = s.resolve(true).unwrap();
         assert_eq!(config.secret_origin, SecretOrigin::Generated);
         assert_eq!(config.secret_key.expose().len(), 64);
     }
@@ -451,7 +525,7 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let key = "0123456789abcdef0123456789abcdef-very-secret";
         let s = settings(&["--secret-key", key, "--openai-api-key", "sk-live-secret"]);
-        let config = s.resolve().unwrap();
+        let config = s.resolve(true).unwrap();
         let printed = format!("{config:?} {s:?}");
         assert!(!printed.contains(key));
         assert!(!printed.contains("sk-live-secret"));

@@ -3,6 +3,7 @@
 //! The map of the crate (data flows one way, top to bottom):
 //! - [`http`]: the web API — accepts, validates, records and enqueues; never calls an LLM.
 //! - [`db`]: queries grouped by aggregate; every tenant-owned query runs in [`db::tenant_tx`].
+//! - [`queue`]: the durable job queue (enqueue in the caller's transaction; claim, lease, ack).
 //! - [`workers`] (`workers/`): the worker pool, pipeline stages, conversation engines and thin
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
 //! - [`domain`]: newtypes and pure logic, no IO.
@@ -15,6 +16,8 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod metrics;
+pub mod queue;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

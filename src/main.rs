@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use salesbot::config::{Config, SecretOrigin, Settings};
 use salesbot::startup::Application;
-use salesbot::{db, shutdown, telemetry, workers};
+use salesbot::{db, queue, shutdown, telemetry, workers};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,67 @@ enum Command {
     All(RunArgs),
     /// Apply database migrations and exit (Render's release phase).
     Migrate,
+    /// Operate the job queue.
+    Queue(QueueArgs),
+}
+
+#[derive(clap::Args)]
+struct QueueArgs {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: QueueCommand,
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Jobs per kind and state, lag, pauses.
+    Stats,
+    /// List dead jobs, newest first.
+    Dead {
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Run a dead job again (or every dead job).
+    Retry {
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+        /// With --all-dead: only this kind.
+        #[arg(long, requires = "all_dead")]
+        kind: Option<String>,
+    },
+    /// Cancel a pending or dead job.
+    Cancel { id: i64 },
+    /// Stop claiming a job kind or a tenant's jobs (they are still accepted).
+    Pause(PauseArgs),
+    /// Undo a pause.
+    Resume(PauseArgs),
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct PauseArgs {
+    /// The job kind.
+    kind: Option<String>,
+    /// A tenant id instead of a kind.
+    #[arg(long)]
+    tenant: Option<uuid::Uuid>,
+}
+
+impl PauseArgs {
+    fn target(&self) -> queue::ops::PauseTarget {
+        match (&self.kind, self.tenant) {
+            (_, Some(tenant)) => {
+                queue::ops::PauseTarget::Tenant(salesbot::domain::TenantId(tenant))
+            }
+            (Some(kind), None) => queue::ops::PauseTarget::Kind(kind.clone()),
+            (None, None) => unreachable!("clap requires one"),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -48,7 +109,11 @@ fn main() -> ExitCode {
     // Variables already in the environment win over `.env`.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    let config = match cli.settings.resolve() {
+    let needs_secret = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Work(_) | Command::All(_)
+    );
+    let config = match cli.settings.resolve(needs_secret) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
@@ -74,7 +139,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
-    if config.secret_origin == SecretOrigin::Generated {
+    let signs_tokens = matches!(
+        command,
+        Command::Serve(_) | Command::Work(_) | Command::All(_)
+    );
+    if signs_tokens && config.secret_origin == SecretOrigin::Generated {
         tracing::warn!(
             "DEV_MODE: SECRET_KEY is not set, using a temporary one; tokens will not survive a restart"
         );
@@ -86,6 +155,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let no_migrate = match &command {
         Command::Serve(args) | Command::Work(args) | Command::All(args) => args.no_migrate,
         Command::Migrate => false,
+        Command::Queue(_) => true,
     };
     if !no_migrate {
         db::migrate(&pool).await?;
@@ -94,10 +164,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     match command {
         Command::Migrate => Ok(()),
+        Command::Queue(args) => queue_command(&pool, args).await,
         Command::Serve(_) => serve(&config, pool, shutdown).await,
-        Command::Work(_) => workers::run(pool, shutdown).await,
+        Command::Work(_) => workers::run(&config, pool, shutdown).await,
         Command::All(_) => {
-            let worker = tokio::spawn(workers::run(pool.clone(), shutdown.clone()));
+            let worker = {
+                let (config, pool, shutdown) = (config.clone(), pool.clone(), shutdown.clone());
+                tokio::spawn(async move { workers::run(&config, pool, shutdown).await })
+            };
             let served = serve(&config, pool, shutdown.clone()).await;
             shutdown.cancel();
             worker.await.context("worker task panicked")??;
@@ -130,4 +204,108 @@ async fn warn_if_rls_is_bypassed(pool: &sqlx::PgPool) {
             "connected as a superuser or BYPASSRLS role: row-level security is not enforced; production must use an ordinary role"
         );
     }
+}
+
+async fn queue_command(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {
+    use queue::ops;
+    let json = args.json;
+    let print = |value: serde_json::Value, text: String| {
+        if json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    };
+    match args.command {
+        QueueCommand::Stats => {
+            let stats = ops::stats(pool).await?;
+            let mut text = format!(
+                "{:<20} {:>9} {:>9} {:>8} {:>8} {:>6} {:>9}\n",
+                "kind", "runnable", "scheduled", "running", "blocked", "dead", "lag (s)"
+            );
+            for k in &stats.kinds {
+                text += &format!(
+                    "{:<20} {:>9} {:>9} {:>8} {:>8} {:>6} {:>9.1}\n",
+                    k.kind,
+                    k.runnable,
+                    k.scheduled,
+                    k.running,
+                    k.blocked,
+                    k.dead,
+                    k.oldest_runnable_secs.unwrap_or(0.0)
+                );
+            }
+            text += &format!(
+                "paused kinds: {:?}; paused tenants: {:?}",
+                stats.paused_kinds, stats.paused_tenants
+            );
+            print(serde_json::to_value(&stats)?, text);
+        }
+        QueueCommand::Dead { kind, limit } => {
+            let dead = ops::dead(pool, kind.as_deref(), limit).await?;
+            let text = dead
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {} key={} attempts={} died={} error={}",
+                        d.id,
+                        d.kind,
+                        d.key.as_deref().unwrap_or("-"),
+                        d.attempts,
+                        d.died_at,
+                        d.last_error.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(serde_json::to_value(&dead)?, text);
+        }
+        QueueCommand::Retry {
+            all_dead: true,
+            kind,
+            ..
+        } => {
+            let count = ops::redrive_all(pool, kind.as_deref()).await?;
+            print(
+                serde_json::json!({ "redriven": count }),
+                format!("redriven: {count}"),
+            );
+        }
+        QueueCommand::Retry { id: Some(id), .. } => {
+            match ops::redrive(pool, queue::JobId(id)).await? {
+                Some(new_id) => print(
+                    serde_json::json!({ "redriven": id, "new_id": new_id }),
+                    format!("job {id} runs again as job {new_id}"),
+                ),
+                None => anyhow::bail!("job {id} is not a dead job"),
+            }
+        }
+        QueueCommand::Retry { .. } => anyhow::bail!("give a job id or --all-dead"),
+        QueueCommand::Cancel { id } => {
+            let outcome = ops::cancel(pool, queue::JobId(id)).await?;
+            print(
+                serde_json::json!({ "id": id, "outcome": outcome }),
+                format!("job {id}: {outcome:?}"),
+            );
+            if outcome != ops::CancelOutcome::Cancelled {
+                anyhow::bail!("job {id} was not cancelled ({outcome:?})");
+            }
+        }
+        QueueCommand::Pause(target) => {
+            ops::pause(pool, &target.target()).await?;
+            print(serde_json::json!({ "paused": true }), "paused".into());
+        }
+        QueueCommand::Resume(target) => {
+            let was_paused = ops::resume(pool, &target.target()).await?;
+            print(
+                serde_json::json!({ "resumed": was_paused }),
+                if was_paused {
+                    "resumed".into()
+                } else {
+                    "was not paused".into()
+                },
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,17 +1,55 @@
 //! The worker side: everything that performs side effects after a message is recorded.
 //!
-//! Today this holds only the process shell of `salesbot work`; the durable queue, the worker pool
-//! and the pipeline stages arrive with issue [B] and the pipeline issues ([C1], …).
+//! - [`pool`]: the worker pool over the durable queue (`src/queue/`): claim, lease, heartbeat,
+//!   deadline, retry, drain.
+//! - [`maintenance`]: queue housekeeping (cleanup, vacuum fallback, depth/lag gauges).
+//!
+//! Pipeline stages (transcribe → turn → notify/deliver) register their handlers here as they land.
+
+pub mod maintenance;
+pub mod pool;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// Runs the worker process until `shutdown` is cancelled.
-pub async fn run(pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
-    // Keep the pool alive (and its connections checked) for the lifetime of the worker process.
-    sqlx::query("SELECT 1").execute(&pool).await?;
-    tracing::info!("worker started (no job kinds are registered yet)");
-    shutdown.cancelled().await;
+use crate::config::Config;
+pub use pool::{
+    Handler, JobContext, JobError, JobFuture, PoolConfig, Registry, RunReport, WorkerPool,
+};
+
+/// The handlers of every job kind this build knows.
+pub fn registry() -> Registry {
+    Registry::new()
+}
+
+pub fn pool_config(config: &Config) -> PoolConfig {
+    PoolConfig {
+        concurrency: config.worker.concurrency,
+        batch_size: config.worker.batch_size,
+        per_tenant: 2,
+        lease: config.worker.lease,
+        poll_interval: config.worker.poll_interval,
+        backoff: config.worker.backoff,
+        grace: config.shutdown_grace,
+    }
+}
+
+/// Runs the worker process until `shutdown` is cancelled, then drains.
+pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+    crate::queue::wake::listen_works(&db).await;
+    let maintenance = tokio::spawn(maintenance::run(
+        db.clone(),
+        config.worker.dead_retention,
+        shutdown.clone(),
+    ));
+    let pool = WorkerPool::new(db, registry(), pool_config(config));
+    tracing::info!(
+        concurrency = config.worker.concurrency,
+        lease = ?config.worker.lease,
+        "worker started"
+    );
+    let result = pool.run(shutdown).await;
+    maintenance.abort();
     tracing::info!("worker stopped");
-    Ok(())
+    result
 }

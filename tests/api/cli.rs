@@ -18,7 +18,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn missing_secret_key_is_one_clear_line() {
-    let out = run(&["migrate"], &[]);
+    let out = run(&["serve"], &[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");

@@ -8,5 +8,7 @@ mod health;
 mod helpers;
 mod migrations;
 mod openapi;
+mod queue;
+mod queue_crash;
 mod rls;
 mod tenancy;

@@ -1,0 +1,64 @@
+//! Queue housekeeping, run by every worker process (each step is idempotent, so several processes
+//! doing it is harmless): deletes dead jobs past their retention and idle key rows, vacuums the queue
+//! tables when autovacuum is left at its server defaults, and samples depth and lag gauges.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::ops;
+
+const GAUGE_EVERY: Duration = Duration::from_secs(10);
+const CLEANUP_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(db: PgPool, dead_retention: Duration, shutdown: CancellationToken) {
+    let mut gauges = tokio::time::interval(GAUGE_EVERY);
+    let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = gauges.tick() => sample(&db).await,
+            _ = cleanup.tick() => housekeep(&db, dead_retention).await,
+        }
+    }
+}
+
+async fn sample(db: &PgPool) {
+    match ops::stats(db).await {
+        Ok(stats) => {
+            for k in &stats.kinds {
+                crate::metrics::queue_depth(&k.kind, "runnable", k.runnable);
+                crate::metrics::queue_depth(&k.kind, "scheduled", k.scheduled);
+                crate::metrics::queue_depth(&k.kind, "running", k.running);
+                crate::metrics::queue_depth(&k.kind, "blocked", k.blocked);
+                crate::metrics::queue_depth(&k.kind, "dead", k.dead);
+                crate::metrics::queue_lag(&k.kind, k.oldest_runnable_secs.unwrap_or(0.0));
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "could not sample queue depth"),
+    }
+}
+
+async fn housekeep(db: &PgPool, dead_retention: Duration) {
+    match ops::cleanup(db, dead_retention).await {
+        Ok(done) if done.dead_deleted > 0 || done.idle_keys_deleted > 0 => {
+            tracing::info!(
+                dead_deleted = done.dead_deleted,
+                idle_keys_deleted = done.idle_keys_deleted,
+                "queue cleanup"
+            );
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "queue cleanup failed"),
+    }
+    // The server's autovacuum_naptime (60 s by default) is too slow for the queue's churn; dead index
+    // entries at the head of jobs_claim slow every claim (queue.md §5). VACUUM is cheap on a small
+    // table and skips pages already clean.
+    if let Err(err) = sqlx::query("VACUUM (SKIP_LOCKED) jobs, job_keys")
+        .execute(db)
+        .await
+    {
+        tracing::debug!(error = %err, "queue vacuum skipped");
+    }
+}

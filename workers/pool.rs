@@ -1,0 +1,548 @@
+//! The worker pool: claims jobs from the queue and runs their handlers, with leases kept alive by a
+//! heartbeat, a deadline per job kind, durable retries, and a graceful drain on shutdown.
+//!
+//! Why our own small loop and not apalis' runtime: our storage hands out *batches* of jobs, each with
+//! its own fencing token, and acknowledges them in batches fenced by those tokens; heartbeats extend
+//! many leases in one statement and report which were lost, so the matching handlers stop. apalis
+//! drives a backend as a stream of single tasks acknowledged one by one without a token, with its own
+//! retry layer (immediate, no backoff) — expressing leases, fencing and batched acks through it would
+//! bend the queue. docs/architecture.md ("Queue") has the longer version.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::metrics::{self, Outcome};
+use crate::queue::wake::{self, Listener};
+use crate::queue::{self, Backoff, ClaimedJob, JobId, Lease, Reschedule};
+
+/// The future a handler returns.
+pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'static>>;
+
+/// Runs jobs of one kind.
+pub trait Handler: Send + Sync + 'static {
+    fn kind(&self) -> &'static str;
+
+    /// How long one attempt may take before it is cancelled and counted as failed. Must be shorter
+    /// than the lease, so a job is never run twice at once because its lease ran out mid-attempt.
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+
+    fn run(&self, job: JobContext) -> JobFuture;
+}
+
+/// What a handler gets: the job, the database, and the lease that fences its writes.
+#[derive(Clone)]
+pub struct JobContext {
+    pub job: ClaimedJob,
+    pub db: PgPool,
+}
+
+impl JobContext {
+    pub fn lease(&self) -> Lease {
+        Lease::from(&self.job)
+    }
+}
+
+/// Why an attempt did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt (after backoff, or after the server's `retry-after`).
+    #[error("{error:#}")]
+    Retry {
+        error: anyhow::Error,
+        after: Option<Duration>,
+    },
+    /// Not a failure: run again after `after` without using up an attempt.
+    #[error("deferred for {after:?}: {reason}")]
+    Defer { after: Duration, reason: String },
+    /// Will never succeed: the job goes dead at once.
+    #[error("{0:#}")]
+    Fatal(anyhow::Error),
+}
+
+impl JobError {
+    pub fn retry(error: impl Into<anyhow::Error>) -> Self {
+        Self::Retry {
+            error: error.into(),
+            after: None,
+        }
+    }
+
+    pub fn retry_after(error: impl Into<anyhow::Error>, after: Duration) -> Self {
+        Self::Retry {
+            error: error.into(),
+            after: Some(after),
+        }
+    }
+
+    pub fn defer(after: Duration, reason: impl Into<String>) -> Self {
+        Self::Defer {
+            after,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn fatal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Fatal(error.into())
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    /// Database errors are transient as far as a job can tell.
+    fn from(err: sqlx::Error) -> Self {
+        Self::retry(err)
+    }
+}
+
+/// The handlers this pool runs, by kind.
+#[derive(Default, Clone)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Arc<dyn Handler>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, handler: impl Handler) -> Self {
+        self.handlers.insert(handler.kind(), Arc::new(handler));
+        self
+    }
+
+    fn kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.handlers.keys().map(|k| k.to_string()).collect();
+        kinds.sort();
+        kinds
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// Jobs run at once by this pool.
+    pub concurrency: usize,
+    /// Most jobs claimed per statement.
+    pub batch_size: usize,
+    /// Jobs taken from every tenant with due work before the FIFO fill (fairness).
+    pub per_tenant: usize,
+    pub lease: Duration,
+    /// Safety-net poll when no notification arrives.
+    pub poll_interval: Duration,
+    pub backoff: Backoff,
+    /// On shutdown, how long in-flight jobs get to finish before their leases are released.
+    pub grace: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            batch_size: 32,
+            per_tenant: 2,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            backoff: Backoff::default(),
+            grace: Duration::from_secs(25),
+        }
+    }
+}
+
+/// What `run_once` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunReport {
+    pub completed: usize,
+    pub retried: usize,
+    pub deferred: usize,
+    pub dead: usize,
+    pub lease_lost: usize,
+}
+
+impl RunReport {
+    pub fn attempts(&self) -> usize {
+        self.completed + self.retried + self.deferred + self.dead + self.lease_lost
+    }
+}
+
+/// How one attempt ended, as seen by the pool.
+enum Ending {
+    Done(Result<(), JobError>),
+    DeadlineExceeded(Duration),
+    LeaseLost,
+}
+
+struct Finished {
+    job: ClaimedJob,
+    ending: Ending,
+    elapsed: Duration,
+}
+
+type InFlight = Arc<Mutex<HashMap<JobId, (Lease, CancellationToken)>>>;
+
+pub struct WorkerPool {
+    db: PgPool,
+    registry: Arc<Registry>,
+    kinds: Vec<String>,
+    config: PoolConfig,
+}
+
+impl WorkerPool {
+    pub fn new(db: PgPool, registry: Registry, config: PoolConfig) -> Self {
+        for handler in registry.handlers.values() {
+            assert!(
+                handler.deadline() < config.lease,
+                "the deadline of `{}` must be shorter than the lease",
+                handler.kind()
+            );
+        }
+        Self {
+            db,
+            kinds: registry.kinds(),
+            registry: Arc::new(registry),
+            config,
+        }
+    }
+
+    /// Processes what is runnable now — including jobs promoted as earlier ones of their key finish —
+    /// and returns when nothing is (tests drive workers with this instead of sleeping).
+    pub async fn run_once(&self) -> anyhow::Result<RunReport> {
+        let mut report = RunReport::default();
+        let in_flight = InFlight::default();
+        loop {
+            let claimed = self.claim(self.config.concurrency).await?;
+            if claimed.is_empty() {
+                return Ok(report);
+            }
+            let mut tasks = JoinSet::new();
+            for job in claimed {
+                self.spawn(&mut tasks, &in_flight, job);
+            }
+            let mut finished = Vec::new();
+            while let Some(result) = tasks.join_next().await {
+                finished.push(result?);
+            }
+            self.settle(&in_flight, finished, &mut report).await?;
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains: no new claims, in-flight jobs get the grace
+    /// period, and the leases of any still running are released so they are picked up at once.
+    pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut listener = Listener::connect(&self.db).await;
+        let in_flight = InFlight::default();
+        let heartbeat = tokio::spawn(heartbeat_loop(
+            self.db.clone(),
+            in_flight.clone(),
+            self.config.lease,
+        ));
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut report = RunReport::default();
+        let mut parked = false;
+        let result = async {
+            loop {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let free = self.config.concurrency.saturating_sub(tasks.len());
+                let mut starved = false;
+                if free > 0 {
+                    let want = free.min(self.config.batch_size);
+                    match self.claim(want).await {
+                        Ok(claimed) => {
+                            starved = claimed.len() < want;
+                            for job in claimed {
+                                self.spawn(&mut tasks, &in_flight, job);
+                            }
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "claim failed; retrying after the poll interval");
+                            starved = true;
+                        }
+                    }
+                }
+                if starved && !parked {
+                    // Count ourselves parked, then claim once more before waiting: a producer that
+                    // committed before the count was visible is caught by that claim.
+                    parked = wake::park(&self.db).await.is_ok();
+                    continue;
+                }
+                if !starved && parked {
+                    parked = wake::unpark(&self.db).await.is_err();
+                }
+                // With room left and work still coming, claim again at once; otherwise wait for a job
+                // to finish, or (with room for more) a wake-up, or shutdown.
+                let finished = if !starved && tasks.len() < self.config.concurrency {
+                    None
+                } else {
+                    tokio::select! {
+                        () = shutdown.cancelled() => None,
+                        Some(done) = tasks.join_next(), if !tasks.is_empty() => Some(done),
+                        _ = listener.wait(self.config.poll_interval), if starved => None,
+                    }
+                };
+                let mut batch = Vec::new();
+                if let Some(done) = finished {
+                    batch.push(done?);
+                }
+                while let Some(done) = tasks.try_join_next() {
+                    batch.push(done?);
+                }
+                if !batch.is_empty()
+                    && let Err(err) = self.settle(&in_flight, batch, &mut report).await
+                {
+                    tracing::error!(error = ?err, "could not record job outcomes; their leases will expire and they will run again");
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        if parked {
+            let _ = wake::unpark(&self.db).await;
+        }
+        self.drain(tasks, &in_flight, &mut report).await;
+        heartbeat.abort();
+        result
+    }
+
+    async fn drain(
+        &self,
+        mut tasks: JoinSet<Finished>,
+        in_flight: &InFlight,
+        report: &mut RunReport,
+    ) {
+        if tasks.is_empty() {
+            return;
+        }
+        tracing::info!(in_flight = tasks.len(), grace = ?self.config.grace, "draining in-flight jobs");
+        let deadline = tokio::time::Instant::now() + self.config.grace;
+        let mut finished = Vec::new();
+        while !tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(Ok(done))) => finished.push(done),
+                Ok(Some(Err(err))) => tracing::error!(error = %err, "job task failed"),
+                Ok(None) => break,
+                Err(_) => break,
+            }
+        }
+        if let Err(err) = self.settle(in_flight, finished, report).await {
+            tracing::error!(error = ?err, "could not record job outcomes during drain");
+        }
+        // Whatever is still running is stopped and handed back now rather than after lease expiry.
+        tasks.abort_all();
+        let leftovers: Vec<Lease> = in_flight
+            .lock()
+            .expect("in-flight map")
+            .drain()
+            .map(|(_, (lease, _))| lease)
+            .collect();
+        for lease in leftovers {
+            match queue::reschedule(&self.db, lease, Reschedule::Release, None).await {
+                Ok(_) => tracing::info!(job_id = %lease.id, "released unfinished job"),
+                Err(err) => {
+                    tracing::error!(job_id = %lease.id, error = %err, "could not release job; its lease will expire")
+                }
+            }
+        }
+    }
+
+    async fn claim(&self, want: usize) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+        queue::claim(
+            &self.db,
+            &self.kinds,
+            want as i64,
+            self.config.per_tenant as i64,
+            self.config.lease,
+        )
+        .await
+    }
+
+    fn spawn(&self, tasks: &mut JoinSet<Finished>, in_flight: &InFlight, job: ClaimedJob) {
+        let lease_lost = CancellationToken::new();
+        in_flight
+            .lock()
+            .expect("in-flight map")
+            .insert(job.id, (Lease::from(&job), lease_lost.clone()));
+        metrics::active_leases(in_flight.lock().expect("in-flight map").len());
+        let handler = self
+            .registry
+            .handlers
+            .get(job.kind.as_str())
+            .cloned()
+            .expect("claimed only kinds we handle");
+        let ctx = JobContext {
+            job: job.clone(),
+            db: self.db.clone(),
+        };
+        let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, attempt = job.attempts,
+            tenant_id = job.tenant_id.map(|t| t.to_string()).unwrap_or_default());
+        tasks.spawn(tracing::Instrument::instrument(
+            async move {
+                let started = Instant::now();
+                let deadline = handler.deadline();
+                let ending = if job.attempts > job.max_attempts {
+                    // Reclaimed after its lease expired on the last attempt: this job keeps taking its
+                    // worker down (or hangs past the lease); do not run it again.
+                    Ending::Done(Err(JobError::fatal(anyhow::anyhow!(
+                        "lease expired on the last attempt ({} of {})",
+                        job.max_attempts,
+                        job.max_attempts
+                    ))))
+                } else {
+                    tokio::select! {
+                        result = handler.run(ctx) => Ending::Done(result),
+                        () = lease_lost.cancelled() => Ending::LeaseLost,
+                        () = tokio::time::sleep(deadline) => Ending::DeadlineExceeded(deadline),
+                    }
+                };
+                Finished {
+                    job,
+                    ending,
+                    elapsed: started.elapsed(),
+                }
+            },
+            span,
+        ));
+    }
+
+    /// Records outcomes: completions in one fenced batch, failures one by one.
+    async fn settle(
+        &self,
+        in_flight: &InFlight,
+        finished: Vec<Finished>,
+        report: &mut RunReport,
+    ) -> Result<(), sqlx::Error> {
+        {
+            let mut map = in_flight.lock().expect("in-flight map");
+            for f in &finished {
+                map.remove(&f.job.id);
+            }
+            metrics::active_leases(map.len());
+        }
+        let mut completed = Vec::new();
+        let mut buried = Vec::new();
+        for f in finished {
+            let lease = Lease::from(&f.job);
+            let kind = f.job.kind.as_str();
+            let outcome = match f.ending {
+                Ending::Done(Ok(())) => {
+                    completed.push((lease, f.job.kind.clone(), f.elapsed));
+                    continue;
+                }
+                Ending::LeaseLost => {
+                    tracing::warn!(job_id = %f.job.id, kind, "lease lost: another worker owns this job now");
+                    report.lease_lost += 1;
+                    Outcome::LeaseLost
+                }
+                Ending::DeadlineExceeded(deadline) => {
+                    let error =
+                        JobError::retry(anyhow::anyhow!("deadline of {deadline:?} exceeded"));
+                    self.fail(&f.job, error, &mut buried, report).await?
+                }
+                Ending::Done(Err(error)) => self.fail(&f.job, error, &mut buried, report).await?,
+            };
+            metrics::job_finished(kind, outcome, f.elapsed);
+        }
+        if !completed.is_empty() {
+            let leases: Vec<Lease> = completed.iter().map(|(l, _, _)| *l).collect();
+            let done = queue::complete(&self.db, &leases).await?;
+            for (lease, kind, elapsed) in &completed {
+                if done.contains(&lease.id) {
+                    report.completed += 1;
+                    metrics::job_finished(kind, Outcome::Completed, *elapsed);
+                } else {
+                    report.lease_lost += 1;
+                    metrics::job_finished(kind, Outcome::LeaseLost, *elapsed);
+                    tracing::warn!(job_id = %lease.id, kind, "finished after its lease was lost; result not recorded");
+                }
+            }
+        }
+        if !buried.is_empty() {
+            queue::bury(&self.db, &buried).await?;
+        }
+        Ok(())
+    }
+
+    /// Decides what a failed attempt means: retry (durably, after backoff or the server's
+    /// retry-after), defer, or dead.
+    async fn fail(
+        &self,
+        job: &ClaimedJob,
+        error: JobError,
+        buried: &mut Vec<(Lease, String)>,
+        report: &mut RunReport,
+    ) -> Result<Outcome, sqlx::Error> {
+        let lease = Lease::from(job);
+        let message = error.to_string();
+        let (how, outcome) = match error {
+            JobError::Fatal(_) => (None, Outcome::Dead),
+            JobError::Retry { .. } if job.attempts >= job.max_attempts => (None, Outcome::Dead),
+            JobError::Retry { after, .. } => {
+                let delay = after.unwrap_or_else(|| {
+                    self.config
+                        .backoff
+                        .delay(job.attempts.max(1) as u32, &mut rand::rng())
+                });
+                (Some(Reschedule::Retry { delay }), Outcome::Retried)
+            }
+            JobError::Defer { after, .. } => {
+                (Some(Reschedule::Defer { delay: after }), Outcome::Deferred)
+            }
+        };
+        match how {
+            None => {
+                tracing::error!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, "job is dead");
+                buried.push((lease, message));
+                report.dead += 1;
+            }
+            Some(how) => {
+                tracing::warn!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, ?how, "job will run again");
+                if queue::reschedule(&self.db, lease, how, Some(&message)).await? {
+                    match how {
+                        Reschedule::Defer { .. } => report.deferred += 1,
+                        _ => report.retried += 1,
+                    }
+                } else {
+                    report.lease_lost += 1;
+                    return Ok(Outcome::LeaseLost);
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// Extends the leases of running jobs every third of the lease; a lease found lost cancels its job.
+async fn heartbeat_loop(db: PgPool, in_flight: InFlight, lease: Duration) {
+    let mut tick = tokio::time::interval(lease / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let leases: Vec<Lease> = in_flight
+            .lock()
+            .expect("in-flight map")
+            .values()
+            .map(|(lease, _)| *lease)
+            .collect();
+        if leases.is_empty() {
+            continue;
+        }
+        match queue::heartbeat(&db, &leases, lease).await {
+            Ok(held) => {
+                let map = in_flight.lock().expect("in-flight map");
+                for lost in leases.iter().filter(|l| !held.contains(&l.id)) {
+                    if let Some((_, cancel)) = map.get(&lost.id) {
+                        cancel.cancel();
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "heartbeat failed; retrying next tick"),
+        }
+    }
+}
