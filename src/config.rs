@@ -259,6 +259,11 @@ pub struct Settings {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 26 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Where `salesbot work` serves /metrics for Prometheus (unset: not served; `serve` and `all`
+    /// serve /metrics on the API port).
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Jobs one worker process runs at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 32, global = true)]
     pub worker_concurrency: usize,
@@ -333,6 +338,7 @@ pub struct Config {
 /// How a worker process claims and retries jobs.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
+    pub metrics_addr: Option<SocketAddr>,
     pub concurrency: usize,
     pub batch_size: usize,
     pub lease: Duration,
@@ -344,6 +350,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
+            metrics_addr: None,
             concurrency: 32,
             batch_size: 32,
             lease: Duration::from_secs(30),
@@ -440,6 +447,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
             worker: WorkerSettings {
+                metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),
                 batch_size: self.worker_batch_size.max(1),
                 lease: self.job_lease.0,

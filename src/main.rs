@@ -148,6 +148,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             "DEV_MODE: SECRET_KEY is not set, using a temporary one; tokens will not survive a restart"
         );
     }
+    salesbot::metrics::handle();
     let database = db::locate(&config).await?;
     let pool = db::connect(&database.url, config.db_max_connections).await?;
     tracing::info!(database = %database.url, "connected");

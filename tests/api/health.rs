@@ -96,3 +96,22 @@ async fn unknown_routes_and_index_page(pool: PgPool) {
     assert_eq!(index.status(), 200);
     assert!(index.text().await.unwrap().contains("salesbot"));
 }
+
+#[sqlx::test]
+async fn metrics_expose_queue_counters(pool: PgPool) {
+    salesbot::metrics::handle();
+    salesbot::queue::enqueue(
+        &pool,
+        &salesbot::queue::NewJob::new("metrics_probe", json!({})),
+    )
+    .await
+    .unwrap();
+    let app = spawn_app(pool).await;
+    let resp = app.get("/metrics", None).await;
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.contains("salesbot_jobs_enqueued_total{kind=\"metrics_probe\"}"),
+        "{body}"
+    );
+}

@@ -11,6 +11,7 @@ use crate::helpers::spawn_app;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/health"),
     ("get", "/ready"),
+    ("get", "/metrics"),
     ("post", "/api/auth/register"),
     ("post", "/api/auth/login"),
     ("get", "/api/me"),

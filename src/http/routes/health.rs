@@ -77,3 +77,16 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
         }),
     )
 }
+
+/// Prometheus metrics of this process (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+}
