@@ -259,6 +259,10 @@ pub struct Settings {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 26 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// How long `POST /api/chat` waits for the reply before answering 202 with a status URL.
+    #[arg(long, env = "CHAT_WAIT_SECONDS", default_value_t = 25, global = true)]
+    pub chat_wait_seconds: u64,
+
     /// Where `salesbot work` serves /metrics for Prometheus (unset: not served; `serve` and `all`
     /// serve /metrics on the API port).
     #[arg(long, env = "METRICS_ADDR", global = true)]
@@ -287,6 +291,11 @@ pub struct Settings {
     /// Longest retry delay.
     #[arg(long, env = "RETRY_BACKOFF_CAP", default_value = "10m", global = true)]
     pub retry_backoff_cap: HumanDuration,
+
+    /// Customer messages older than this when their turn runs (after downtime) get one catch-up reply
+    /// per conversation instead of one answer each.
+    #[arg(long, env = "STALE_MESSAGE_AGE", default_value = "24h", global = true)]
+    pub stale_message_age: HumanDuration,
 
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
@@ -332,6 +341,7 @@ pub struct Config {
     pub bcrypt_cost: u32,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub chat_wait: Duration,
     pub worker: WorkerSettings,
 }
 
@@ -345,6 +355,7 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     pub backoff: crate::queue::Backoff,
     pub dead_retention: Duration,
+    pub stale_after: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -357,6 +368,7 @@ impl Default for WorkerSettings {
             poll_interval: Duration::from_secs(1),
             backoff: crate::queue::Backoff::default(),
             dead_retention: Duration::from_secs(14 * 86_400),
+            stale_after: Duration::from_secs(86_400),
         }
     }
 }
@@ -446,6 +458,7 @@ impl Settings {
             bcrypt_cost: self.bcrypt_cost,
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
+            chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
             worker: WorkerSettings {
                 metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),
@@ -457,6 +470,7 @@ impl Settings {
                     cap: self.retry_backoff_cap.0,
                 },
                 dead_retention: self.dead_job_retention.0,
+                stale_after: self.stale_message_age.0,
             },
         })
     }

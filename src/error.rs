@@ -35,6 +35,9 @@ pub enum AppError {
     /// The body is larger than allowed (413).
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The body's media type is not one we accept (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// A dependency (the database) is not available (503).
     #[error("{0}")]
     Unavailable(String),
@@ -71,6 +74,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,6 +88,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
             Self::Internal { .. } => "internal_error",
         }

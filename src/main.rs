@@ -36,6 +36,9 @@ enum Command {
     Migrate,
     /// Operate the job queue.
     Queue(QueueArgs),
+    /// Extract leads from conversations with the offline engine: JSON Lines on stdin (the format of
+    /// shared/eval/dev.jsonl), one `{"id","lead"}` line per conversation on stdout.
+    Extract,
 }
 
 #[derive(clap::Args)]
@@ -109,6 +112,22 @@ fn main() -> ExitCode {
     // Variables already in the environment win over `.env`.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if let Command::Extract = cli.command {
+        // Pure computation: no configuration, database or logging needed.
+        let ok = workers::engine::extract::run(
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+            std::io::stderr().lock(),
+        );
+        return match ok {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let needs_secret = matches!(
         cli.command,
         Command::Serve(_) | Command::Work(_) | Command::All(_)
@@ -157,6 +176,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve(args) | Command::Work(args) | Command::All(args) => args.no_migrate,
         Command::Migrate => false,
         Command::Queue(_) => true,
+        Command::Extract => unreachable!("handled before start-up"),
     };
     if !no_migrate {
         db::migrate(&pool).await?;
@@ -166,6 +186,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Migrate => Ok(()),
         Command::Queue(args) => queue_command(&pool, args).await,
+        Command::Extract => unreachable!("handled before start-up"),
         Command::Serve(_) => serve(&config, pool, shutdown).await,
         Command::Work(_) => workers::run(&config, pool, shutdown).await,
         Command::All(_) => {

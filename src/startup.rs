@@ -16,6 +16,8 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     grace: Duration,
+    /// Stops the state's background tasks once the server has stopped.
+    tasks: CancellationToken,
 }
 
 impl Application {
@@ -25,11 +27,13 @@ impl Application {
     }
 
     pub fn with_listener(config: &Config, pool: PgPool, listener: TcpListener) -> Self {
-        let state = AppState::new(config, pool);
+        let tasks = CancellationToken::new();
+        let state = AppState::new(config, pool, tasks.clone());
         Self {
             listener,
             router: http::router(config, state),
             grace: config.shutdown_grace,
+            tasks,
         }
     }
 
@@ -45,6 +49,7 @@ impl Application {
             stopping.cancelled().await
         });
         tokio::pin!(server);
+        let _stop_tasks = self.tasks.drop_guard();
         tokio::select! {
             result = &mut server => result,
             () = async { shutdown.cancelled().await; tokio::time::sleep(self.grace).await } => {

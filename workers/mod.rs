@@ -6,7 +6,9 @@
 //!
 //! Pipeline stages (transcribe → turn → notify/deliver) register their handlers here as they land.
 
+pub mod engine;
 pub mod maintenance;
+pub mod pipeline;
 pub mod pool;
 
 use sqlx::PgPool;
@@ -18,8 +20,25 @@ pub use pool::{
 };
 
 /// The handlers of every job kind this build knows.
-pub fn registry() -> Registry {
+pub fn registry(deps: pipeline::Deps) -> Registry {
     Registry::new()
+        .with(pipeline::turn::TurnHandler { deps: deps.clone() })
+        .with(pipeline::transcribe::TranscribeHandler { deps })
+}
+
+/// The pipeline's dependencies as configured: the engine (offline until an LLM is configured) and
+/// no speech-to-text in the offline build.
+pub fn pipeline_deps(config: &Config, waker: Option<crate::queue::wake::Waker>) -> pipeline::Deps {
+    let offline: std::sync::Arc<dyn engine::Engine> =
+        std::sync::Arc::new(engine::OfflineEngine::new());
+    pipeline::Deps {
+        engine: offline.clone(),
+        fallback: offline,
+        transcriber: None,
+        waker,
+        stale_after: config.worker.stale_after,
+        history: 40,
+    }
 }
 
 pub fn pool_config(config: &Config) -> PoolConfig {
@@ -45,7 +64,9 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
         config.worker.dead_retention,
         shutdown.clone(),
     ));
-    let pool = WorkerPool::new(db, registry(), pool_config(config));
+    let waker = crate::queue::wake::Waker::spawn(db.clone(), shutdown.clone());
+    let deps = pipeline_deps(config, Some(waker));
+    let pool = WorkerPool::new(db, registry(deps), pool_config(config));
     tracing::info!(
         concurrency = config.worker.concurrency,
         lease = ?config.worker.lease,

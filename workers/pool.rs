@@ -36,6 +36,14 @@ pub trait Handler: Send + Sync + 'static {
     }
 
     fn run(&self, job: JobContext) -> JobFuture;
+
+    /// Called once when the job goes dead (fatal error or attempts used up), with its lease still
+    /// held, so the stage can leave its data in a sensible state. Errors are logged; the job is dead
+    /// either way.
+    fn on_dead(&self, job: JobContext, error: String) -> JobFuture {
+        let _ = (job, error);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// What a handler gets: the job, the database, and the lease that fences its writes.
@@ -498,6 +506,15 @@ impl WorkerPool {
         match how {
             None => {
                 tracing::error!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, "job is dead");
+                if let Some(handler) = self.registry.handlers.get(job.kind.as_str()) {
+                    let ctx = JobContext {
+                        job: job.clone(),
+                        db: self.db.clone(),
+                    };
+                    if let Err(err) = handler.on_dead(ctx, message.clone()).await {
+                        tracing::error!(job_id = %job.id, error = %err, "cleanup of a dead job failed");
+                    }
+                }
                 buried.push((lease, message));
                 report.dead += 1;
             }

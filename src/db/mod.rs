@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod leads;
+pub mod messages;
 pub mod tenants;
 pub mod users;
 

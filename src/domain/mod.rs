@@ -3,10 +3,20 @@
 //! A value of one of these types is valid by construction, so code that receives one never checks
 //! it again ("parse, don't validate").
 
+pub mod area;
+pub mod audio;
+pub mod city;
 pub mod email;
 pub mod ids;
+pub mod language;
+pub mod lead_status;
+pub mod numbers;
+pub mod object_type;
 pub mod password;
+pub mod person_name;
+pub mod phone;
 pub mod tenant_name;
+pub mod tokens;
 
 pub use email::Email;
 pub use ids::{BotUserId, LeadId, MessageId, TenantId, UserId};

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod replies;
 pub mod routes;
 
 use std::future::Future;
@@ -28,20 +29,32 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{Config, CorsOrigins};
+use crate::queue::wake::Waker;
 use auth::AuthKeys;
+use replies::ReplyHub;
+use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach. Cheap to clone (an `Arc` and a pool handle).
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub auth: Arc<AuthKeys>,
+    /// Wakes parked workers after jobs are committed.
+    pub waker: Waker,
+    /// Wakes requests waiting for a conversation's reply.
+    pub replies: ReplyHub,
+    pub chat_wait: Duration,
 }
 
 impl AppState {
-    pub fn new(config: &Config, pool: PgPool) -> Self {
+    /// Starts the state's background tasks (wake-ups, reply listener) until `shutdown`.
+    pub fn new(config: &Config, pool: PgPool, shutdown: CancellationToken) -> Self {
         Self {
-            pool,
             auth: AuthKeys::new(&config.secret_key, config.jwt_ttl, config.bcrypt_cost),
+            waker: Waker::spawn(pool.clone(), shutdown.clone()),
+            replies: ReplyHub::spawn(pool.clone(), shutdown),
+            chat_wait: config.chat_wait,
+            pool,
         }
     }
 }
@@ -53,6 +66,7 @@ impl AppState {
     tags(
         (name = "auth", description = "Registration, login, the current account"),
         (name = "leads", description = "Leads qualified from conversations"),
+        (name = "chat", description = "Customers' messages and the bot's replies"),
         (name = "conversations", description = "Customers' conversations"),
         (name = "ops", description = "Health and readiness"),
         (name = "admin", description = "Platform administration"),
@@ -87,7 +101,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::auth::login))
         .routes(routes!(routes::me::me))
         .routes(routes!(routes::leads::list_leads))
+        .routes(routes!(routes::leads::leads_csv))
+        .routes(routes!(routes::leads::get_lead, routes::leads::patch_lead))
         .routes(routes!(routes::leads::list_conversations))
+        .routes(routes!(routes::chat::chat))
+        .routes(routes!(routes::chat::message_status))
+        .routes(routes!(routes::chat::conversation_messages))
         .routes(routes!(routes::admin::db_schema))
         .split_for_parts()
 }

@@ -50,6 +50,7 @@ pub fn test_config() -> Config {
         bcrypt_cost: 4,
         max_body_bytes: 26 * 1024 * 1024,
         shutdown_grace: Duration::from_secs(5),
+        chat_wait: Duration::from_secs(10),
         worker: Default::default(),
     }
 }

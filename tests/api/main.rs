@@ -2,10 +2,13 @@
 //! database from `#[sqlx::test]` and talks to the real application over loopback HTTP.
 
 mod auth;
+mod chat;
 mod cli;
 mod embedded_pg;
+mod extract;
 mod health;
 mod helpers;
+mod leads;
 mod migrations;
 mod openapi;
 mod queue;

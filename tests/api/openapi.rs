@@ -16,7 +16,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/login"),
     ("get", "/api/me"),
     ("get", "/api/leads"),
+    ("get", "/api/leads.csv"),
+    ("get", "/api/leads/{id}"),
+    ("patch", "/api/leads/{id}"),
     ("get", "/api/conversations"),
+    ("post", "/api/chat"),
+    ("get", "/api/messages/{id}"),
+    ("get", "/api/conversations/{user_id}/messages"),
     ("get", "/api/admin/diagnostics/db/schema"),
 ];
 
@@ -43,9 +49,11 @@ async fn openapi_lists_every_route(pool: PgPool) {
 
     // Each documented route is really served (not 404/405) by the running app.
     for (method, path) in ROUTES {
+        let path = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
         let req = match *method {
-            "get" => app.client.get(app.url(path)),
-            _ => app.client.post(app.url(path)),
+            "get" => app.client.get(app.url(&path)),
+            "patch" => app.client.patch(app.url(&path)),
+            _ => app.client.post(app.url(&path)),
         };
         let status = req.send().await.unwrap().status().as_u16();
         assert!(

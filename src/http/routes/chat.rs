@@ -1,0 +1,423 @@
+//! `POST /api/chat` (the prototype's endpoint) and the message-status and long-poll endpoints.
+//!
+//! Ingest records the message and its jobs in one transaction; then, as the prototype answered
+//! synchronously, the request waits (LISTEN/NOTIFY via the reply hub, no polling) up to
+//! CHAT_WAIT_SECONDS for the reply and answers 200 with it — or 202 with a status URL when the reply
+//! is not ready in time or the client sent `Prefer: respond-async`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::leads::Lead;
+use crate::db::messages::{Body, Channel, ConversationMessage, Incoming, MessageStatus};
+use crate::domain::audio::{AudioFormat, MAX_AUDIO_BYTES};
+use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::error::{AppError, ErrorBody};
+use crate::http::AppState;
+use crate::http::auth::AuthUser;
+use crate::http::json::ApiJson;
+
+/// Longest customer text accepted (Telegram's own message limit).
+pub const MAX_TEXT_CHARS: usize = 4096;
+const MAX_USER_ID_CHARS: usize = 200;
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
+
+/// JSON form of a chat message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    /// The customer's id in your channel, e.g. `client_telegram_123`.
+    pub user_id: String,
+    pub text: String,
+}
+
+/// Multipart form of a chat message: `user_id` plus `text`, or plus a voice file.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the multipart body for OpenAPI
+pub struct ChatUpload {
+    user_id: String,
+    text: Option<String>,
+    /// ogg/oga/opus, mp3, m4a, wav or webm, at most 25 MB (also accepted as `voice`).
+    #[schema(format = Binary, value_type = Option<String>)]
+    audio: Option<Vec<u8>>,
+}
+
+/// The reply, when it was ready in time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatAnswer {
+    /// The bot's reply (the prototype's field).
+    pub response: String,
+    pub message_id: Uuid,
+    pub reply_id: Uuid,
+    pub status: String,
+    pub user_id: String,
+    /// The lead so far (null while the conversation has none).
+    pub lead: Option<Lead>,
+}
+
+/// Accepted: the message is durable; poll `status_url` (or the conversation's long-poll) for the reply.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatAccepted {
+    pub message_id: Uuid,
+    pub status: String,
+    pub status_url: String,
+}
+
+/// Sends a customer message; answers with the bot's reply.
+#[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer"),
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once"),
+    ),
+    request_body(content(
+        (ChatUpload = "multipart/form-data"),
+        (ChatRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The reply", body = ChatAnswer),
+        (status = 202, description = "Recorded; the reply is not ready yet", body = ChatAccepted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn chat(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    request: Request,
+) -> Result<Response, AppError> {
+    let idempotency_key = idempotency_key(&headers)?;
+    let respond_async = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+        });
+    let (external_id, body) = parse_chat_body(&state, request).await?;
+    let ingested = db::messages::ingest(
+        &state.pool,
+        user.tenant_id,
+        Incoming {
+            channel: Channel::Api,
+            external_id: external_id.clone(),
+            body,
+            idempotency_key,
+        },
+    )
+    .await?;
+    if !ingested.duplicate {
+        state.waker.wake();
+        // Long-polls of this conversation in this process see the customer's message at once.
+        state.replies.wake(ingested.bot_user_id.0);
+    }
+    tracing::info!(
+        tenant_id = %user.tenant_id,
+        bot_user_id = %ingested.bot_user_id,
+        message_id = %ingested.message_id,
+        seq = ingested.seq,
+        duplicate = ingested.duplicate,
+        "new message"
+    );
+    let deadline = Instant::now()
+        + if respond_async {
+            Duration::ZERO
+        } else {
+            state.chat_wait
+        };
+    let status = wait_for_reply(
+        &state,
+        user.tenant_id,
+        ingested.bot_user_id,
+        ingested.message_id,
+        deadline,
+    )
+    .await?;
+    match status.reply {
+        Some(reply) if status.status == "answered" || status.status == "failed" => {
+            let lead =
+                db::leads::for_bot_user(&state.pool, user.tenant_id, ingested.bot_user_id).await?;
+            Ok((
+                StatusCode::OK,
+                Json(ChatAnswer {
+                    response: reply.content,
+                    message_id: status.id,
+                    reply_id: reply.id,
+                    status: status.status,
+                    user_id: external_id,
+                    lead,
+                }),
+            )
+                .into_response())
+        }
+        _ => {
+            let status_url = format!("/api/messages/{}", status.id);
+            Ok((
+                StatusCode::ACCEPTED,
+                [(header::LOCATION, status_url.clone())],
+                Json(ChatAccepted {
+                    message_id: status.id,
+                    status: status.status,
+                    status_url,
+                }),
+            )
+                .into_response())
+        }
+    }
+}
+
+/// Waits until the message is answered (or failed) or the deadline passes; returns its status.
+async fn wait_for_reply(
+    state: &AppState,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    message: MessageId,
+    deadline: Instant,
+) -> Result<MessageStatus, AppError> {
+    let subscription = state.replies.subscribe(bot_user.0);
+    loop {
+        // Subscribe before reading, so a reply committed in between still wakes us.
+        let notified = subscription.notify().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let status = db::messages::status(&state.pool, tenant, message)
+            .await?
+            .ok_or(AppError::NotFound("message"))?;
+        let settled =
+            status.reply.is_some() && matches!(status.status.as_str(), "answered" | "failed");
+        if settled || Instant::now() >= deadline {
+            return Ok(status);
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return db::messages::status(&state.pool, tenant, message)
+                .await?
+                .ok_or(AppError::NotFound("message"));
+        }
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| AppError::BadRequest("Idempotency-Key must be ASCII".into()))?
+        .trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(AppError::Validation(format!(
+            "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+fn valid_user_id(raw: &str) -> Result<String, AppError> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(AppError::Validation("user_id is required".into()));
+    }
+    if id.chars().count() > MAX_USER_ID_CHARS {
+        return Err(AppError::Validation(format!(
+            "user_id must be at most {MAX_USER_ID_CHARS} characters"
+        )));
+    }
+    Ok(id.to_owned())
+}
+
+fn valid_text(raw: &str) -> Result<Option<String>, AppError> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > MAX_TEXT_CHARS {
+        return Err(AppError::PayloadTooLarge(format!(
+            "text must be at most {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+async fn parse_chat_body(state: &AppState, request: Request) -> Result<(String, Body), AppError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        let ApiJson(body) = ApiJson::<ChatRequest>::from_request(request, state).await?;
+        let user_id = valid_user_id(&body.user_id)?;
+        let text = valid_text(&body.text)?
+            .ok_or_else(|| AppError::Validation("text must not be empty".into()))?;
+        return Ok((user_id, Body::Text(text)));
+    }
+    if !content_type.starts_with("multipart/form-data") {
+        return Err(AppError::UnsupportedMediaType(
+            "send multipart/form-data (user_id, text or audio) or application/json".into(),
+        ));
+    }
+    let mut multipart = Multipart::from_request(request, state)
+        .await
+        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let (mut user_id, mut text, mut audio) = (None, None, None);
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "user_id" => user_id = Some(field.text().await.map_err(multipart_error)?),
+            "text" => text = Some(field.text().await.map_err(multipart_error)?),
+            "audio" | "voice" => {
+                let file_name = field.file_name().unwrap_or("voice").to_owned();
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                audio = Some((file_name, bytes));
+            }
+            other => {
+                return Err(AppError::Validation(format!(
+                    "unknown field `{other}` (expected user_id, text, audio or voice)"
+                )));
+            }
+        }
+    }
+    let user_id =
+        valid_user_id(&user_id.ok_or_else(|| AppError::Validation("user_id is required".into()))?)?;
+    let text = match text {
+        Some(t) => valid_text(&t)?,
+        None => None,
+    };
+    match (text, audio) {
+        (Some(_), Some(_)) => Err(AppError::Validation(
+            "send either text or audio, not both".into(),
+        )),
+        (Some(text), None) => Ok((user_id, Body::Text(text))),
+        (None, Some((file_name, bytes))) => {
+            if bytes.len() > MAX_AUDIO_BYTES {
+                return Err(AppError::PayloadTooLarge(
+                    "audio must be at most 25 MB".into(),
+                ));
+            }
+            let format = AudioFormat::sniff(&bytes).ok_or_else(|| {
+                AppError::UnsupportedMediaType(
+                    "the file is not audio we accept (ogg/oga/opus, mp3, m4a, wav, webm)".into(),
+                )
+            })?;
+            let file_name = sanitize_file_name(&file_name, format);
+            Ok((
+                user_id,
+                Body::Voice {
+                    audio: bytes.to_vec(),
+                    format,
+                    file_name,
+                },
+            ))
+        }
+        (None, None) => Err(AppError::Validation(
+            "a message needs non-empty text or an audio file".into(),
+        )),
+    }
+}
+
+fn multipart_error(err: axum::extract::multipart::MultipartError) -> AppError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge("the request is larger than allowed (audio: 25 MB)".into())
+    } else {
+        AppError::BadRequest(err.body_text())
+    }
+}
+
+/// Keeps a safe file name with the extension of the real format (the API uses it to guess the codec).
+fn sanitize_file_name(raw: &str, format: AudioFormat) -> String {
+    let stem: String = raw
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("voice")
+        .split('.')
+        .next()
+        .unwrap_or("voice")
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    let stem = if stem.is_empty() {
+        "voice".into()
+    } else {
+        stem
+    };
+    format!("{stem}.{}", format.extension())
+}
+
+/// A customer message's status, transcript and reply.
+#[utoipa::path(get, path = "/api/messages/{id}", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = MessageStatus), (status = 404, body = ErrorBody)))]
+pub async fn message_status(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<MessageStatus>, AppError> {
+    db::messages::status(&state.pool, user.tenant_id, MessageId(id))
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("message"))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LongPoll {
+    /// Only messages with a greater seq (default 0: from the start).
+    pub after_seq: Option<i64>,
+    /// Seconds to wait for something newer when there is nothing yet (0–30, default 0).
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversationMessages {
+    pub messages: Vec<ConversationMessage>,
+    /// The greatest seq returned (pass it back as `after_seq`), or the one asked for.
+    pub last_seq: i64,
+}
+
+const MAX_LONG_POLL: Duration = Duration::from_secs(30);
+
+/// A conversation's messages after `after_seq`; with `wait`, a long-poll that returns as soon as
+/// something newer exists.
+#[utoipa::path(get, path = "/api/conversations/{user_id}/messages", tag = "conversations",
+    security(("bearer" = [])),
+    params(("user_id" = String, Path, description = "The customer's id in the API channel"), LongPoll),
+    responses((status = 200, body = ConversationMessages), (status = 404, body = ErrorBody)))]
+pub async fn conversation_messages(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(user_id): Path<String>,
+    Query(params): Query<LongPoll>,
+) -> Result<Json<ConversationMessages>, AppError> {
+    let bot_user =
+        db::messages::find_conversation(&state.pool, user.tenant_id, Channel::Api, &user_id)
+            .await?
+            .ok_or(AppError::NotFound("conversation"))?;
+    let after = params.after_seq.unwrap_or(0);
+    let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(MAX_LONG_POLL);
+    let deadline = Instant::now() + wait;
+    let subscription = state.replies.subscribe(bot_user.0);
+    loop {
+        let notified = subscription.notify().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let messages =
+            db::messages::after_seq(&state.pool, user.tenant_id, bot_user, after, 200).await?;
+        if !messages.is_empty()
+            || Instant::now() >= deadline
+            || tokio::time::timeout_at(deadline, notified).await.is_err()
+        {
+            let last_seq = messages.last().map_or(after, |m| m.seq);
+            return Ok(Json(ConversationMessages { messages, last_seq }));
+        }
+    }
+}

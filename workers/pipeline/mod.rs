@@ -1,0 +1,38 @@
+//! The conversation pipeline: `transcribe` (voice → text, ahead of the conversation) and `turn`
+//! (all unanswered messages of one conversation → engine → reply + lead, in one fenced transaction).
+//! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
+
+pub mod transcribe;
+pub mod turn;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::queue::wake::Waker;
+use crate::workers::engine::Engine;
+
+pub use transcribe::{TranscribeError, Transcriber, Transcript};
+
+/// What the pipeline stages share.
+#[derive(Clone)]
+pub struct Deps {
+    pub engine: Arc<dyn Engine>,
+    /// Answers when `engine` fails for good (the offline engine).
+    pub fallback: Arc<dyn Engine>,
+    /// Speech-to-text; None: voice notes get a polite "please write" reply.
+    pub transcriber: Option<Arc<dyn Transcriber>>,
+    /// Wakes workers after a stage enqueues or re-schedules work.
+    pub waker: Option<Waker>,
+    /// Messages older than this when their turn runs get one catch-up reply per conversation.
+    pub stale_after: Duration,
+    /// Earlier messages given to the engine as context.
+    pub history: i64,
+}
+
+impl Deps {
+    pub fn wake(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake();
+        }
+    }
+}

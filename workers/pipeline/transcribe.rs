@@ -1,0 +1,171 @@
+//! `transcribe`: turns a voice note into text, ahead of and in parallel with the conversation; the
+//! conversation's `turn` waits for it (it defers while a transcript is pending).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::db::{self, tenant_tx};
+use crate::domain::language::Language;
+use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::queue::{self, NewJob};
+use crate::workers::{Handler, JobContext, JobError, JobFuture};
+
+use super::Deps;
+
+pub struct Transcript {
+    pub text: String,
+    pub language: Option<Language>,
+    /// Audio length, for usage accounting.
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("transcription temporarily unavailable: {0}")]
+    Retryable(String),
+    #[error("transcription rate limited")]
+    RateLimited { retry_after: Duration },
+    #[error("transcription failed: {0}")]
+    Fatal(String),
+}
+
+pub type TranscribeFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Transcript, TranscribeError>> + Send + 'a>>;
+
+/// A speech-to-text service (Whisper-compatible).
+pub trait Transcriber: Send + Sync {
+    fn transcribe<'a>(
+        &'a self,
+        audio: &'a [u8],
+        mime: &'a str,
+        file_name: &'a str,
+        language_hint: Option<Language>,
+    ) -> TranscribeFuture<'a>;
+}
+
+pub struct TranscribeHandler {
+    pub deps: Deps,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    tenant_id: TenantId,
+    message_id: MessageId,
+    bot_user_id: BotUserId,
+}
+
+impl Handler for TranscribeHandler {
+    fn kind(&self) -> &'static str {
+        db::messages::TRANSCRIBE_JOB
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(25)
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let deps = self.deps.clone();
+        Box::pin(async move {
+            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
+            let (text, status) = match &deps.transcriber {
+                None => (None, "unavailable"),
+                Some(transcriber) => {
+                    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
+                    let audio = sqlx::query!(
+                        r#"SELECT a.content, a.mime, a.file_name, b.language
+                           FROM message_audio a
+                           JOIN messages m ON m.tenant_id = a.tenant_id AND m.id = a.message_id
+                           JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+                           WHERE a.tenant_id = $1 AND a.message_id = $2"#,
+                        p.tenant_id.0,
+                        p.message_id.0
+                    )
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    let Some(audio) = audio else {
+                        return Ok(()); // the message is gone
+                    };
+                    let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
+                    match transcriber
+                        .transcribe(&audio.content, &audio.mime, &audio.file_name, hint)
+                        .await
+                    {
+                        Ok(t) => (Some(t.text), "done"),
+                        Err(TranscribeError::Retryable(e)) => {
+                            return Err(JobError::retry(anyhow::anyhow!(e)));
+                        }
+                        Err(TranscribeError::RateLimited { retry_after }) => {
+                            return Err(JobError::defer(retry_after, "speech-to-text rate limit"));
+                        }
+                        Err(TranscribeError::Fatal(e)) => {
+                            tracing::error!(message_id = %p.message_id, error = %e, "transcription failed");
+                            (None, "failed")
+                        }
+                    }
+                }
+            };
+            store(&ctx, &p, text, status).await?;
+            deps.wake();
+            tracing::info!(message_id = %p.message_id, status, "transcript stored");
+            Ok(())
+        })
+    }
+
+    /// Given up: the message is marked so, and the conversation's turn still runs (it answers the
+    /// other messages and asks for text instead of this voice note).
+    fn on_dead(&self, ctx: JobContext, error: String) -> JobFuture {
+        let deps = self.deps.clone();
+        Box::pin(async move {
+            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
+            tracing::error!(message_id = %p.message_id, %error, "transcription is dead");
+            store(&ctx, &p, None, "failed").await?;
+            deps.wake();
+            Ok(())
+        })
+    }
+}
+
+/// Stores the transcript (fenced by the lease) and makes sure a turn follows: the conversation may be
+/// waiting for exactly this transcript.
+async fn store(
+    ctx: &JobContext,
+    p: &Payload,
+    text: Option<String>,
+    status: &str,
+) -> Result<(), JobError> {
+    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
+    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
+        return Err(JobError::retry(anyhow::anyhow!("lease lost")));
+    }
+    sqlx::query!(
+        "UPDATE messages SET transcript = $3, transcript_status = $4,
+                status = CASE WHEN status = 'transcribing' THEN 'queued' ELSE status END
+         WHERE tenant_id = $1 AND id = $2",
+        p.tenant_id.0,
+        p.message_id.0,
+        text,
+        status
+    )
+    .execute(&mut *tx)
+    .await?;
+    let key = db::messages::conversation_key(p.bot_user_id);
+    queue::enqueue(
+        &mut *tx,
+        &NewJob::new(
+            db::messages::TURN_JOB,
+            serde_json::json!({"tenant_id": p.tenant_id, "bot_user_id": p.bot_user_id}),
+        )
+        .key(key.clone())
+        .dedup(key)
+        .tenant(p.tenant_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

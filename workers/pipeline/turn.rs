@@ -1,0 +1,501 @@
+//! `turn`: one step of a conversation. Keyed by bot user, so turns of a conversation run one at a
+//! time and in order. A turn takes *every* unanswered customer message (in `seq` order), runs the
+//! engine with no transaction open, then writes everything in ONE transaction fenced by the job's
+//! lease: the reply, the answered marks, the lead. Messages that arrive meanwhile are taken by the
+//! next turn (ingest enqueued it: the running turn is no longer deduplicated against).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::db::{self, tenant_tx};
+use crate::domain::city::City;
+use crate::domain::language::Language;
+use crate::domain::object_type::ObjectType;
+use crate::domain::phone::Phone;
+use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::queue::{self, Lease};
+use crate::workers::engine::{
+    self, EngineError, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
+};
+use crate::workers::{Handler, JobContext, JobError, JobFuture};
+
+use super::Deps;
+
+pub struct TurnHandler {
+    pub deps: Deps,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+struct Payload {
+    tenant_id: TenantId,
+    bot_user_id: BotUserId,
+}
+
+/// A customer message waiting for its answer.
+struct Pending {
+    id: Uuid,
+    kind: String,
+    content: String,
+    transcript: Option<String>,
+    transcript_status: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl Pending {
+    /// The words the engine sees, if any (an untranscribed voice note has none).
+    fn text(&self) -> Option<&str> {
+        match self.kind.as_str() {
+            "voice" => self.transcript.as_deref().filter(|t| !t.trim().is_empty()),
+            _ => Some(self.content.as_str()),
+        }
+    }
+}
+
+/// Everything a turn reads before calling the engine.
+struct Snapshot {
+    pending: Vec<Pending>,
+    input: TurnInput,
+}
+
+impl Handler for TurnHandler {
+    fn kind(&self) -> &'static str {
+        db::messages::TURN_JOB
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let deps = self.deps.clone();
+        Box::pin(async move {
+            let p = payload(&ctx)?;
+            let Some(snapshot) = read(&ctx.db, p, deps.history).await? else {
+                return Ok(()); // an earlier turn answered everything
+            };
+            if snapshot
+                .pending
+                .iter()
+                .any(|m| m.transcript_status.as_deref() == Some("pending"))
+            {
+                // Messages are answered in order, so this conversation waits for the transcript. The
+                // transcribe job enqueues the next turn once it has stored it (or given up), so there
+                // is nothing to do now — no timer, no retry.
+                tracing::debug!(bot_user_id = %p.bot_user_id, "waiting for a transcript");
+                return Ok(());
+            }
+            mark_processing(&ctx.db, p, &snapshot.pending).await?;
+            let output = respond(&deps, &snapshot).await?;
+            let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
+            let committed = commit(&ctx.db, p, ctx.lease(), &ids, &output, "answered").await?;
+            if committed {
+                tracing::info!(
+                    tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
+                    engine = output.engine, messages = ids.len(), "reply stored"
+                );
+                let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
+            }
+            Ok(())
+        })
+    }
+
+    /// A dead turn must not leave the customer unanswered: its messages are marked failed and answered
+    /// with the offline engine's "a manager will contact you", so the conversation moves on.
+    fn on_dead(&self, ctx: JobContext, error: String) -> JobFuture {
+        Box::pin(async move {
+            let p = payload(&ctx)?;
+            let Some(snapshot) = read(&ctx.db, p, 0).await? else {
+                return Ok(());
+            };
+            let language = snapshot.input.language_hint.unwrap_or(Language::Ru);
+            let output = TurnOutput {
+                reply: engine::fallback_reply(language),
+                lead_patch: Default::default(),
+                handoff: None,
+                language,
+                usage: Default::default(),
+                off_topic: true,
+                engine: "fallback",
+            };
+            let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
+            if commit(&ctx.db, p, ctx.lease(), &ids, &output, "failed").await? {
+                tracing::error!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %error,
+                    "turn is dead: messages marked failed, fallback reply sent");
+                let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn payload(ctx: &JobContext) -> Result<Payload, JobError> {
+    serde_json::from_value(ctx.job.payload.clone())
+        .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
+}
+
+/// Reads the conversation (a short read-only transaction). None when nothing is unanswered.
+async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>, sqlx::Error> {
+    let mut tx = tenant_tx(db, p.tenant_id).await?;
+    let pending: Vec<Pending> = sqlx::query_as!(
+        Pending,
+        "SELECT id, kind, content, transcript, transcript_status, created_at FROM messages
+         WHERE tenant_id = $1 AND bot_user_id = $2 AND role = 'user' AND reply_id IS NULL
+         ORDER BY seq",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if pending.is_empty() {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let context = sqlx::query!(
+        r#"SELECT b.language, t.name AS company_name, t.greeting, t.company_phone
+           FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
+           WHERE b.tenant_id = $1 AND b.id = $2"#,
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let first_pending_id = pending[0].id;
+    let mut earlier = sqlx::query!(
+        "SELECT role, kind, content, transcript FROM messages
+         WHERE tenant_id = $1 AND bot_user_id = $2
+           AND seq < (SELECT seq FROM messages WHERE tenant_id = $1 AND id = $3)
+         ORDER BY seq DESC LIMIT $4",
+        p.tenant_id.0,
+        p.bot_user_id.0,
+        first_pending_id,
+        history
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    earlier.reverse();
+    let lead = sqlx::query!(
+        "SELECT name, phone, city, object_type, area_m2, summary FROM leads
+         WHERE tenant_id = $1 AND bot_user_id = $2",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let mut conversation: Vec<Turn> = earlier
+        .into_iter()
+        .filter_map(|m| {
+            let text = if m.kind == "voice" {
+                m.transcript?
+            } else {
+                m.content
+            };
+            Some(match m.role.as_str() {
+                "user" => Turn::user(text),
+                _ => Turn::assistant(text),
+            })
+        })
+        .collect();
+    conversation.extend(pending.iter().filter_map(|m| m.text().map(Turn::user)));
+    let lead = lead
+        .map(|l| LeadSnapshot {
+            name: l.name,
+            phone: l.phone.as_deref().and_then(|v| Phone::parse(v).ok()),
+            city: l.city.as_deref().and_then(|v| v.parse::<City>().ok()),
+            object_type: l
+                .object_type
+                .as_deref()
+                .and_then(|v| v.parse::<ObjectType>().ok()),
+            area_m2: l.area_m2,
+            summary: l.summary,
+        })
+        .unwrap_or_default();
+    Ok(Some(Snapshot {
+        pending,
+        input: TurnInput {
+            conversation,
+            lead,
+            tenant: TenantProfile {
+                company_name: context.company_name,
+                greeting: context.greeting,
+                company_phone: context.company_phone,
+            },
+            language_hint: context.language.as_deref().and_then(|l| l.parse().ok()),
+        },
+    }))
+}
+
+async fn mark_processing(db: &PgPool, p: Payload, pending: &[Pending]) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = pending.iter().map(|m| m.id).collect();
+    let mut tx = tenant_tx(db, p.tenant_id).await?;
+    sqlx::query!(
+        "UPDATE messages SET status = 'processing'
+         WHERE tenant_id = $1 AND id = ANY ($2) AND status = 'queued'",
+        p.tenant_id.0,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Calls the engine (no transaction is open). A fatal engine error falls back to the offline
+/// engine, so the customer still gets a sensible answer.
+async fn respond(deps: &Deps, snapshot: &Snapshot) -> Result<TurnOutput, JobError> {
+    let language = snapshot.input.language_hint;
+    let stale_before =
+        Utc::now() - chrono::Duration::from_std(deps.stale_after).unwrap_or_default();
+    if snapshot.pending.iter().all(|m| m.text().is_none()) {
+        // Only voice notes we could not transcribe: ask for text.
+        let language = language.unwrap_or(Language::Ru);
+        return Ok(plain_reply(
+            engine::voice_not_supported_reply(language),
+            language,
+        ));
+    }
+    let output = match deps.engine.turn(&snapshot.input).await {
+        Ok(output) => output,
+        Err(EngineError::RateLimited { retry_after }) => {
+            return Err(JobError::defer(retry_after, "engine rate limited"));
+        }
+        Err(err @ EngineError::Retryable { .. }) => return Err(JobError::retry(err)),
+        Err(err @ EngineError::Fatal { .. }) => {
+            tracing::warn!(error = %err, "engine failed; the offline engine answers");
+            deps.fallback
+                .turn(&snapshot.input)
+                .await
+                .map_err(JobError::retry)?
+        }
+    };
+    if snapshot.pending.iter().all(|m| m.created_at < stale_before) {
+        // After downtime: one catch-up reply for the whole backlog (the lead is still updated).
+        let reply = catch_up_reply(output.language);
+        return Ok(TurnOutput { reply, ..output });
+    }
+    Ok(output)
+}
+
+/// One answer for a backlog after downtime: an apology and a promise, not a reply to each message.
+fn catch_up_reply(language: Language) -> String {
+    match language {
+        Language::Kk => "Кешіріңіз, жауап кешікті. Хабарламаларыңызды алдық — менеджер жақын арада хабарласады.",
+        Language::En => "Sorry for the late reply. We have your messages, and a manager will contact you shortly.",
+        Language::Ru | Language::Mixed => {
+            "Извините за задержку с ответом. Мы получили ваши сообщения — менеджер скоро с вами свяжется."
+        }
+    }
+    .to_owned()
+}
+
+fn plain_reply(reply: String, language: Language) -> TurnOutput {
+    TurnOutput {
+        reply,
+        lead_patch: Default::default(),
+        handoff: None,
+        language,
+        usage: Default::default(),
+        off_topic: false,
+        engine: "offline",
+    }
+}
+
+/// Writes the turn's results in one transaction, fenced by the lease. Returns false if there was
+/// nothing left to answer (a previous attempt committed and crashed before its ack).
+async fn commit(
+    db: &PgPool,
+    p: Payload,
+    lease: Lease,
+    pending: &[Uuid],
+    output: &TurnOutput,
+    status: &str,
+) -> Result<bool, JobError> {
+    let mut tx = tenant_tx(db, p.tenant_id).await?;
+    if !queue::holds_lease(&mut tx, lease).await? {
+        return Err(JobError::retry(anyhow::anyhow!(
+            "lease lost before commit: another worker owns this turn"
+        )));
+    }
+    let still_pending: Vec<Uuid> = sqlx::query_scalar!(
+        "SELECT id FROM messages WHERE tenant_id = $1 AND id = ANY ($2) AND reply_id IS NULL
+         ORDER BY seq FOR UPDATE",
+        p.tenant_id.0,
+        pending
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if still_pending.is_empty() {
+        return Ok(false);
+    }
+    let seq = sqlx::query_scalar!(
+        "UPDATE bot_users SET last_seq = last_seq + 1, language = $3, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
+        p.tenant_id.0,
+        p.bot_user_id.0,
+        output.language.code()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let reply_id = MessageId::new();
+    sqlx::query!(
+        "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine,
+                               language)
+         VALUES ($1, $2, $3, $4, 'assistant', 'text', $5, 'answered', $6, $7)",
+        reply_id.0,
+        p.tenant_id.0,
+        p.bot_user_id.0,
+        seq,
+        output.reply,
+        output.engine,
+        output.language.code()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE messages SET reply_id = $3, status = $4, answered_at = now()
+         WHERE tenant_id = $1 AND id = ANY ($2)",
+        p.tenant_id.0,
+        &still_pending,
+        reply_id.0,
+        status
+    )
+    .execute(&mut *tx)
+    .await?;
+    if !output.off_topic {
+        upsert_lead(&mut tx, p, output).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// One lead per bot user. Fields only move forward: a value the engine found replaces the stored one
+/// (a correction), a field it did not find keeps its value. The status becomes `qualified` when the
+/// rule of shared/eval/README.md holds (only from `new`: managers own the later states). `version`
+/// counts changes, so side effects can be keyed per lead version.
+async fn upsert_lead(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    p: Payload,
+    output: &TurnOutput,
+) -> Result<(), sqlx::Error> {
+    let patch = &output.lead_patch;
+    let existing = sqlx::query!(
+        "SELECT id, name, phone, city, object_type, area_m2, summary, status FROM leads
+         WHERE tenant_id = $1 AND bot_user_id = $2 FOR UPDATE",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if existing.is_none() && patch.is_empty() {
+        return Ok(());
+    }
+    let mut lead = existing
+        .as_ref()
+        .map(|l| LeadSnapshot {
+            name: l.name.clone(),
+            phone: l.phone.as_deref().and_then(|v| Phone::parse(v).ok()),
+            city: l.city.as_deref().and_then(|v| v.parse().ok()),
+            object_type: l.object_type.as_deref().and_then(|v| v.parse().ok()),
+            area_m2: l.area_m2,
+            summary: l.summary.clone(),
+        })
+        .unwrap_or_default();
+    let before = lead.clone();
+    patch.apply_to(&mut lead);
+    let qualified = engine::is_qualified(
+        lead.phone.as_ref(),
+        lead.city,
+        lead.object_type,
+        lead.area_m2,
+    );
+    let phone = lead.phone.as_ref().map(|p| p.as_str().to_owned());
+    let city = lead.city.map(|c| c.as_str());
+    let object_type = lead.object_type.map(|o| o.as_str());
+    match existing {
+        None => {
+            sqlx::query!(
+                "INSERT INTO leads (id, tenant_id, bot_user_id, name, phone, city, object_type, area_m2,
+                                    summary, status, engine, qualified_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                         CASE WHEN $10 THEN 'qualified' ELSE 'new' END, $11,
+                         CASE WHEN $10 THEN now() END)",
+                Uuid::now_v7(),
+                p.tenant_id.0,
+                p.bot_user_id.0,
+                lead.name,
+                phone,
+                city,
+                object_type,
+                lead.area_m2,
+                lead.summary,
+                qualified,
+                output.engine
+            )
+            .execute(&mut **tx)
+            .await?;
+            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, qualified, "lead created");
+        }
+        Some(existing) => {
+            let becomes_qualified = qualified && existing.status == "new";
+            if lead == before && !becomes_qualified {
+                return Ok(());
+            }
+            sqlx::query!(
+                "UPDATE leads SET name = $3, phone = $4, city = $5, object_type = $6, area_m2 = $7,
+                        summary = $8, engine = $9, version = version + 1, updated_at = now(),
+                        status = CASE WHEN $10 THEN 'qualified' ELSE status END,
+                        qualified_at = CASE WHEN $10 THEN now() ELSE qualified_at END
+                 WHERE tenant_id = $1 AND id = $2",
+                p.tenant_id.0,
+                existing.id,
+                lead.name,
+                phone,
+                city,
+                object_type,
+                lead.area_m2,
+                lead.summary,
+                output.engine,
+                becomes_qualified
+            )
+            .execute(&mut **tx)
+            .await?;
+            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id,
+                qualified = becomes_qualified, "lead updated");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workers::engine::Role;
+
+    #[test]
+    fn untranscribed_voice_has_no_text() {
+        let voice = Pending {
+            id: Uuid::nil(),
+            kind: "voice".into(),
+            content: String::new(),
+            transcript: None,
+            transcript_status: Some("unavailable".into()),
+            created_at: Utc::now(),
+        };
+        assert_eq!(voice.text(), None);
+        let text = Pending {
+            kind: "text".into(),
+            content: "Хочу дом".into(),
+            ..voice
+        };
+        assert_eq!(text.text(), Some("Хочу дом"));
+    }
+
+    #[test]
+    fn roles_map_to_turns() {
+        assert_eq!(Turn::user("a").role, Role::User);
+    }
+}
