@@ -115,3 +115,75 @@ fn secret_values_from_the_environment_never_show_in_help() {
     assert!(!help.contains("super-secret-value"));
     assert!(!help.contains("sk-live-abc"));
 }
+
+/// `salesbot queue …` against a test database: stats, dead, retry, cancel, pause/resume, as JSON.
+#[sqlx::test]
+async fn queue_ops_commands(pool: sqlx::PgPool) {
+    use salesbot::queue::{self, Lease, NewJob};
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    );
+    let queue_cmd = |args: &[&str]| {
+        let mut all = vec!["queue", "--json"];
+        all.extend_from_slice(args);
+        let out = run(&all, &[("DATABASE_URL", url.as_str())]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    queue::enqueue(&pool, &NewJob::new("mail", serde_json::json!({})))
+        .await
+        .unwrap();
+    let doomed = queue::enqueue(&pool, &NewJob::new("mail", serde_json::json!({})))
+        .await
+        .unwrap()
+        .id;
+    let claimed = queue::claim(
+        &pool,
+        &["mail".into()],
+        1,
+        0,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    queue::bury(
+        &pool,
+        &[(Lease::from(&claimed[0]), "401 from upstream".into())],
+    )
+    .await
+    .unwrap();
+
+    let stats = queue_cmd(&["stats"]);
+    assert_eq!(stats["kinds"][0]["kind"], "mail");
+    assert_eq!(stats["kinds"][0]["dead"], 1);
+    assert_eq!(stats["kinds"][0]["runnable"], 1);
+    let dead = queue_cmd(&["dead", "--kind", "mail"]);
+    assert_eq!(dead[0]["last_error"], "401 from upstream");
+    let dead_id = dead[0]["id"].as_i64().unwrap();
+    let retried = queue_cmd(&["retry", &dead_id.to_string()]);
+    assert_eq!(retried["redriven"], dead_id);
+    assert_eq!(queue_cmd(&["stats"])["kinds"][0]["dead"], 0);
+    assert_eq!(
+        queue_cmd(&["cancel", &doomed.to_string()])["outcome"],
+        "cancelled"
+    );
+    queue_cmd(&["pause", "mail"]);
+    assert_eq!(queue_cmd(&["stats"])["paused_kinds"][0], "mail");
+    assert_eq!(queue_cmd(&["resume", "mail"])["resumed"], true);
+    let tenant = uuid::Uuid::now_v7().to_string();
+    queue_cmd(&["pause", "--tenant", &tenant]);
+    assert_eq!(queue_cmd(&["stats"])["paused_tenants"][0], tenant.as_str());
+    // A job that is not dead cannot be retried: a clear error, non-zero exit.
+    let out = run(
+        &["queue", "retry", "999999"],
+        &[("DATABASE_URL", url.as_str())],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a dead job"));
+}
