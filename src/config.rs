@@ -210,6 +210,24 @@ pub struct Settings {
     #[arg(long, env = "TELEGRAM_CHAT_ID", global = true)]
     pub telegram_chat_id: Option<String>,
 
+    /// Telegram Bot API base URL (tests point it at a fake server).
+    #[arg(
+        long,
+        env = "TELEGRAM_API_BASE",
+        default_value = "https://api.telegram.org",
+        global = true
+    )]
+    pub telegram_api_base: String,
+
+    /// This service's public address, for links in notifications.
+    #[arg(
+        long,
+        env = "PUBLIC_URL",
+        default_value = "http://localhost:8000",
+        global = true
+    )]
+    pub public_url: String,
+
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
     pub host: IpAddr,
@@ -334,6 +352,8 @@ pub struct Config {
     pub openai_api_key: Option<Secret>,
     pub telegram_bot_token: Option<Secret>,
     pub telegram_chat_id: Option<String>,
+    pub telegram_api_base: String,
+    pub public_url: String,
     pub listen: SocketAddr,
     pub cors_origins: CorsOrigins,
     pub log_format: LogFormat,
@@ -451,6 +471,8 @@ impl Settings {
                 .clone()
                 .filter(|k| !k.expose().is_empty()),
             telegram_chat_id: self.telegram_chat_id.clone().filter(|c| !c.is_empty()),
+            telegram_api_base: self.telegram_api_base.trim_end_matches('/').to_owned(),
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
             listen: SocketAddr::new(self.host, self.port),
             cors_origins: CorsOrigins::parse(&self.cors_origins),
             log_format: self.log_format,

@@ -7,6 +7,7 @@
 //! Pipeline stages (transcribe → turn → notify/deliver) register their handlers here as they land.
 
 pub mod engine;
+pub mod integrations;
 pub mod maintenance;
 pub mod pipeline;
 pub mod pool;
@@ -21,9 +22,13 @@ pub use pool::{
 
 /// The handlers of every job kind this build knows.
 pub fn registry(deps: pipeline::Deps) -> Registry {
-    Registry::new()
+    let registry = Registry::new()
         .with(pipeline::turn::TurnHandler { deps: deps.clone() })
-        .with(pipeline::transcribe::TranscribeHandler { deps })
+        .with(pipeline::transcribe::TranscribeHandler { deps: deps.clone() });
+    match deps.notifier {
+        Some(notifier) => registry.with(pipeline::notify::NotifyHandler { notifier }),
+        None => registry,
+    }
 }
 
 /// The pipeline's dependencies as configured: the engine (offline until an LLM is configured) and
@@ -38,7 +43,25 @@ pub fn pipeline_deps(config: &Config, waker: Option<crate::queue::wake::Waker>) 
         waker,
         stale_after: config.worker.stale_after,
         history: 40,
+        notifier: notifier(config),
     }
+}
+
+/// The platform's Telegram notifications, when TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID are set.
+fn notifier(config: &Config) -> Option<std::sync::Arc<pipeline::notify::Notifier>> {
+    let (token, chat) = (
+        config.telegram_bot_token.clone()?,
+        config.telegram_chat_id.clone()?,
+    );
+    Some(std::sync::Arc::new(pipeline::notify::Notifier {
+        telegram: integrations::telegram::TelegramClient::new(
+            &config.telegram_api_base,
+            std::time::Duration::from_secs(10),
+        ),
+        bot_token: token,
+        chat_id: chat,
+        public_url: config.public_url.clone(),
+    }))
 }
 
 pub fn pool_config(config: &Config) -> PoolConfig {

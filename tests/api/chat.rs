@@ -45,7 +45,7 @@ impl Transcriber for FakeTranscriber {
     }
 }
 
-fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) -> Deps {
+pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) -> Deps {
     Deps {
         engine,
         fallback: Arc::new(OfflineEngine::new()),
@@ -53,6 +53,7 @@ fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) -> D
         waker: None,
         stale_after: Duration::from_secs(86_400),
         history: 40,
+        notifier: None,
     }
 }
 

@@ -42,6 +42,8 @@ pub fn test_config() -> Config {
         openai_api_key: None,
         telegram_bot_token: None,
         telegram_chat_id: None,
+        telegram_api_base: "http://127.0.0.1:9".into(),
+        public_url: "http://localhost:8000".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         cors_origins: CorsOrigins::List(vec!["https://crm.example.kz".into()]),
         log_format: LogFormat::Pretty,

@@ -2,6 +2,7 @@
 //! (all unanswered messages of one conversation → engine → reply + lead, in one fenced transaction).
 //! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
 
+pub mod notify;
 pub mod transcribe;
 pub mod turn;
 
@@ -27,6 +28,8 @@ pub struct Deps {
     pub stale_after: Duration,
     /// Earlier messages given to the engine as context.
     pub history: i64,
+    /// Managers' notifications; None when no Telegram chat is configured (nothing is enqueued).
+    pub notifier: Option<Arc<notify::Notifier>>,
 }
 
 impl Deps {

@@ -16,7 +16,7 @@ use crate::domain::city::City;
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
-use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
 use crate::queue::{self, Lease};
 use crate::workers::engine::{
     self, EngineError, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
@@ -24,6 +24,7 @@ use crate::workers::engine::{
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
+use super::notify::{self, LeadEvent};
 
 pub struct TurnHandler {
     pub deps: Deps,
@@ -91,7 +92,9 @@ impl Handler for TurnHandler {
             mark_processing(&ctx.db, p, &snapshot.pending).await?;
             let output = respond(&deps, &snapshot).await?;
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            let committed = commit(&ctx.db, p, ctx.lease(), &ids, &output, "answered").await?;
+            let notify = deps.notifier.is_some();
+            let committed =
+                commit(&ctx.db, p, ctx.lease(), &ids, &output, "answered", notify).await?;
             if committed {
                 tracing::info!(
                     tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
@@ -122,7 +125,7 @@ impl Handler for TurnHandler {
                 engine: "fallback",
             };
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            if commit(&ctx.db, p, ctx.lease(), &ids, &output, "failed").await? {
+            if commit(&ctx.db, p, ctx.lease(), &ids, &output, "failed", false).await? {
                 tracing::error!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %error,
                     "turn is dead: messages marked failed, fallback reply sent");
                 let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
@@ -313,6 +316,7 @@ async fn commit(
     pending: &[Uuid],
     output: &TurnOutput,
     status: &str,
+    notify: bool,
 ) -> Result<bool, JobError> {
     let mut tx = tenant_tx(db, p.tenant_id).await?;
     if !queue::holds_lease(&mut tx, lease).await? {
@@ -365,8 +369,12 @@ async fn commit(
     )
     .execute(&mut *tx)
     .await?;
-    if !output.off_topic {
-        upsert_lead(&mut tx, p, output).await?;
+    if !output.off_topic
+        && let Some((lead, version, event)) = upsert_lead(&mut tx, p, output).await?
+        && notify
+    {
+        // The outbox: the notification commits with the lead version it is about.
+        notify::enqueue(&mut tx, p.tenant_id, p.bot_user_id, lead, version, event).await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -376,11 +384,12 @@ async fn commit(
 /// (a correction), a field it did not find keeps its value. The status becomes `qualified` when the
 /// rule of shared/eval/README.md holds (only from `new`: managers own the later states). `version`
 /// counts changes, so side effects can be keyed per lead version.
+/// Returns the lead, its new version and what happened, when anything did.
 async fn upsert_lead(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     p: Payload,
     output: &TurnOutput,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<(LeadId, i32, LeadEvent)>, sqlx::Error> {
     let patch = &output.lead_patch;
     let existing = sqlx::query!(
         "SELECT id, name, phone, city, object_type, area_m2, summary, status FROM leads
@@ -391,7 +400,7 @@ async fn upsert_lead(
     .fetch_optional(&mut **tx)
     .await?;
     if existing.is_none() && patch.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut lead = existing
         .as_ref()
@@ -417,13 +426,14 @@ async fn upsert_lead(
     let object_type = lead.object_type.map(|o| o.as_str());
     match existing {
         None => {
+            let id = LeadId::new();
             sqlx::query!(
                 "INSERT INTO leads (id, tenant_id, bot_user_id, name, phone, city, object_type, area_m2,
                                     summary, status, engine, qualified_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
                          CASE WHEN $10 THEN 'qualified' ELSE 'new' END, $11,
                          CASE WHEN $10 THEN now() END)",
-                Uuid::now_v7(),
+                id.0,
                 p.tenant_id.0,
                 p.bot_user_id.0,
                 lead.name,
@@ -437,19 +447,26 @@ async fn upsert_lead(
             )
             .execute(&mut **tx)
             .await?;
-            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, qualified, "lead created");
+            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, lead_id = %id, qualified, "lead created");
+            let event = if qualified {
+                LeadEvent::Qualified
+            } else {
+                LeadEvent::Created
+            };
+            Ok(Some((id, 1, event)))
         }
         Some(existing) => {
             let becomes_qualified = qualified && existing.status == "new";
             if lead == before && !becomes_qualified {
-                return Ok(());
+                return Ok(None);
             }
-            sqlx::query!(
+            let version = sqlx::query_scalar!(
                 "UPDATE leads SET name = $3, phone = $4, city = $5, object_type = $6, area_m2 = $7,
                         summary = $8, engine = $9, version = version + 1, updated_at = now(),
                         status = CASE WHEN $10 THEN 'qualified' ELSE status END,
                         qualified_at = CASE WHEN $10 THEN now() ELSE qualified_at END
-                 WHERE tenant_id = $1 AND id = $2",
+                 WHERE tenant_id = $1 AND id = $2
+                 RETURNING version",
                 p.tenant_id.0,
                 existing.id,
                 lead.name,
@@ -461,13 +478,18 @@ async fn upsert_lead(
                 output.engine,
                 becomes_qualified
             )
-            .execute(&mut **tx)
+            .fetch_one(&mut **tx)
             .await?;
-            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id,
-                qualified = becomes_qualified, "lead updated");
+            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, lead_id = %existing.id,
+                version, qualified = becomes_qualified, "lead updated");
+            let event = if becomes_qualified {
+                LeadEvent::Qualified
+            } else {
+                LeadEvent::Updated
+            };
+            Ok(Some((LeadId(existing.id), version, event)))
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -122,6 +122,7 @@ pub async fn chat(
     }
     tracing::info!(
         tenant_id = %user.tenant_id,
+        company = %user.tenant_name,
         bot_user_id = %ingested.bot_user_id,
         message_id = %ingested.message_id,
         seq = ingested.seq,
