@@ -248,8 +248,12 @@ pub async fn claim(
                        WHERE j.state IN ('available', 'running') AND j.tenant_id > a.tenant_id
                        ORDER BY j.tenant_id LIMIT 1)
                FROM active a WHERE a.tenant_id IS NOT NULL),
+           -- The kinds we may claim now (ours minus paused ones), as one array for `kind = ANY`:
+           -- a `kind <> ALL (paused)` filter made the planner expect no rows and sort the whole
+           -- backlog instead of walking jobs_claim (measured: 21 ms per claim at 50k jobs).
            paused AS MATERIALIZED (
-               SELECT coalesce(array_agg(kind) FILTER (WHERE kind IS NOT NULL), '{}') AS kinds,
+               SELECT ARRAY(SELECT unnest($1::text[])
+                            EXCEPT SELECT kind FROM queue_pauses WHERE kind IS NOT NULL) AS claimable,
                       coalesce(array_agg(tenant_id) FILTER (WHERE tenant_id IS NOT NULL), '{}') AS tenants
                FROM queue_pauses),
            fair AS (
@@ -257,7 +261,7 @@ pub async fn claim(
                    SELECT id FROM jobs
                    WHERE tenant_id = t.tenant_id AND state IN ('available', 'running')
                      AND (tenant_id, run_at) <= (t.tenant_id, now())
-                     AND kind = ANY ($1) AND kind <> ALL ((SELECT kinds FROM paused)::text[])
+                     AND kind = ANY ((SELECT claimable FROM paused)::text[])
                    ORDER BY tenant_id, run_at, id
                    LIMIT $3 FOR UPDATE SKIP LOCKED) j
                WHERE t.tenant_id IS NOT NULL AND t.tenant_id <> ALL ((SELECT tenants FROM paused)::uuid[])
@@ -265,7 +269,7 @@ pub async fn claim(
            fill AS (
                SELECT id FROM jobs
                WHERE state IN ('available', 'running') AND run_at <= now()
-                 AND kind = ANY ($1) AND kind <> ALL ((SELECT kinds FROM paused)::text[])
+                 AND kind = ANY ((SELECT claimable FROM paused)::text[])
                  AND (tenant_id IS NULL OR tenant_id <> ALL ((SELECT tenants FROM paused)::uuid[]))
                  AND id <> ALL (ARRAY(SELECT id FROM fair))
                ORDER BY run_at, id
@@ -412,12 +416,17 @@ pub async fn heartbeat(
         return Ok(Vec::new());
     }
     let (ids, tokens) = split(leases);
+    // Rows are locked in id order, like the batch ack, so the two never deadlock.
     let held: Vec<i64> = sqlx::query_scalar!(
-        r#"UPDATE jobs j SET lease_until = now() + make_interval(secs => $3::float8 / 1000),
+        r#"WITH mine AS (
+               SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $2::uuid[]) AS a(id, token)
+                 ON j.id = a.id AND j.lease_token = a.token
+               WHERE j.state = 'running'
+               ORDER BY j.id FOR UPDATE OF j)
+           UPDATE jobs SET lease_until = now() + make_interval(secs => $3::float8 / 1000),
                   run_at = now() + make_interval(secs => $3::float8 / 1000)
-           FROM unnest($1::bigint[], $2::uuid[]) AS a(id, token)
-           WHERE j.id = a.id AND j.lease_token = a.token AND j.state = 'running'
-           RETURNING j.id"#,
+           WHERE id IN (SELECT id FROM mine)
+           RETURNING id"#,
         &ids,
         &tokens,
         lease.as_millis() as f64,

@@ -850,3 +850,53 @@ fn handler_clone(h: &TestHandler) -> TestHandler {
         run: h.run.clone(),
     }
 }
+
+/// A pool's heartbeat and its batch ack touch the same rows at the same moment; both lock in id
+/// order, so they never deadlock (they did, under load, when each locked in its own order).
+#[sqlx::test]
+async fn concurrent_heartbeats_and_acks_do_not_deadlock(pool: PgPool) {
+    let jobs: Vec<NewJob> = (0..200)
+        .map(|i| NewJob::new("hb", json!({"i": i})))
+        .collect();
+    queue::enqueue_many(&pool, &jobs).await.unwrap();
+    let claimed = queue::claim(&pool, &["hb".into()], 200, 0, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let leases: Vec<Lease> = claimed.iter().map(Lease::from).collect();
+    for round in 0..10 {
+        let chunk: Vec<Lease> = leases[round * 20..(round + 1) * 20].to_vec();
+        let reversed: Vec<Lease> = leases.iter().rev().copied().collect();
+        let (beat, done) = tokio::join!(
+            queue::heartbeat(&pool, &reversed, Duration::from_secs(30)),
+            queue::complete(&pool, &chunk),
+        );
+        beat.expect("heartbeat");
+        assert_eq!(done.expect("complete").len(), 20);
+    }
+    assert_eq!(count_jobs(&pool).await, 0);
+}
+
+/// A producer whose enqueue was deduplicated into a pending job holds that job until it commits, so
+/// no worker can start it before the producer's rows (e.g. the new message) are visible.
+#[sqlx::test]
+async fn a_deduplicated_job_is_not_claimed_before_the_producer_commits(pool: PgPool) {
+    let job = NewJob::new("turn", json!({})).key("conv").dedup("conv");
+    let first = queue::enqueue(&pool, &job).await.unwrap();
+    let mut producer = pool.begin().await.unwrap();
+    let twin = queue::enqueue(&mut *producer, &job).await.unwrap();
+    assert_eq!((twin.id, twin.inserted), (first.id, false));
+    let kinds = vec!["turn".to_string()];
+    let during = queue::claim(&pool, &kinds, 10, 2, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        during.is_empty(),
+        "claimed while the producer's transaction was open"
+    );
+    producer.commit().await.unwrap();
+    let after = queue::claim(&pool, &kinds, 10, 2, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].id, first.id);
+}
