@@ -27,28 +27,6 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
 }
 
-/// The tenant's leads, newest first.
-pub async fn list(pool: &PgPool, tenant: TenantId, limit: i64) -> Result<Vec<Lead>, sqlx::Error> {
-    let mut tx = tenant_tx(pool, tenant).await?;
-    let leads = sqlx::query_as!(
-        Lead,
-        r#"SELECT l.id, l.bot_user_id, b.external_id AS user_id, l.name, l.phone, l.city,
-                  l.object_type, l.area_m2, l.summary, l.status, l.loss_reason, l.created_at,
-                  l.updated_at
-           FROM leads l
-           JOIN bot_users b ON b.tenant_id = l.tenant_id AND b.id = l.bot_user_id
-           WHERE l.tenant_id = $1
-           ORDER BY l.created_at DESC, l.id DESC
-           LIMIT $2"#,
-        tenant.0,
-        limit
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(leads)
-}
-
 /// The lead of one conversation, if it has one.
 pub async fn for_bot_user(
     pool: &PgPool,

@@ -360,7 +360,7 @@ async fn commit(
     .execute(&mut *tx)
     .await?;
     sqlx::query!(
-        "UPDATE messages SET reply_id = $3, status = $4, answered_at = now()
+        "UPDATE messages SET reply_id = $3, status = $4, answered_at = clock_timestamp()
          WHERE tenant_id = $1 AND id = ANY ($2)",
         p.tenant_id.0,
         &still_pending,

@@ -129,12 +129,12 @@ pub async fn chat(
         duplicate = ingested.duplicate,
         "new message"
     );
-    let deadline = Instant::now()
-        + if respond_async {
-            Duration::ZERO
-        } else {
-            state.chat_wait
-        };
+    if respond_async {
+        // The client asked not to wait: 202 at once, whatever the pipeline is doing.
+        let message = ingested.message_id.0;
+        return Ok(accepted(message, "queued".into()));
+    }
+    let deadline = Instant::now() + state.chat_wait;
     let status = wait_for_reply(
         &state,
         user.tenant_id,
@@ -160,20 +160,22 @@ pub async fn chat(
             )
                 .into_response())
         }
-        _ => {
-            let status_url = format!("/api/messages/{}", status.id);
-            Ok((
-                StatusCode::ACCEPTED,
-                [(header::LOCATION, status_url.clone())],
-                Json(ChatAccepted {
-                    message_id: status.id,
-                    status: status.status,
-                    status_url,
-                }),
-            )
-                .into_response())
-        }
+        _ => Ok(accepted(status.id, status.status)),
     }
+}
+
+fn accepted(message_id: Uuid, status: String) -> Response {
+    let status_url = format!("/api/messages/{message_id}");
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, status_url.clone())],
+        Json(ChatAccepted {
+            message_id,
+            status,
+            status_url,
+        }),
+    )
+        .into_response()
 }
 
 /// Waits until the message is answered (or failed) or the deadline passes; returns its status.
