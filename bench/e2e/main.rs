@@ -1,0 +1,278 @@
+//! End-to-end benchmark of the chat pipeline with the offline engine ([C1]): `salesbot serve` and
+//! `salesbot work` run as separate processes against a fresh database; this program is the client.
+//!
+//! 1. Throughput: 10,000 conversations × 5 messages sent in async mode (`Prefer: respond-async`,
+//!    each conversation's messages one after another, 64 conversations at a time) → messages/s from
+//!    the first request to the last reply stored.
+//! 2. Latency at a steady 500 messages/s (open loop: one request every 2 ms, 1,000 conversations ×
+//!    5 messages, interleaved) → request sent to reply stored, p50/p99.
+//!
+//! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run). Results go to stdout as
+//! JSON lines; BENCHMARKS.md records them with the machine and commit.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::Semaphore;
+
+const PORT: u16 = 18_321;
+const TEXTS: &[&str] = &[
+    "Здравствуйте! Хочу построить дом в Алматы",
+    "Площадь примерно 150 квадратов, два этажа",
+    "Меня зовут Ерлан",
+    "Мой номер 8 701 234 56 78",
+    "Спасибо, жду звонка",
+];
+
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn scale() -> f64 {
+    std::env::var("E2E_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let conversations = ((10_000.0 * scale()) as usize).max(10);
+    let steady_conversations = ((1_000.0 * scale()) as usize).max(10);
+    let bin = env!("CARGO_BIN_EXE_salesbot");
+    let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
+    let db_name = "salesbot_e2e";
+    let url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
+    {
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(admin_url)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
+            .execute(&admin)
+            .await?;
+    }
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        (
+            "SECRET_KEY",
+            "bench-secret-0123456789abcdef0123456789abcdef",
+        ),
+        ("BCRYPT_COST", "4"),
+        ("RUST_LOG", "warn"),
+        ("HOST", "127.0.0.1"),
+    ];
+    let status = Command::new(bin).arg("migrate").envs(env).status()?;
+    anyhow::ensure!(status.success(), "migrate failed");
+    let port = PORT.to_string();
+    let _processes = Processes(vec![
+        Command::new(bin)
+            .args(["serve", "--no-migrate"])
+            .envs(env)
+            .env("PORT", &port)
+            .env("DB_MAX_CONNECTIONS", "24")
+            .stdout(Stdio::null())
+            .spawn()?,
+        Command::new(bin)
+            .args(["work", "--no-migrate"])
+            .envs(env)
+            .env("DB_MAX_CONNECTIONS", "24")
+            .env("WORKER_CONCURRENCY", "48")
+            .env("WORKER_BATCH_SIZE", "48")
+            .stdout(Stdio::null())
+            .spawn()?,
+    ]);
+    let base = format!("http://127.0.0.1:{PORT}");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = client.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let registered: Value = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": "bench@stroy.kz", "password": "bench password", "company_name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token: Arc<str> = registered["access_token"].as_str().unwrap().into();
+    let db = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&url)
+        .await?;
+
+    // 1. Throughput (E2E_SKIP_THROUGHPUT=1 measures only the latency).
+    let skip_throughput = std::env::var_os("E2E_SKIP_THROUGHPUT").is_some();
+    let conversations = if skip_throughput { 0 } else { conversations };
+    let messages = conversations * TEXTS.len();
+    let concurrency = Arc::new(Semaphore::new(64));
+    let first_request = SystemTime::now();
+    let mut tasks = Vec::with_capacity(conversations);
+    for c in 0..conversations {
+        let (client, base, token, concurrency) = (
+            client.clone(),
+            base.clone(),
+            token.clone(),
+            concurrency.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let _permit = concurrency.acquire().await.unwrap();
+            for text in TEXTS {
+                let resp = client
+                    .post(format!("{base}/api/chat"))
+                    .bearer_auth(&*token)
+                    .header("prefer", "respond-async")
+                    .json(&json!({"user_id": format!("throughput-{c}"), "text": text}))
+                    .send()
+                    .await
+                    .expect("request");
+                let status = resp.status();
+                assert_eq!(status, 202, "{}", resp.text().await.unwrap_or_default());
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let sent_in = first_request.elapsed()?;
+    let done_at: DateTime<Utc> = if skip_throughput {
+        Utc::now()
+    } else {
+        loop {
+            let (answered, last): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+            "SELECT count(*), max(answered_at) FROM messages WHERE role = 'user' AND reply_id IS NOT NULL",
+        )
+        .fetch_one(&db)
+        .await?;
+            if answered as usize >= messages {
+                break last.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let first: DateTime<Utc> = first_request.into();
+    let seconds = (done_at - first).num_microseconds().unwrap() as f64 / 1e6;
+    let replies: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'assistant'")
+        .fetch_one(&db)
+        .await?;
+    println!(
+        "{}",
+        json!({
+            "figure": "e2e_throughput",
+            "conversations": conversations,
+            "messages": messages,
+            "replies": replies,
+            "ingest_seconds": sent_in.as_secs_f64(),
+            "seconds_to_last_reply": seconds,
+            "messages_per_s": messages as f64 / seconds,
+        })
+    );
+
+    // 2. Latency at a steady 500 messages/s.
+    let steady = steady_conversations * TEXTS.len();
+    let interval = Duration::from_millis(2);
+    let mut sends = Vec::with_capacity(steady);
+    let start = tokio::time::Instant::now();
+    for i in 0..steady {
+        tokio::time::sleep_until(start + interval * i as u32).await;
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let conversation = i % steady_conversations;
+        let text = TEXTS[i / steady_conversations % TEXTS.len()];
+        sends.push(tokio::spawn(async move {
+            let sent = SystemTime::now();
+            let resp = client
+                .post(format!("{base}/api/chat"))
+                .bearer_auth(&*token)
+                .header("prefer", "respond-async")
+                .json(&json!({"user_id": format!("steady-{conversation}"), "text": text}))
+                .send()
+                .await
+                .expect("request");
+            // Under overload the API answers 503 (no connection free in time): counted, not fatal.
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            (body["message_id"].as_str().map(str::to_owned), sent)
+        }));
+    }
+    let mut sent_at: HashMap<String, SystemTime> = HashMap::new();
+    let mut refused = 0usize;
+    for s in sends {
+        match s.await? {
+            (Some(id), at) => {
+                sent_at.insert(id, at);
+            }
+            (None, _) => refused += 1,
+        }
+    }
+    let offered = steady as f64 / start.elapsed().as_secs_f64();
+    let answered: Vec<(String, DateTime<Utc>)> = loop {
+        let rows: Vec<(String, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT m.id::text, m.answered_at FROM messages m JOIN bot_users b
+               ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+             WHERE m.role = 'user' AND b.external_id LIKE 'steady-%'",
+        )
+        .fetch_all(&db)
+        .await?;
+        if rows.len() >= steady - refused && rows.iter().all(|(_, a)| a.is_some()) {
+            break rows.into_iter().map(|(id, a)| (id, a.unwrap())).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut latencies: Vec<f64> = answered
+        .iter()
+        .filter_map(|(id, at)| {
+            let sent: DateTime<Utc> = (*sent_at.get(id)?).into();
+            Some((*at - sent).num_microseconds()? as f64 / 1000.0)
+        })
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{}",
+        json!({
+            "figure": "e2e_latency",
+            "messages": latencies.len(),
+            "refused_503": refused,
+            "offered_rate_per_s": offered,
+            "p50_ms": percentile(&latencies, 50.0),
+            "p90_ms": percentile(&latencies, 90.0),
+            "p99_ms": percentile(&latencies, 99.0),
+            "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
+        })
+    );
+    Ok(())
+}
