@@ -154,11 +154,8 @@ async fn text_voice_text_are_answered_in_order_with_one_qualified_lead(pool: PgP
     let mut replies = Vec::new();
     for id in [&first, &voice, &third] {
         let status: Value = app
-            .get(&format!("/api/messages/{id}"), Some(&token))
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/messages/{id}"), Some(&token))
+            .await;
         assert_eq!(status["status"], "answered", "{status}");
         replies.push((
             status["seq"].as_i64().unwrap(),
@@ -166,25 +163,19 @@ async fn text_voice_text_are_answered_in_order_with_one_qualified_lead(pool: PgP
         ));
     }
     let voice_status: Value = app
-        .get(&format!("/api/messages/{voice}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/messages/{voice}"), Some(&token))
+        .await;
     assert_eq!(voice_status["transcript"], "Дом сто пятьдесят квадратов");
     assert_eq!(voice_status["transcript_status"], "done");
     assert_eq!(transcriber.calls.lock().unwrap()[0].0, "audio/ogg");
 
     // The conversation reads in seq order: every reply comes after the messages it answers.
     let conversation: Value = app
-        .get(
+        .get_json(
             "/api/conversations/client_1/messages?after_seq=0",
             Some(&token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let messages = conversation["messages"].as_array().unwrap();
     let seqs: Vec<i64> = messages
         .iter()
@@ -198,12 +189,7 @@ async fn text_voice_text_are_answered_in_order_with_one_qualified_lead(pool: PgP
     }
     assert_eq!(messages.last().unwrap()["role"], "assistant");
 
-    let leads: Vec<Value> = app
-        .get("/api/leads", Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let leads: Vec<Value> = app.get_json("/api/leads", Some(&token)).await;
     assert_eq!(leads.len(), 1);
     let lead = &leads[0];
     assert_eq!(lead["name"], "Ерлан");
@@ -243,14 +229,11 @@ async fn a_waiting_request_gets_the_reply_and_long_poll_wakes_on_it(pool: PgPool
     };
     // Long-poll until the customer's message is recorded (event-driven, no sleeping)…
     let recorded: Value = app
-        .get(
+        .get_json(
             "/api/conversations/client_sync/messages?after_seq=2&wait=20",
             Some(&token),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(recorded["messages"][0]["role"], "user", "{recorded}");
     assert_eq!(recorded["last_seq"], 3);
     // …then long-poll for what comes after it, and let a worker answer.
@@ -372,12 +355,7 @@ async fn conversations_do_not_wait_for_each_other_and_tenants_see_nothing_of_eac
     assert_eq!(error_code(resp, 404).await, "not_found");
     let leads_b: Vec<Value> = app.get("/api/leads", Some(&b)).await.json().await.unwrap();
     assert!(leads_b.iter().all(|l| l["user_id"] == "carol"));
-    let conversations_b: Vec<Value> = app
-        .get("/api/conversations", Some(&b))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let conversations_b: Vec<Value> = app.get_json("/api/conversations", Some(&b)).await;
     assert_eq!(conversations_b.len(), 1);
     assert_eq!(conversations_b[0]["last_message_role"], "assistant");
     assert!(
@@ -387,20 +365,12 @@ async fn conversations_do_not_wait_for_each_other_and_tenants_see_nothing_of_eac
             .is_empty()
     );
     // The same user id in another tenant is another conversation.
-    let status: Value = app
-        .get(&format!("/api/messages/{b1}"), Some(&b))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let status: Value = app.get_json(&format!("/api/messages/{b1}"), Some(&b)).await;
     assert_eq!(status["status"], "answered");
     // Replies are in the customer's language.
     let carol: Value = app
-        .get("/api/conversations/carol/messages", Some(&b))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/conversations/carol/messages", Some(&b))
+        .await;
     let reply = carol["messages"][1]["content"]
         .as_str()
         .unwrap()
@@ -519,11 +489,8 @@ async fn voice_without_speech_to_text_gets_a_please_write_reply(pool: PgPool) {
         .await
         .unwrap();
     let status: Value = app
-        .get(&format!("/api/messages/{id}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/messages/{id}"), Some(&token))
+        .await;
     assert_eq!(status["transcript_status"], "unavailable");
     assert_eq!(status["status"], "answered");
     let reply = status["reply"]["content"].as_str().unwrap().to_lowercase();
@@ -565,11 +532,8 @@ async fn a_dead_turn_fails_its_messages_and_still_answers(pool: PgPool) {
         .unwrap();
     assert_eq!(report.dead, 1);
     let status: Value = app
-        .get(&format!("/api/messages/{id}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/messages/{id}"), Some(&token))
+        .await;
     assert_eq!(status["status"], "failed");
     assert!(
         status["reply"]["content"]
@@ -586,11 +550,8 @@ async fn a_dead_turn_fails_its_messages_and_still_answers(pool: PgPool) {
         .await
         .unwrap();
     let status: Value = app
-        .get(&format!("/api/messages/{next}"), Some(&token))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/messages/{next}"), Some(&token))
+        .await;
     assert_eq!(status["status"], "answered");
 }
 

@@ -95,6 +95,15 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// GET and parse the JSON body (the status is the caller's to check when it matters).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+    ) -> T {
+        self.get(path, token).await.json().await.unwrap()
+    }
+
     pub async fn register(&self, email: &str, password: &str, company: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/auth/register"))
