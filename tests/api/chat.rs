@@ -61,6 +61,11 @@ fn workers(pool: &PgPool, deps: Deps) -> WorkerPool {
     WorkerPool::new(pool.clone(), registry(deps), fast_config())
 }
 
+/// Workers with the offline engine and no speech-to-text: the default build's pipeline.
+fn offline_workers(pool: &PgPool) -> WorkerPool {
+    workers(pool, deps(None, Arc::new(OfflineEngine::new())))
+}
+
 const OGG: &[u8] = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00fake opus payload";
 
 impl TestApp {
@@ -205,7 +210,7 @@ async fn text_voice_text_are_answered_in_order_with_one_qualified_lead(pool: PgP
 async fn a_waiting_request_gets_the_reply_and_long_poll_wakes_on_it(pool: PgPool) {
     let app = Arc::new(spawn_app(pool.clone()).await);
     let (token, _) = app.register_ok("wait@stroy.kz", "Wait").await;
-    let workers = workers(&pool, deps(None, Arc::new(OfflineEngine::new())));
+    let workers = offline_workers(&pool);
 
     // A first exchange, so the conversation exists (customer seq 1, reply seq 2).
     accepted_id(app.send_text(&token, "client_sync", "Здравствуйте").await).await;
@@ -295,10 +300,7 @@ async fn respond_async_and_idempotency_key(pool: PgPool) {
     assert_ne!(first, other);
 
     // Once answered, the same key returns the first answer — 200 with the reply, nothing new stored.
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
     let resp = app
         .client
         .post(app.url("/api/chat"))
@@ -343,10 +345,7 @@ async fn conversations_do_not_wait_for_each_other_and_tenants_see_nothing_of_eac
         .await
         .unwrap();
     }
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
 
     // B cannot see A's message, conversation or lead: 404, not 403.
     let resp = app.get(&format!("/api/messages/{a1}"), Some(&b)).await;
@@ -465,10 +464,7 @@ async fn a_worker_that_lost_its_lease_cannot_commit_so_there_is_one_reply(pool: 
     )
     .await
     .unwrap();
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
     assert_eq!(
         count(
             &pool,
@@ -484,10 +480,7 @@ async fn voice_without_speech_to_text_gets_a_please_write_reply(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (token, _) = app.register_ok("voice@stroy.kz", "Voice").await;
     let id = accepted_id(app.send_voice(&token, "client_v", OGG, "hello.ogg").await).await;
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
     let status: Value = app
         .get_json(&format!("/api/messages/{id}"), Some(&token))
         .await;
@@ -545,10 +538,7 @@ async fn a_dead_turn_fails_its_messages_and_still_answers(pool: PgPool) {
     );
     // The conversation is not blocked: the next message is answered normally.
     let next = accepted_id(app.send_text(&token, "client_d", "Площадь 500 м2").await).await;
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
     let status: Value = app
         .get_json(&format!("/api/messages/{next}"), Some(&token))
         .await;
@@ -566,10 +556,7 @@ async fn stale_backlog_gets_one_catch_up_reply(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    workers(&pool, deps(None, Arc::new(OfflineEngine::new())))
-        .run_once()
-        .await
-        .unwrap();
+    offline_workers(&pool).run_once().await.unwrap();
     assert_eq!(
         count(
             &pool,
@@ -609,7 +596,7 @@ async fn burst_coalescing_gives_three_quick_messages_one_reply(pool: PgPool) {
         count(&pool, "SELECT count(*) FROM jobs WHERE kind = 'turn'").await,
         1
     );
-    let workers = workers(&pool, deps(None, Arc::new(OfflineEngine::new())));
+    let workers = offline_workers(&pool);
     assert_eq!(
         workers.run_once().await.unwrap().attempts(),
         0,
