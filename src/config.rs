@@ -197,6 +197,70 @@ pub struct Settings {
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true, global = true)]
     pub openai_api_key: Option<Secret>,
 
+    /// OpenAI-compatible API base (Ollama, vLLM and gateways work too).
+    #[arg(
+        long,
+        env = "OPENAI_BASE_URL",
+        default_value = "https://api.openai.com/v1",
+        global = true
+    )]
+    pub openai_base_url: String,
+
+    /// Chat model.
+    #[arg(
+        long,
+        env = "OPENAI_CHAT_MODEL",
+        default_value = "gpt-4o",
+        global = true
+    )]
+    pub openai_chat_model: String,
+
+    /// Speech-to-text model (whisper-1, gpt-4o-mini-transcribe, …).
+    #[arg(
+        long,
+        env = "OPENAI_TRANSCRIBE_MODEL",
+        default_value = "whisper-1",
+        global = true
+    )]
+    pub openai_transcribe_model: String,
+
+    /// Timeout of one OpenAI request (a chat turn makes two when the model calls a tool; the turn as
+    /// a whole must end within JOB_LEASE minus 2 s).
+    #[arg(long, env = "OPENAI_TIMEOUT", default_value = "12s", global = true)]
+    pub openai_timeout: HumanDuration,
+
+    /// Requests per minute per model, across all worker processes together.
+    #[arg(long, env = "OPENAI_RPM", default_value_t = 500, global = true)]
+    pub openai_rpm: u32,
+
+    /// Tokens per minute per chat model, across all worker processes together (0: no limit).
+    #[arg(long, env = "OPENAI_TPM", default_value_t = 30_000, global = true)]
+    pub openai_tpm: u64,
+
+    /// The window OPENAI_RPM and OPENAI_TPM count over (a minute; shorter only for tests).
+    #[arg(
+        long,
+        env = "OPENAI_RATE_WINDOW",
+        default_value = "60s",
+        global = true,
+        hide = true
+    )]
+    pub openai_rate_window: HumanDuration,
+
+    /// Prices in USD: `model=input/output` per million tokens, `model=price/min` per audio minute,
+    /// comma-separated. Models not listed cost 0 (usage is still counted).
+    #[arg(
+        long,
+        env = "OPENAI_PRICES",
+        default_value = "gpt-4o=2.5/10,gpt-4o-mini=0.15/0.6,gpt-4.1=2/8,gpt-4.1-mini=0.4/1.6,whisper-1=0.006/min,gpt-4o-mini-transcribe=0.003/min,gpt-4o-transcribe=0.006/min",
+        global = true
+    )]
+    pub openai_prices: PriceTable,
+
+    /// Earlier messages of a conversation given to the engine with each turn.
+    #[arg(long, env = "ENGINE_HISTORY", default_value_t = 30, global = true)]
+    pub engine_history: u32,
+
     /// Platform Telegram bot that notifies managers (default for tenants without their own).
     #[arg(
         long,
@@ -349,7 +413,9 @@ pub struct Config {
     pub secret_key: Secret,
     pub secret_origin: SecretOrigin,
     pub dev_mode: bool,
-    pub openai_api_key: Option<Secret>,
+    /// Set when OPENAI_API_KEY is: the OpenAI engine answers and voice is transcribed.
+    pub openai: Option<OpenAiSettings>,
+    pub engine_history: u32,
     pub telegram_bot_token: Option<Secret>,
     pub telegram_chat_id: Option<String>,
     pub telegram_api_base: String,
@@ -363,6 +429,84 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
     pub worker: WorkerSettings,
+}
+
+/// The OpenAI engine and transcription.
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Secret,
+    pub base_url: String,
+    pub chat_model: String,
+    pub transcribe_model: String,
+    pub timeout: Duration,
+    pub rpm: u32,
+    pub tpm: u64,
+    pub rate_window: Duration,
+    pub prices: PriceTable,
+}
+
+/// What one model costs, in USD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Price {
+    /// Per million prompt and completion tokens.
+    Tokens { input: f64, output: f64 },
+    /// Per minute of audio.
+    AudioMinute(f64),
+}
+
+/// Model prices (`OPENAI_PRICES`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PriceTable(Vec<(String, Price)>);
+
+impl PriceTable {
+    /// The cost of one call; 0 for a model with no price.
+    pub fn cost(
+        &self,
+        model: &str,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        audio_seconds: f64,
+    ) -> f64 {
+        match self.0.iter().find(|(m, _)| m == model).map(|(_, p)| *p) {
+            Some(Price::Tokens { input, output }) => {
+                (prompt_tokens as f64 * input + completion_tokens as f64 * output) / 1e6
+            }
+            Some(Price::AudioMinute(per_minute)) => audio_seconds / 60.0 * per_minute,
+            None => 0.0,
+        }
+    }
+}
+
+impl FromStr for PriceTable {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let number = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite() && *n >= 0.0)
+                .ok_or_else(|| format!("`{v}` is not a price"))
+        };
+        let mut table = Vec::new();
+        for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (model, price) = entry.split_once('=').ok_or_else(|| {
+                format!("`{entry}`: expected model=input/output or model=price/min")
+            })?;
+            let (a, b) = price.split_once('/').ok_or_else(|| {
+                format!("`{entry}`: expected model=input/output or model=price/min")
+            })?;
+            let price = if b.trim() == "min" {
+                Price::AudioMinute(number(a)?)
+            } else {
+                Price::Tokens {
+                    input: number(a)?,
+                    output: number(b)?,
+                }
+            };
+            table.push((model.trim().to_owned(), price));
+        }
+        Ok(Self(table))
+    }
 }
 
 /// How a worker process claims and retries jobs.
@@ -462,10 +606,22 @@ impl Settings {
             secret_key,
             secret_origin,
             dev_mode: self.dev_mode,
-            openai_api_key: self
+            openai: self
                 .openai_api_key
                 .clone()
-                .filter(|k| !k.expose().is_empty()),
+                .filter(|k| !k.expose().is_empty())
+                .map(|api_key| OpenAiSettings {
+                    api_key,
+                    base_url: self.openai_base_url.trim_end_matches('/').to_owned(),
+                    chat_model: self.openai_chat_model.clone(),
+                    transcribe_model: self.openai_transcribe_model.clone(),
+                    timeout: self.openai_timeout.0,
+                    rpm: self.openai_rpm.max(1),
+                    tpm: self.openai_tpm,
+                    rate_window: self.openai_rate_window.0.max(Duration::from_millis(60)),
+                    prices: self.openai_prices.clone(),
+                }),
+            engine_history: self.engine_history,
             telegram_bot_token: self
                 .telegram_bot_token
                 .clone()
@@ -573,6 +729,37 @@ mod tests {
         let printed = format!("{config:?} {s:?}");
         assert!(!printed.contains(key));
         assert!(!printed.contains("sk-live-secret"));
+    }
+
+    #[test]
+    fn the_openai_engine_is_chosen_by_the_key() {
+        let key = "0123456789abcdef0123456789abcdef";
+        assert!(
+            settings(&["--secret-key", key])
+                .resolve(true)
+                .unwrap()
+                .openai
+                .is_none()
+        );
+        let config = settings(&["--secret-key", key, "--openai-api-key", "sk-x"])
+            .resolve(true)
+            .unwrap();
+        let openai = config.openai.unwrap();
+        assert_eq!(openai.chat_model, "gpt-4o");
+        assert_eq!(openai.base_url, "https://api.openai.com/v1");
+    }
+
+    #[test]
+    fn prices_parse_and_cost() {
+        let table: PriceTable = "gpt-4o=2.5/10, whisper-1=0.006/min".parse().unwrap();
+        assert!((table.cost("gpt-4o", 1_000_000, 100_000, 0.0) - 3.5).abs() < 1e-12);
+        assert!((table.cost("whisper-1", 0, 0, 90.0) - 0.009).abs() < 1e-12);
+        assert_eq!(table.cost("unknown-model", 1_000, 1_000, 0.0), 0.0);
+        assert!("gpt-4o=2.5".parse::<PriceTable>().is_err());
+        assert!("gpt-4o=x/10".parse::<PriceTable>().is_err());
+        // The shipped default parses.
+        let cli = settings(&[]);
+        assert!(cli.openai_prices.cost("gpt-4o-mini", 1_000_000, 0, 0.0) > 0.0);
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub mod maintenance;
 pub mod pipeline;
 pub mod pool;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -31,19 +34,65 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
     }
 }
 
-/// The pipeline's dependencies as configured: the engine (offline until an LLM is configured) and
-/// no speech-to-text in the offline build.
-pub fn pipeline_deps(config: &Config, waker: Option<crate::queue::wake::Waker>) -> pipeline::Deps {
-    let offline: std::sync::Arc<dyn engine::Engine> =
-        std::sync::Arc::new(engine::OfflineEngine::new());
+/// The pipeline's dependencies as configured: with OPENAI_API_KEY, the OpenAI engine (the offline
+/// engine answering when it cannot) and Whisper; without, the offline engine and no speech-to-text.
+pub fn pipeline_deps(
+    config: &Config,
+    db: &PgPool,
+    waker: Option<crate::queue::wake::Waker>,
+) -> pipeline::Deps {
+    let offline: Arc<dyn engine::Engine> = Arc::new(engine::OfflineEngine::new());
+    let (engine, transcriber, prices): (_, Option<Arc<dyn pipeline::Transcriber>>, _) =
+        match &config.openai {
+            None => (offline.clone(), None, Default::default()),
+            Some(openai) => {
+                let client =
+                    integrations::openai::client(&openai.base_url, &openai.api_key, openai.timeout);
+                // The limits are per minute; a shorter window (tests, benchmarks) scales them.
+                let per_window =
+                    |per_minute: u64| per_minute * openai.rate_window.as_millis() as u64 / 60_000;
+                let limit = crate::db::usage::RateLimit {
+                    name: format!("openai:{}", openai.chat_model),
+                    max_requests: per_window(u64::from(openai.rpm)).max(1) as u32,
+                    max_tokens: per_window(openai.tpm),
+                    window: openai.rate_window,
+                    clock: Default::default(),
+                };
+                let engine = engine::openai::OpenAiEngine::new(
+                    client,
+                    db.clone(),
+                    openai.chat_model.clone(),
+                    limit,
+                    openai.prices.clone(),
+                );
+                let transcriber = integrations::openai::WhisperTranscriber::new(
+                    &openai.base_url,
+                    openai.api_key.clone(),
+                    openai.transcribe_model.clone(),
+                    openai.timeout,
+                );
+                (
+                    Arc::new(engine) as Arc<dyn engine::Engine>,
+                    Some(Arc::new(transcriber) as Arc<dyn pipeline::Transcriber>),
+                    openai.prices.clone(),
+                )
+            }
+        };
     pipeline::Deps {
-        engine: offline.clone(),
+        engine,
         fallback: offline,
-        transcriber: None,
+        transcriber,
         waker,
         stale_after: config.worker.stale_after,
-        history: 40,
+        history: i64::from(config.engine_history),
         notifier: notifier(config),
+        // An LLM turn is up to three requests of OPENAI_TIMEOUT each; give it all the lease allows.
+        turn_deadline: config
+            .worker
+            .lease
+            .saturating_sub(Duration::from_secs(2))
+            .max(Duration::from_secs(1)),
+        prices,
     }
 }
 
@@ -56,7 +105,7 @@ fn notifier(config: &Config) -> Option<std::sync::Arc<pipeline::notify::Notifier
     Some(std::sync::Arc::new(pipeline::notify::Notifier {
         telegram: integrations::telegram::TelegramClient::new(
             &config.telegram_api_base,
-            std::time::Duration::from_secs(10),
+            Duration::from_secs(10),
         ),
         bot_token: token,
         chat_id: chat,
@@ -88,7 +137,7 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
         shutdown.clone(),
     ));
     let waker = crate::queue::wake::Waker::spawn(db.clone(), shutdown.clone());
-    let deps = pipeline_deps(config, Some(waker));
+    let deps = pipeline_deps(config, &db, Some(waker));
     let pool = WorkerPool::new(db, registry(deps), pool_config(config));
     tracing::info!(
         concurrency = config.worker.concurrency,

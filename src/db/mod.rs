@@ -8,6 +8,7 @@ pub mod embedded;
 pub mod leads;
 pub mod messages;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 
 use std::time::Duration;

@@ -62,3 +62,54 @@ pub async fn register(
         created_at: inserted.created_at,
     })
 }
+
+/// How the assistant speaks for the company, and what it may spend.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct AssistantSettings {
+    /// What the company builds and offers, for the LLM's system prompt (≤ 2000 characters).
+    pub about: Option<String>,
+    /// A custom first greeting.
+    pub greeting: Option<String>,
+    /// The company's phone, offered to customers who prefer to call.
+    pub company_phone: Option<String>,
+    /// Burst coalescing: a turn waits this long after the customer's last message (0–60000).
+    pub coalesce_ms: i32,
+    /// Monthly LLM budget in USD; when spent, the offline engine answers until the month ends.
+    pub monthly_budget_usd: Option<f64>,
+}
+
+pub async fn assistant_settings(
+    pool: &PgPool,
+    tenant: TenantId,
+) -> Result<AssistantSettings, sqlx::Error> {
+    sqlx::query_as!(
+        AssistantSettings,
+        r#"SELECT about, greeting, company_phone, coalesce_ms,
+                  monthly_budget_usd::float8 AS monthly_budget_usd
+           FROM tenants WHERE id = $1"#,
+        tenant.0
+    )
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn set_assistant_settings(
+    pool: &PgPool,
+    tenant: TenantId,
+    settings: &AssistantSettings,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE tenants SET about = $2, greeting = $3, company_phone = $4, coalesce_ms = $5,
+                monthly_budget_usd = $6::float8::numeric(12, 2)
+         WHERE id = $1",
+        tenant.0,
+        settings.about,
+        settings.greeting,
+        settings.company_phone,
+        settings.coalesce_ms,
+        settings.monthly_budget_usd
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

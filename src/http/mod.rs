@@ -108,6 +108,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::chat::message_status))
         .routes(routes!(routes::chat::conversation_messages))
         .routes(routes!(routes::admin::db_schema))
+        .routes(routes!(routes::usage::usage_report))
+        .routes(routes!(
+            routes::usage::get_assistant_settings,
+            routes::usage::put_assistant_settings
+        ))
         .split_for_parts()
 }
 

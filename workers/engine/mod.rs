@@ -10,6 +10,7 @@ pub mod extract;
 pub mod intent;
 pub mod lead;
 pub mod offline;
+pub mod openai;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +18,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TenantId;
 use crate::domain::city::City;
-use crate::domain::language::Language;
+use crate::domain::language::{self, Language, LanguageCounts};
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
 
@@ -75,7 +77,11 @@ pub struct LeadSnapshot {
 /// What the engine needs to know about the company it speaks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantProfile {
+    /// None outside a tenant's pipeline (the `extract` batch command).
+    pub id: Option<TenantId>,
     pub company_name: String,
+    /// What the company builds and offers, in its own words.
+    pub about: Option<String>,
     /// A custom first greeting; the engine's default greeting is used when absent.
     pub greeting: Option<String>,
     /// The company's phone, offered to customers who prefer to call themselves.
@@ -194,6 +200,19 @@ pub trait Engine: Send + Sync {
 
     /// Produces the bot's next message for `input`.
     fn turn<'a>(&'a self, input: &'a TurnInput) -> EngineFuture<'a>;
+}
+
+/// The customer's language over the conversation (`Mixed` when they switch), else the hint, else
+/// Russian (the market's default).
+pub fn customer_language(input: &TurnInput) -> Language {
+    let mut counts = LanguageCounts::default();
+    for t in input.conversation.iter().filter(|t| t.role == Role::User) {
+        counts.add(language::counts(&t.text));
+    }
+    counts
+        .language()
+        .or(input.language_hint)
+        .unwrap_or(Language::Ru)
 }
 
 /// A lead is qualified when there is a phone, a city, and either an object type or an area.

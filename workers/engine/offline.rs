@@ -42,14 +42,7 @@ impl OfflineEngine {
             .map_or("", |t| t.text.as_str());
         let bot_spoke = conv.iter().any(|t| t.role == Role::Assistant);
 
-        let mut counts = LanguageCounts::default();
-        for t in conv.iter().filter(|t| t.role == Role::User) {
-            counts.add(language::counts(&t.text));
-        }
-        let customer_language = counts
-            .language()
-            .or(input.language_hint)
-            .unwrap_or(Language::Ru);
+        let customer_language = super::customer_language(input);
         let lang = reply_language(input).unwrap_or(Language::Ru);
 
         let lead = extract_lead(conv);
@@ -313,6 +306,7 @@ mod tests {
                 company_name: "СтройДом".into(),
                 greeting: None,
                 company_phone: Some("+7 700 300 40 50".into()),
+                ..TenantProfile::default()
             },
             language_hint: None,
         }

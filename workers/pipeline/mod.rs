@@ -9,6 +9,7 @@ pub mod turn;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::PriceTable;
 use crate::queue::wake::Waker;
 use crate::workers::engine::Engine;
 
@@ -30,6 +31,10 @@ pub struct Deps {
     pub history: i64,
     /// Managers' notifications; None when no Telegram chat is configured (nothing is enqueued).
     pub notifier: Option<Arc<notify::Notifier>>,
+    /// How long one turn may take (engine calls included); shorter than the job lease.
+    pub turn_deadline: Duration,
+    /// What speech-to-text costs (the chat engine bills its own calls).
+    pub prices: PriceTable,
 }
 
 impl Deps {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::db::usage::{self, CallUsage};
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::{BotUserId, MessageId, TenantId};
@@ -37,6 +38,9 @@ pub type TranscribeFuture<'a> =
 
 /// A speech-to-text service (Whisper-compatible).
 pub trait Transcriber: Send + Sync {
+    /// The model name, for usage accounting.
+    fn model(&self) -> &str;
+
     fn transcribe<'a>(
         &'a self,
         audio: &'a [u8],
@@ -95,7 +99,19 @@ impl Handler for TranscribeHandler {
                         .transcribe(&audio.content, &audio.mime, &audio.file_name, hint)
                         .await
                     {
-                        Ok(t) => (Some(t.text), "done"),
+                        Ok(t) => {
+                            let call = CallUsage {
+                                model: transcriber.model(),
+                                prompt_tokens: 0,
+                                completion_tokens: 0,
+                                audio_seconds: t.seconds,
+                                cost_usd: deps.prices.cost(transcriber.model(), 0, 0, t.seconds),
+                            };
+                            if let Err(e) = usage::record(&ctx.db, p.tenant_id, &call).await {
+                                tracing::warn!(error = %e, "transcription usage not recorded");
+                            }
+                            (Some(t.text), "done")
+                        }
                         Err(TranscribeError::Retryable(e)) => {
                             return Err(JobError::retry(anyhow::anyhow!(e)));
                         }

@@ -68,7 +68,7 @@ impl Handler for TurnHandler {
     }
 
     fn deadline(&self) -> Duration {
-        Duration::from_secs(20)
+        self.deps.turn_deadline
     }
 
     fn run(&self, ctx: JobContext) -> JobFuture {
@@ -90,7 +90,8 @@ impl Handler for TurnHandler {
                 return Ok(());
             }
             mark_processing(&ctx.db, p, &snapshot.pending).await?;
-            let output = respond(&deps, &snapshot).await?;
+            let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
+            let output = respond(&deps, &snapshot, last_attempt).await?;
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
             let notify = deps.notifier.is_some();
             let committed =
@@ -158,7 +159,7 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
         return Ok(None);
     }
     let context = sqlx::query!(
-        r#"SELECT b.language, t.name AS company_name, t.greeting, t.company_phone
+        r#"SELECT b.language, t.name AS company_name, t.about, t.greeting, t.company_phone
            FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
            WHERE b.tenant_id = $1 AND b.id = $2"#,
         p.tenant_id.0,
@@ -224,7 +225,9 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
             conversation,
             lead,
             tenant: TenantProfile {
+                id: Some(p.tenant_id),
                 company_name: context.company_name,
+                about: context.about,
                 greeting: context.greeting,
                 company_phone: context.company_phone,
             },
@@ -247,9 +250,15 @@ async fn mark_processing(db: &PgPool, p: Payload, pending: &[Pending]) -> Result
     tx.commit().await
 }
 
-/// Calls the engine (no transaction is open). A fatal engine error falls back to the offline
-/// engine, so the customer still gets a sensible answer.
-async fn respond(deps: &Deps, snapshot: &Snapshot) -> Result<TurnOutput, JobError> {
+/// Calls the engine (no transaction is open). When the engine cannot answer — a fatal error
+/// (bad key, billing, budget spent), or a retryable one on the job's last attempt — the offline
+/// engine answers, so the customer still gets a sensible reply; the reply and the lead record
+/// which engine it was. A rate limit only defers the turn (no attempt used).
+async fn respond(
+    deps: &Deps,
+    snapshot: &Snapshot,
+    last_attempt: bool,
+) -> Result<TurnOutput, JobError> {
     let language = snapshot.input.language_hint;
     let stale_before =
         Utc::now() - chrono::Duration::from_std(deps.stale_after).unwrap_or_default();
@@ -266,9 +275,12 @@ async fn respond(deps: &Deps, snapshot: &Snapshot) -> Result<TurnOutput, JobErro
         Err(EngineError::RateLimited { retry_after }) => {
             return Err(JobError::defer(retry_after, "engine rate limited"));
         }
-        Err(err @ EngineError::Retryable { .. }) => return Err(JobError::retry(err)),
-        Err(err @ EngineError::Fatal { .. }) => {
-            tracing::warn!(error = %err, "engine failed; the offline engine answers");
+        Err(err @ EngineError::Retryable { .. }) if !last_attempt => {
+            return Err(JobError::retry(err));
+        }
+        Err(err) => {
+            tracing::warn!(engine = deps.engine.name(), error = %err,
+                "the engine cannot answer; the offline engine does");
             deps.fallback
                 .turn(&snapshot.input)
                 .await

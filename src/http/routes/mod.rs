@@ -7,3 +7,4 @@ pub mod health;
 pub mod leads;
 pub mod me;
 pub mod pages;
+pub mod usage;

@@ -1,0 +1,219 @@
+//! LLM usage and cost per tenant, model and day; the monthly budget; the billing flag; and the rate
+//! limiter every worker process shares (OpenAI's limits are per API key, not per process).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::tenant_tx;
+use crate::domain::TenantId;
+
+/// One provider call, as it is billed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallUsage<'a> {
+    pub model: &'a str,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub audio_seconds: f64,
+    pub cost_usd: f64,
+}
+
+/// Adds one call to the tenant's usage of the day (one round trip) and clears the billing flag.
+pub async fn record(
+    pool: &PgPool,
+    tenant: TenantId,
+    call: &CallUsage<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT llm_usage_record($1, $2, $3, $4, $5, $6::float8::numeric)",
+        tenant.0,
+        call.model,
+        call.prompt_tokens as i64,
+        call.completion_tokens as i64,
+        call.audio_seconds,
+        call.cost_usd
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether the tenant has spent its monthly budget (false when it has none).
+pub async fn budget_spent(pool: &PgPool, tenant: TenantId) -> Result<bool, sqlx::Error> {
+    let spent = sqlx::query_scalar!(r#"SELECT llm_budget_spent($1) AS "spent!""#, tenant.0)
+        .fetch_one(pool)
+        .await?;
+    Ok(spent)
+}
+
+/// OpenAI refused for billing (`insufficient_quota`): flag the tenant's dashboard and record an event
+/// (once per episode; a later successful call clears the flag).
+pub async fn quota_exhausted(
+    pool: &PgPool,
+    tenant: TenantId,
+    message: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT llm_quota_exhausted($1, $2, $3)",
+        tenant.0,
+        Uuid::now_v7(),
+        message
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// One row of the usage report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageDay {
+    pub day: NaiveDate,
+    pub model: String,
+    pub calls: i32,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub audio_seconds: f64,
+    /// USD, from the configured price table at the time of each call.
+    pub cost_usd: f64,
+}
+
+/// The tenant's usage between two days (inclusive), plus the month's budget state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days: Vec<UsageDay>,
+    pub total_cost_usd: f64,
+    /// The monthly budget in USD, if one is set.
+    pub monthly_budget_usd: Option<f64>,
+    /// Spent this calendar month (UTC).
+    pub month_cost_usd: f64,
+    /// Set while OpenAI refuses for billing (`insufficient_quota`); the offline engine answers.
+    pub quota_exhausted_at: Option<DateTime<Utc>>,
+}
+
+pub async fn report(
+    pool: &PgPool,
+    tenant: TenantId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<UsageReport, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let days = sqlx::query_as!(
+        UsageDay,
+        r#"SELECT day, model, calls, prompt_tokens, completion_tokens, audio_seconds,
+                  cost_usd::float8 AS "cost_usd!"
+           FROM llm_usage WHERE tenant_id = $1 AND day BETWEEN $2 AND $3
+           ORDER BY day, model"#,
+        tenant.0,
+        from,
+        to
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let state = sqlx::query!(
+        r#"SELECT t.monthly_budget_usd::float8 AS budget, t.llm_quota_exhausted_at,
+                  (SELECT coalesce(sum(u.cost_usd), 0)::float8 FROM llm_usage u
+                    WHERE u.tenant_id = t.id
+                      AND u.day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date) AS "month!"
+           FROM tenants t WHERE t.id = $1"#,
+        tenant.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(UsageReport {
+        from,
+        to,
+        total_cost_usd: days.iter().map(|d| d.cost_usd).sum(),
+        days,
+        monthly_budget_usd: state.budget,
+        month_cost_usd: state.month,
+        quota_exhausted_at: state.llm_quota_exhausted_at,
+    })
+}
+
+/// A limiter's answer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Permit {
+    /// Go; settle the token estimate against `slot` after the call.
+    Granted { slot: i64 },
+    /// The window is full: try again after this long.
+    Wait(Duration),
+}
+
+/// Whose time a limiter counts in.
+#[derive(Clone, Debug, Default)]
+pub enum Clock {
+    /// The database's: one clock for every process, whatever their hosts' clocks say.
+    #[default]
+    Database,
+    /// A time the caller sets (tests step through windows without waiting for them).
+    Manual(Arc<Mutex<DateTime<Utc>>>),
+}
+
+impl Clock {
+    fn now(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Clock::Database => None,
+            Clock::Manual(at) => Some(*at.lock().expect("clock lock")),
+        }
+    }
+}
+
+/// A sliding-window limit of requests and tokens per window, shared through Postgres.
+#[derive(Clone, Debug)]
+pub struct RateLimit {
+    pub name: String,
+    pub max_requests: u32,
+    /// 0: tokens are not limited.
+    pub max_tokens: u64,
+    pub window: Duration,
+    pub clock: Clock,
+}
+
+impl RateLimit {
+    /// Takes one request and `tokens` (an estimate) from the window.
+    pub async fn acquire(&self, pool: &PgPool, tokens: u64) -> Result<Permit, sqlx::Error> {
+        let row = sqlx::query!(
+            r#"SELECT slot, wait_seconds AS "wait_seconds!"
+               FROM rate_limit_acquire($1, $2, $3, $4, $5, $6)"#,
+            self.name,
+            self.max_requests as i32,
+            self.max_tokens as i64,
+            tokens as i64,
+            self.window.as_millis() as i64,
+            self.clock.now()
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(match row.slot {
+            Some(slot) => Permit::Granted { slot },
+            None => Permit::Wait(Duration::from_secs_f64(row.wait_seconds.max(0.001))),
+        })
+    }
+
+    /// Replaces the estimate counted at `acquire` with the tokens the call really used.
+    pub async fn settle(
+        &self,
+        pool: &PgPool,
+        slot: i64,
+        estimated: u64,
+        actual: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "SELECT rate_limit_settle($1, $2, $3, $4)",
+            self.name,
+            slot,
+            estimated as i64,
+            actual as i64
+        )
+        .execute(pool)
+        .await?;
+        Ok(())
+    }
+}
