@@ -70,6 +70,9 @@ DECLARE
 BEGIN
     slot := v_now_ms / v_slot_ms;
     v_first := slot - 60;  -- 61 slots: the window plus the slot it may start in
+    -- Grants are short-lived bookkeeping: a database crash forgetting the last few is harmless,
+    -- while waiting for a WAL flush under the lock below would cap grants at one per fsync.
+    PERFORM set_config('synchronous_commit', 'off', true);
     -- One grant at a time per limiter: the check and the take must not interleave.
     PERFORM pg_advisory_xact_lock(hashtextextended('rate_limit:' || p_limiter, 0));
     SELECT coalesce(sum(s.requests), 0), coalesce(sum(s.tokens), 0) INTO v_requests, v_tokens
@@ -97,6 +100,7 @@ $$;
 CREATE FUNCTION rate_limit_settle(p_limiter text, p_slot bigint, p_estimated bigint, p_actual bigint)
 RETURNS void
 LANGUAGE sql AS $$
+    SELECT set_config('synchronous_commit', 'off', true);
     UPDATE rate_limit_slots
        SET tokens = greatest(tokens + p_actual - p_estimated, 0)
      WHERE limiter = p_limiter AND slot = p_slot;
@@ -112,6 +116,10 @@ RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    -- Every call of a tenant updates this one row: waiting for a WAL flush while holding its lock
+    -- would serialise all turns on fsync. A database crash may forget the last moments of usage
+    -- (never more than the WAL writer's few hundred milliseconds), an accepted price.
+    PERFORM set_config('synchronous_commit', 'off', true);
     INSERT INTO llm_usage AS u (tenant_id, day, model, calls, prompt_tokens, completion_tokens,
                                 audio_seconds, cost_usd)
     VALUES (p_tenant, (now() AT TIME ZONE 'UTC')::date, p_model, 1, p_prompt_tokens,
@@ -164,3 +172,38 @@ $$;
 
 -- What the assistant knows about the company it speaks for (the system prompt's "what we build").
 ALTER TABLE tenants ADD COLUMN about text CHECK (length(about) <= 2000);
+
+-- One round trip before each provider call: the tenant's budget (spent: no call, no grant), then a
+-- limiter grant. `p_tenant` NULL skips the budget.
+CREATE FUNCTION llm_acquire(p_tenant uuid, p_limiter text, p_max_requests integer,
+                            p_max_tokens bigint, p_tokens bigint, p_window_ms bigint,
+                            p_at timestamptz,
+                            OUT slot bigint, OUT wait_seconds double precision,
+                            OUT budget_spent boolean)
+LANGUAGE plpgsql AS $$
+BEGIN
+    budget_spent := p_tenant IS NOT NULL AND llm_budget_spent(p_tenant);
+    IF budget_spent THEN
+        RETURN;
+    END IF;
+    SELECT a.slot, a.wait_seconds INTO slot, wait_seconds
+      FROM rate_limit_acquire(p_limiter, p_max_requests, p_max_tokens, p_tokens, p_window_ms,
+                              p_at) a;
+END
+$$;
+
+-- One round trip after each answered call: the limiter learns the real token count and the tenant
+-- is billed.
+CREATE FUNCTION llm_settle(p_tenant uuid, p_limiter text, p_slot bigint, p_estimated bigint,
+                           p_model text, p_prompt_tokens bigint, p_completion_tokens bigint,
+                           p_audio_seconds double precision, p_cost_usd numeric)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM rate_limit_settle(p_limiter, p_slot, p_estimated, p_prompt_tokens + p_completion_tokens);
+    IF p_tenant IS NOT NULL THEN
+        PERFORM llm_usage_record(p_tenant, p_model, p_prompt_tokens, p_completion_tokens,
+                                 p_audio_seconds, p_cost_usd);
+    END IF;
+END
+$$;

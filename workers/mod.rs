@@ -42,42 +42,45 @@ pub fn pipeline_deps(
     waker: Option<crate::queue::wake::Waker>,
 ) -> pipeline::Deps {
     let offline: Arc<dyn engine::Engine> = Arc::new(engine::OfflineEngine::new());
-    let (engine, transcriber, prices): (_, Option<Arc<dyn pipeline::Transcriber>>, _) =
-        match &config.openai {
-            None => (offline.clone(), None, Default::default()),
-            Some(openai) => {
-                let client =
-                    integrations::openai::client(&openai.base_url, &openai.api_key, openai.timeout);
-                // The limits are per minute; a shorter window (tests, benchmarks) scales them.
+    let (engine, transcriber, transcribe_limit, prices) = match &config.openai {
+        None => (offline.clone(), None, None, Default::default()),
+        Some(openai) => {
+            // The limits are per minute and per model; a shorter window (tests, benchmarks)
+            // scales them.
+            let limit = |model: &str, tpm: u64| {
                 let per_window =
                     |per_minute: u64| per_minute * openai.rate_window.as_millis() as u64 / 60_000;
-                let limit = crate::db::usage::RateLimit {
-                    name: format!("openai:{}", openai.chat_model),
+                crate::db::usage::RateLimit {
+                    name: format!("openai:{model}"),
                     max_requests: per_window(u64::from(openai.rpm)).max(1) as u32,
-                    max_tokens: per_window(openai.tpm),
+                    max_tokens: per_window(tpm),
                     window: openai.rate_window,
                     clock: Default::default(),
-                };
-                let engine = engine::openai::OpenAiEngine::new(
-                    client,
-                    db.clone(),
-                    openai.chat_model.clone(),
-                    limit,
-                    openai.prices.clone(),
-                );
-                let transcriber = integrations::openai::WhisperTranscriber::new(
-                    &openai.base_url,
-                    openai.api_key.clone(),
-                    openai.transcribe_model.clone(),
-                    openai.timeout,
-                );
-                (
-                    Arc::new(engine) as Arc<dyn engine::Engine>,
-                    Some(Arc::new(transcriber) as Arc<dyn pipeline::Transcriber>),
-                    openai.prices.clone(),
-                )
-            }
-        };
+                }
+            };
+            let client =
+                integrations::openai::client(&openai.base_url, &openai.api_key, openai.timeout);
+            let engine = engine::openai::OpenAiEngine::new(
+                client,
+                db.clone(),
+                openai.chat_model.clone(),
+                limit(&openai.chat_model, openai.tpm),
+                openai.prices.clone(),
+            );
+            let transcriber = integrations::openai::WhisperTranscriber::new(
+                &openai.base_url,
+                openai.api_key.clone(),
+                openai.transcribe_model.clone(),
+                openai.timeout,
+            );
+            (
+                Arc::new(engine) as Arc<dyn engine::Engine>,
+                Some(Arc::new(transcriber) as Arc<dyn pipeline::Transcriber>),
+                Some(limit(&openai.transcribe_model, 0)),
+                openai.prices.clone(),
+            )
+        }
+    };
     pipeline::Deps {
         engine,
         fallback: offline,
@@ -92,6 +95,7 @@ pub fn pipeline_deps(
             .lease
             .saturating_sub(Duration::from_secs(2))
             .max(Duration::from_secs(1)),
+        transcribe_limit,
         prices,
     }
 }

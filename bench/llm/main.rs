@@ -14,6 +14,7 @@
 //! BENCHMARKS.md records them with the machine and commit.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,11 +32,17 @@ const LATENCY: Duration = Duration::from_millis(300);
 #[derive(Clone, Default)]
 struct Fake {
     arrivals: Arc<Mutex<Vec<Instant>>>,
+    /// Requests being answered now, and the most at once: how much concurrency the worker reached.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: Arc<AtomicUsize>,
 }
 
 async fn chat(State(fake): State<Fake>, Json(_body): Json<Value>) -> Json<Value> {
     fake.arrivals.lock().unwrap().push(Instant::now());
+    let now = fake.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    fake.max_in_flight.fetch_max(now, Ordering::Relaxed);
     tokio::time::sleep(LATENCY).await;
+    fake.in_flight.fetch_sub(1, Ordering::Relaxed);
     Json(json!({
         "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_764_000_000,
         "model": "gpt-4o",
@@ -171,7 +178,11 @@ async fn run(
                 "SECRET_KEY",
                 "bench-secret-0123456789abcdef0123456789abcdef",
             )
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("LLM_WORKER_LOG").unwrap_or("warn".into()),
+            )
+            .env("LOG_FORMAT", "json")
             .env("OPENAI_API_KEY", "sk-bench")
             .env("OPENAI_BASE_URL", &base)
             .env("OPENAI_RPM", rpm.to_string())
@@ -179,8 +190,16 @@ async fn run(
             .env("OPENAI_RATE_WINDOW", window)
             .env("WORKER_CONCURRENCY", "1000")
             .env("WORKER_BATCH_SIZE", "100")
-            .env("DB_MAX_CONNECTIONS", "40")
+            .env(
+                "DB_MAX_CONNECTIONS",
+                std::env::var("LLM_DB_CONNECTIONS").unwrap_or("40".into()),
+            )
+            .env("METRICS_ADDR", "127.0.0.1:19091")
             .stdout(Stdio::null())
+            .stderr(match std::env::var_os("LLM_WORKER_LOG_FILE") {
+                Some(path) => Stdio::from(std::fs::File::create(path)?),
+                None => Stdio::inherit(),
+            })
             .spawn()?,
     );
     let pid = worker.0.id();
@@ -198,6 +217,16 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let hwm = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
+    // The worker's own view of a turn: how long attempts took (sum/count of the histogram).
+    let metrics = reqwest::get("http://127.0.0.1:19091/metrics")
+        .await?
+        .text()
+        .await?;
+    let turn_seconds: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("kind=\"turn\"") && (l.contains("_sum") || l.contains("_count")))
+        .collect();
+    eprintln!("{label}: {turn_seconds:?}");
     drop(worker);
     server.abort();
 
@@ -225,6 +254,7 @@ async fn run(
             "fake_latency_ms": LATENCY.as_millis(),
             "limit": {"requests": window_limit, "window_s": window_len.as_secs_f64()},
             "max_requests_in_any_window": max_in_window(&arrivals, window_len),
+            "max_requests_in_flight": fake.max_in_flight.load(Ordering::Relaxed),
             "worker_rss_peak_mib": hwm / 1024,
             "worker_rss_sampled_peak_mib": rss_peak_sampled / 1024,
         })

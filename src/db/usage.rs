@@ -22,34 +22,6 @@ pub struct CallUsage<'a> {
     pub cost_usd: f64,
 }
 
-/// Adds one call to the tenant's usage of the day (one round trip) and clears the billing flag.
-pub async fn record(
-    pool: &PgPool,
-    tenant: TenantId,
-    call: &CallUsage<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "SELECT llm_usage_record($1, $2, $3, $4, $5, $6::float8::numeric)",
-        tenant.0,
-        call.model,
-        call.prompt_tokens as i64,
-        call.completion_tokens as i64,
-        call.audio_seconds,
-        call.cost_usd
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// Whether the tenant has spent its monthly budget (false when it has none).
-pub async fn budget_spent(pool: &PgPool, tenant: TenantId) -> Result<bool, sqlx::Error> {
-    let spent = sqlx::query_scalar!(r#"SELECT llm_budget_spent($1) AS "spent!""#, tenant.0)
-        .fetch_one(pool)
-        .await?;
-    Ok(spent)
-}
-
 /// OpenAI refused for billing (`insufficient_quota`): flag the tenant's dashboard and record an event
 /// (once per episode; a later successful call clears the flag).
 pub async fn quota_exhausted(
@@ -140,10 +112,12 @@ pub async fn report(
 /// A limiter's answer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Permit {
-    /// Go; settle the token estimate against `slot` after the call.
+    /// Go; settle against `slot` after the call.
     Granted { slot: i64 },
     /// The window is full: try again after this long.
     Wait(Duration),
+    /// The tenant's monthly budget is spent: no call.
+    BudgetSpent,
 }
 
 /// Whose time a limiter counts in.
@@ -177,11 +151,18 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Takes one request and `tokens` (an estimate) from the window.
-    pub async fn acquire(&self, pool: &PgPool, tokens: u64) -> Result<Permit, sqlx::Error> {
+    /// Before a call: checks the tenant's budget (when a tenant is named), then takes one request
+    /// and `tokens` (an estimate) from the window — one round trip.
+    pub async fn acquire(
+        &self,
+        pool: &PgPool,
+        tenant: Option<TenantId>,
+        tokens: u64,
+    ) -> Result<Permit, sqlx::Error> {
         let row = sqlx::query!(
-            r#"SELECT slot, wait_seconds AS "wait_seconds!"
-               FROM rate_limit_acquire($1, $2, $3, $4, $5, $6)"#,
+            r#"SELECT slot, wait_seconds, budget_spent AS "budget_spent!"
+               FROM llm_acquire($1, $2, $3, $4, $5, $6, $7)"#,
+            tenant.map(|t| t.0),
             self.name,
             self.max_requests as i32,
             self.max_tokens as i64,
@@ -191,26 +172,36 @@ impl RateLimit {
         )
         .fetch_one(pool)
         .await?;
-        Ok(match row.slot {
-            Some(slot) => Permit::Granted { slot },
-            None => Permit::Wait(Duration::from_secs_f64(row.wait_seconds.max(0.001))),
+        Ok(match (row.budget_spent, row.slot, row.wait_seconds) {
+            (true, _, _) => Permit::BudgetSpent,
+            (false, Some(slot), _) => Permit::Granted { slot },
+            (false, None, wait) => {
+                Permit::Wait(Duration::from_secs_f64(wait.unwrap_or(1.0).max(0.001)))
+            }
         })
     }
 
-    /// Replaces the estimate counted at `acquire` with the tokens the call really used.
+    /// After an answered call: replaces the token estimate with the real count and bills the
+    /// tenant (when one is named) — one round trip.
     pub async fn settle(
         &self,
         pool: &PgPool,
+        tenant: Option<TenantId>,
         slot: i64,
         estimated: u64,
-        actual: u64,
+        call: &CallUsage<'_>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query!(
-            "SELECT rate_limit_settle($1, $2, $3, $4)",
+            "SELECT llm_settle($1, $2, $3, $4, $5, $6, $7, $8, $9::float8::numeric)",
+            tenant.map(|t| t.0),
             self.name,
             slot,
             estimated as i64,
-            actual as i64
+            call.model,
+            call.prompt_tokens as i64,
+            call.completion_tokens as i64,
+            call.audio_seconds,
+            call.cost_usd
         )
         .execute(pool)
         .await?;

@@ -59,6 +59,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         history: 40,
         notifier: None,
         turn_deadline: Duration::from_secs(20),
+        transcribe_limit: None,
         prices: Default::default(),
     }
 }

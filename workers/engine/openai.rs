@@ -64,15 +64,6 @@ impl OpenAiEngine {
     }
 
     async fn run(&self, input: &TurnInput) -> Result<TurnOutput, EngineError> {
-        if let Some(tenant) = input.tenant.id
-            && usage::budget_spent(&self.db, tenant)
-                .await
-                .map_err(retryable)?
-        {
-            return Err(EngineError::Fatal {
-                message: "the tenant's monthly LLM budget is spent".into(),
-            });
-        }
         let mut messages = conversation_messages(input);
         let mut lead = input.lead.clone();
         let mut patch = LeadPatch::default();
@@ -142,22 +133,26 @@ impl OpenAiEngine {
         Err(fatal("the model kept calling tools without answering"))
     }
 
-    /// One request: a limiter permit, the call, the bill.
+    /// One request: the budget and a limiter permit, the call, the bill (a round trip each side).
     async fn complete(
         &self,
         input: &TurnInput,
         messages: &[ChatCompletionRequestMessage],
         last_round: bool,
     ) -> Result<CreateChatCompletionResponse, EngineError> {
+        let tenant = input.tenant.id;
         let estimate = estimate_tokens(messages);
         let slot = match self
             .limit
-            .acquire(&self.db, estimate)
+            .acquire(&self.db, tenant, estimate)
             .await
             .map_err(retryable)?
         {
             Permit::Granted { slot } => slot,
             Permit::Wait(retry_after) => return Err(EngineError::RateLimited { retry_after }),
+            Permit::BudgetSpent => {
+                return Err(fatal("the tenant's monthly LLM budget is spent"));
+            }
         };
         let request = CreateChatCompletionRequest {
             model: self.model.clone(),
@@ -180,24 +175,20 @@ impl OpenAiEngine {
         let (prompt, completion) = response.usage.as_ref().map_or((0, 0), |u| {
             (u64::from(u.prompt_tokens), u64::from(u.completion_tokens))
         });
+        let call = CallUsage {
+            model: &self.model,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            audio_seconds: 0.0,
+            cost_usd: self.prices.cost(&self.model, prompt, completion, 0.0),
+        };
         if let Err(e) = self
             .limit
-            .settle(&self.db, slot, estimate, prompt + completion)
+            .settle(&self.db, tenant, slot, estimate, &call)
             .await
         {
-            tracing::warn!(error = %e, "rate limiter not settled");
-        }
-        if let Some(tenant) = input.tenant.id {
-            let call = CallUsage {
-                model: &self.model,
-                prompt_tokens: prompt,
-                completion_tokens: completion,
-                audio_seconds: 0.0,
-                cost_usd: self.prices.cost(&self.model, prompt, completion, 0.0),
-            };
-            if let Err(e) = usage::record(&self.db, tenant, &call).await {
-                tracing::warn!(error = %e, "LLM usage not recorded");
-            }
+            // The answer is good; only the books are behind (the estimate stays counted).
+            tracing::warn!(error = %e, "LLM usage not recorded");
         }
         Ok(response)
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::PriceTable;
+use crate::db::usage::RateLimit;
 use crate::queue::wake::Waker;
 use crate::workers::engine::Engine;
 
@@ -33,6 +34,9 @@ pub struct Deps {
     pub notifier: Option<Arc<notify::Notifier>>,
     /// How long one turn may take (engine calls included); shorter than the job lease.
     pub turn_deadline: Duration,
+    /// The speech-to-text model's share of OPENAI_RPM and the budget check; with it, transcriptions
+    /// are billed (None: neither limited nor billed, e.g. a test's fake transcriber).
+    pub transcribe_limit: Option<RateLimit>,
     /// What speech-to-text costs (the chat engine bills its own calls).
     pub prices: PriceTable,
 }

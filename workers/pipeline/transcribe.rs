@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::db::usage::{self, CallUsage};
+use crate::db::usage::{CallUsage, Permit};
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::{BotUserId, MessageId, TenantId};
@@ -95,20 +95,44 @@ impl Handler for TranscribeHandler {
                         return Ok(()); // the message is gone
                     };
                     let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
+                    let slot = match &deps.transcribe_limit {
+                        None => None,
+                        Some(limit) => match limit.acquire(&ctx.db, Some(p.tenant_id), 0).await? {
+                            Permit::Granted { slot } => Some(slot),
+                            Permit::Wait(retry_after) => {
+                                return Err(JobError::defer(
+                                    retry_after,
+                                    "speech-to-text rate limit",
+                                ));
+                            }
+                            Permit::BudgetSpent => {
+                                // No money for speech-to-text: the customer is asked to write.
+                                store(&ctx, &p, None, "unavailable").await?;
+                                deps.wake();
+                                return Ok(());
+                            }
+                        },
+                    };
                     match transcriber
                         .transcribe(&audio.content, &audio.mime, &audio.file_name, hint)
                         .await
                     {
                         Ok(t) => {
-                            let call = CallUsage {
-                                model: transcriber.model(),
-                                prompt_tokens: 0,
-                                completion_tokens: 0,
-                                audio_seconds: t.seconds,
-                                cost_usd: deps.prices.cost(transcriber.model(), 0, 0, t.seconds),
-                            };
-                            if let Err(e) = usage::record(&ctx.db, p.tenant_id, &call).await {
-                                tracing::warn!(error = %e, "transcription usage not recorded");
+                            if let (Some(limit), Some(slot)) = (&deps.transcribe_limit, slot) {
+                                let model = transcriber.model();
+                                let call = CallUsage {
+                                    model,
+                                    prompt_tokens: 0,
+                                    completion_tokens: 0,
+                                    audio_seconds: t.seconds,
+                                    cost_usd: deps.prices.cost(model, 0, 0, t.seconds),
+                                };
+                                if let Err(e) = limit
+                                    .settle(&ctx.db, Some(p.tenant_id), slot, 0, &call)
+                                    .await
+                                {
+                                    tracing::warn!(error = %e, "transcription usage not recorded");
+                                }
                             }
                             (Some(t.text), "done")
                         }

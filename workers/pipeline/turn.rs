@@ -37,6 +37,7 @@ struct Payload {
 }
 
 /// A customer message waiting for its answer.
+#[derive(Deserialize)]
 struct Pending {
     id: Uuid,
     kind: String,
@@ -75,9 +76,11 @@ impl Handler for TurnHandler {
         let deps = self.deps.clone();
         Box::pin(async move {
             let p = payload(&ctx)?;
+            let started = std::time::Instant::now();
             let Some(snapshot) = read(&ctx.db, p, deps.history).await? else {
                 return Ok(()); // an earlier turn answered everything
             };
+            let read_done = started.elapsed();
             if snapshot
                 .pending
                 .iter()
@@ -89,9 +92,9 @@ impl Handler for TurnHandler {
                 tracing::debug!(bot_user_id = %p.bot_user_id, "waiting for a transcript");
                 return Ok(());
             }
-            mark_processing(&ctx.db, p, &snapshot.pending).await?;
             let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
             let output = respond(&deps, &snapshot, last_attempt).await?;
+            let engine_done = started.elapsed();
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
             let notify = deps.notifier.is_some();
             let committed =
@@ -99,7 +102,11 @@ impl Handler for TurnHandler {
             if committed {
                 tracing::info!(
                     tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
-                    engine = output.engine, messages = ids.len(), "reply stored"
+                    engine = output.engine, messages = ids.len(),
+                    read_ms = read_done.as_millis() as u64,
+                    engine_ms = (engine_done - read_done).as_millis() as u64,
+                    commit_ms = (started.elapsed() - engine_done).as_millis() as u64,
+                    "reply stored"
                 );
                 let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
             }
@@ -141,57 +148,55 @@ fn payload(ctx: &JobContext) -> Result<Payload, JobError> {
         .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
 }
 
-/// Reads the conversation (a short read-only transaction). None when nothing is unanswered.
-async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>, sqlx::Error> {
-    let mut tx = tenant_tx(db, p.tenant_id).await?;
-    let pending: Vec<Pending> = sqlx::query_as!(
-        Pending,
-        "SELECT id, kind, content, transcript, transcript_status, created_at FROM messages
-         WHERE tenant_id = $1 AND bot_user_id = $2 AND role = 'user' AND reply_id IS NULL
-         ORDER BY seq",
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    if pending.is_empty() {
-        tx.commit().await?;
-        return Ok(None);
-    }
-    let context = sqlx::query!(
-        r#"SELECT b.language, t.name AS company_name, t.about, t.greeting, t.company_phone
-           FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
-           WHERE b.tenant_id = $1 AND b.id = $2"#,
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let first_pending_id = pending[0].id;
-    let mut earlier = sqlx::query!(
-        "SELECT role, kind, content, transcript FROM messages
-         WHERE tenant_id = $1 AND bot_user_id = $2
-           AND seq < (SELECT seq FROM messages WHERE tenant_id = $1 AND id = $3)
-         ORDER BY seq DESC LIMIT $4",
+/// What `turn_read` returns (see migrations/0010_turn_read.sql).
+#[derive(Deserialize)]
+struct Read {
+    pending: Vec<Pending>,
+    earlier: Vec<Earlier>,
+    lead: Option<StoredLead>,
+    language: Option<String>,
+    company_name: String,
+    about: Option<String>,
+    greeting: Option<String>,
+    company_phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Earlier {
+    role: String,
+    kind: String,
+    content: String,
+    transcript: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StoredLead {
+    name: Option<String>,
+    phone: Option<String>,
+    city: Option<String>,
+    object_type: Option<String>,
+    area_m2: Option<f64>,
+    summary: Option<String>,
+}
+
+/// Reads the conversation in one round trip (and marks its messages `processing` unless one still
+/// waits for a transcript). None when nothing is unanswered.
+async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>, JobError> {
+    let read = sqlx::query_scalar!(
+        "SELECT turn_read($1, $2, $3)",
         p.tenant_id.0,
         p.bot_user_id.0,
-        first_pending_id,
-        history
+        history as i32
     )
-    .fetch_all(&mut *tx)
+    .fetch_one(db)
     .await?;
-    earlier.reverse();
-    let lead = sqlx::query!(
-        "SELECT name, phone, city, object_type, area_m2, summary FROM leads
-         WHERE tenant_id = $1 AND bot_user_id = $2",
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-
-    let mut conversation: Vec<Turn> = earlier
+    let Some(read) = read else {
+        return Ok(None);
+    };
+    let read: Read = serde_json::from_value(read)
+        .map_err(|e| JobError::fatal(anyhow::anyhow!("unreadable turn_read: {e}")))?;
+    let mut conversation: Vec<Turn> = read
+        .earlier
         .into_iter()
         .filter_map(|m| {
             let text = if m.kind == "voice" {
@@ -205,8 +210,9 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
             })
         })
         .collect();
-    conversation.extend(pending.iter().filter_map(|m| m.text().map(Turn::user)));
-    let lead = lead
+    conversation.extend(read.pending.iter().filter_map(|m| m.text().map(Turn::user)));
+    let lead = read
+        .lead
         .map(|l| LeadSnapshot {
             name: l.name,
             phone: l.phone.as_deref().and_then(|v| Phone::parse(v).ok()),
@@ -220,34 +226,20 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
         })
         .unwrap_or_default();
     Ok(Some(Snapshot {
-        pending,
+        pending: read.pending,
         input: TurnInput {
             conversation,
             lead,
             tenant: TenantProfile {
                 id: Some(p.tenant_id),
-                company_name: context.company_name,
-                about: context.about,
-                greeting: context.greeting,
-                company_phone: context.company_phone,
+                company_name: read.company_name,
+                about: read.about,
+                greeting: read.greeting,
+                company_phone: read.company_phone,
             },
-            language_hint: context.language.as_deref().and_then(|l| l.parse().ok()),
+            language_hint: read.language.as_deref().and_then(|l| l.parse().ok()),
         },
     }))
-}
-
-async fn mark_processing(db: &PgPool, p: Payload, pending: &[Pending]) -> Result<(), sqlx::Error> {
-    let ids: Vec<Uuid> = pending.iter().map(|m| m.id).collect();
-    let mut tx = tenant_tx(db, p.tenant_id).await?;
-    sqlx::query!(
-        "UPDATE messages SET status = 'processing'
-         WHERE tenant_id = $1 AND id = ANY ($2) AND status = 'queued'",
-        p.tenant_id.0,
-        &ids
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
 }
 
 /// Calls the engine (no transaction is open). When the engine cannot answer — a fatal error
