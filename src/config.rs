@@ -188,6 +188,16 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<Secret>,
 
+    /// The previous SECRET_KEY while rotating: stored bot tokens sealed under it still decrypt until
+    /// `salesbot telegram reencrypt` has rewritten them under SECRET_KEY.
+    #[arg(
+        long,
+        env = "SECRET_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key_previous: Option<Secret>,
+
     /// Development conveniences: a generated SECRET_KEY when none is set.
     #[arg(long, env = "DEV_MODE", default_value = "false", value_parser = parse_flag, global = true,
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -218,6 +228,11 @@ pub struct Settings {
         global = true
     )]
     pub telegram_api_base: String,
+
+    /// Telegram file download base URL (`<base>/bot<token>/<file_path>`); unset: TELEGRAM_API_BASE
+    /// followed by `/file`.
+    #[arg(long, env = "TELEGRAM_FILE_BASE", global = true)]
+    pub telegram_file_base: Option<String>,
 
     /// This service's public address, for links in notifications.
     #[arg(
@@ -348,11 +363,13 @@ pub struct Config {
     pub db_max_connections: u32,
     pub secret_key: Secret,
     pub secret_origin: SecretOrigin,
+    pub secret_key_previous: Option<Secret>,
     pub dev_mode: bool,
     pub openai_api_key: Option<Secret>,
     pub telegram_bot_token: Option<Secret>,
     pub telegram_chat_id: Option<String>,
     pub telegram_api_base: String,
+    pub telegram_file_base: String,
     pub public_url: String,
     pub listen: SocketAddr,
     pub cors_origins: CorsOrigins,
@@ -461,6 +478,10 @@ impl Settings {
             db_max_connections: self.db_max_connections.max(1),
             secret_key,
             secret_origin,
+            secret_key_previous: self
+                .secret_key_previous
+                .clone()
+                .filter(|k| !k.expose().trim().is_empty()),
             dev_mode: self.dev_mode,
             openai_api_key: self
                 .openai_api_key
@@ -472,6 +493,10 @@ impl Settings {
                 .filter(|k| !k.expose().is_empty()),
             telegram_chat_id: self.telegram_chat_id.clone().filter(|c| !c.is_empty()),
             telegram_api_base: self.telegram_api_base.trim_end_matches('/').to_owned(),
+            telegram_file_base: match self.telegram_file_base.as_deref().map(str::trim) {
+                Some(base) if !base.is_empty() => base.trim_end_matches('/').to_owned(),
+                _ => format!("{}/file", self.telegram_api_base.trim_end_matches('/')),
+            },
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             listen: SocketAddr::new(self.host, self.port),
             cors_origins: CorsOrigins::parse(&self.cors_origins),

@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod maintenance;
 pub mod pipeline;
 pub mod pool;
+pub mod telegram;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -22,9 +23,18 @@ pub use pool::{
 
 /// The handlers of every job kind this build knows.
 pub fn registry(deps: pipeline::Deps) -> Registry {
-    let registry = Registry::new()
+    let mut registry = Registry::new()
         .with(pipeline::turn::TurnHandler { deps: deps.clone() })
         .with(pipeline::transcribe::TranscribeHandler { deps: deps.clone() });
+    if let Some(telegram) = &deps.telegram {
+        registry = registry
+            .with(pipeline::deliver::DeliverHandler {
+                telegram: telegram.clone(),
+            })
+            .with(telegram::SetWebhookHandler {
+                telegram: telegram.clone(),
+            });
+    }
     match deps.notifier {
         Some(notifier) => registry.with(pipeline::notify::NotifyHandler { notifier }),
         None => registry,
@@ -44,6 +54,23 @@ pub fn pipeline_deps(config: &Config, waker: Option<crate::queue::wake::Waker>) 
         stale_after: config.worker.stale_after,
         history: 40,
         notifier: notifier(config),
+        telegram: Some(std::sync::Arc::new(telegram(config))),
+    }
+}
+
+/// The tenants' own bots: the Bot API client and the key that opens their stored tokens.
+pub fn telegram(config: &Config) -> telegram::Telegram {
+    telegram::Telegram {
+        client: integrations::telegram::TelegramClient::new(
+            &config.telegram_api_base,
+            std::time::Duration::from_secs(15),
+        )
+        .with_file_base(&config.telegram_file_base),
+        secrets: crate::crypto::SecretBox::new(
+            &config.secret_key,
+            config.secret_key_previous.as_ref(),
+        ),
+        public_url: config.public_url.clone(),
     }
 }
 

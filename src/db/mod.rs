@@ -7,6 +7,7 @@
 pub mod embedded;
 pub mod leads;
 pub mod messages;
+pub mod telegram;
 pub mod tenants;
 pub mod users;
 

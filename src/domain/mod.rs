@@ -15,6 +15,7 @@ pub mod object_type;
 pub mod password;
 pub mod person_name;
 pub mod phone;
+pub mod telegram;
 pub mod tenant_name;
 pub mod tokens;
 

@@ -16,16 +16,20 @@ use sqlx::PgPool;
 use crate::helpers::{TestApp, error_code, spawn_app};
 use crate::queue::fast_config;
 
-/// Speech-to-text that "hears" the file name's stem (tests name files after what is said).
-struct FakeTranscriber {
-    calls: Mutex<Vec<(String, Option<Language>)>>,
-    text: String,
+/// What the fake transcriber was given: mime type, language hint, audio.
+pub type TranscribeCall = (String, Option<Language>, Vec<u8>);
+
+/// Speech-to-text that hears `text` in any audio; it records the mime type, the language hint and
+/// the audio it was given.
+pub struct FakeTranscriber {
+    pub calls: Mutex<Vec<TranscribeCall>>,
+    pub text: String,
 }
 
 impl Transcriber for FakeTranscriber {
     fn transcribe<'a>(
         &'a self,
-        _audio: &'a [u8],
+        audio: &'a [u8],
         mime: &'a str,
         _file_name: &'a str,
         language_hint: Option<Language>,
@@ -33,7 +37,7 @@ impl Transcriber for FakeTranscriber {
         self.calls
             .lock()
             .unwrap()
-            .push((mime.to_owned(), language_hint));
+            .push((mime.to_owned(), language_hint, audio.to_vec()));
         let text = self.text.clone();
         Box::pin(async move {
             Ok::<_, TranscribeError>(Transcript {
@@ -54,6 +58,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         stale_after: Duration::from_secs(86_400),
         history: 40,
         notifier: None,
+        telegram: None,
     }
 }
 

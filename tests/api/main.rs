@@ -16,4 +16,5 @@ mod openapi;
 mod queue;
 mod queue_crash;
 mod rls;
+mod telegram;
 mod tenancy;

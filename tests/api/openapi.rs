@@ -24,6 +24,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/messages/{id}"),
     ("get", "/api/conversations/{user_id}/messages"),
     ("get", "/api/admin/diagnostics/db/schema"),
+    ("get", "/api/settings/telegram"),
+    ("put", "/api/settings/telegram"),
+    ("post", "/telegram/{webhook_id}"),
 ];
 
 #[sqlx::test]
@@ -53,6 +56,7 @@ async fn openapi_lists_every_route(pool: PgPool) {
         let req = match *method {
             "get" => app.client.get(app.url(&path)),
             "patch" => app.client.patch(app.url(&path)),
+            "put" => app.client.put(app.url(&path)),
             _ => app.client.post(app.url(&path)),
         };
         let status = req.send().await.unwrap().status().as_u16();

@@ -2,6 +2,7 @@
 //! (all unanswered messages of one conversation → engine → reply + lead, in one fenced transaction).
 //! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
 
+pub mod deliver;
 pub mod notify;
 pub mod transcribe;
 pub mod turn;
@@ -30,6 +31,8 @@ pub struct Deps {
     pub history: i64,
     /// Managers' notifications; None when no Telegram chat is configured (nothing is enqueued).
     pub notifier: Option<Arc<notify::Notifier>>,
+    /// The tenants' own bots (replies, voice downloads); None: no Telegram channel in this process.
+    pub telegram: Option<Arc<crate::workers::telegram::Telegram>>,
 }
 
 impl Deps {

@@ -75,6 +75,12 @@ impl Handler for TurnHandler {
         let deps = self.deps.clone();
         Box::pin(async move {
             let p = payload(&ctx)?;
+            if in_human_mode(&ctx.db, p).await? {
+                // A manager has the conversation: the bot stays silent (commit checks again under
+                // the conversation's lock, for a handoff that lands while the engine runs).
+                tracing::debug!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, "human mode: bot silent");
+                return Ok(());
+            }
             let Some(snapshot) = read(&ctx.db, p, deps.history).await? else {
                 return Ok(()); // an earlier turn answered everything
             };
@@ -138,6 +144,19 @@ impl Handler for TurnHandler {
 fn payload(ctx: &JobContext) -> Result<Payload, JobError> {
     serde_json::from_value(ctx.job.payload.clone())
         .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
+}
+
+async fn in_human_mode(db: &PgPool, p: Payload) -> Result<bool, sqlx::Error> {
+    let mut tx = tenant_tx(db, p.tenant_id).await?;
+    let mode = sqlx::query_scalar!(
+        "SELECT mode FROM bot_users WHERE tenant_id = $1 AND id = $2",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(mode.as_deref() == Some("human"))
 }
 
 /// Reads the conversation (a short read-only transaction). None when nothing is unanswered.
@@ -308,7 +327,8 @@ fn plain_reply(reply: String, language: Language) -> TurnOutput {
 }
 
 /// Writes the turn's results in one transaction, fenced by the lease. Returns false if there was
-/// nothing left to answer (a previous attempt committed and crashed before its ack).
+/// nothing left to answer (a previous attempt committed and crashed before its ack) or a manager has
+/// taken the conversation over.
 async fn commit(
     db: &PgPool,
     p: Payload,
@@ -323,6 +343,18 @@ async fn commit(
         return Err(JobError::retry(anyhow::anyhow!(
             "lease lost before commit: another worker owns this turn"
         )));
+    }
+    // The conversation's lock first (ingest's lock order), then its mode: a manager who took over
+    // while the engine ran gets the conversation, and the bot's reply is dropped — one answer only.
+    let conversation = sqlx::query!(
+        "SELECT mode, channel FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if conversation.mode == "human" {
+        return Ok(false);
     }
     let still_pending: Vec<Uuid> = sqlx::query_scalar!(
         "SELECT id FROM messages WHERE tenant_id = $1 AND id = ANY ($2) AND reply_id IS NULL
@@ -369,6 +401,10 @@ async fn commit(
     )
     .execute(&mut *tx)
     .await?;
+    if conversation.channel == db::messages::Channel::Telegram.as_str() {
+        // The outbox: the reply and its delivery commit together.
+        db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, reply_id).await?;
+    }
     if !output.off_topic
         && let Some((lead, version, event)) = upsert_lead(&mut tx, p, output).await?
         && notify

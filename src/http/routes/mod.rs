@@ -7,3 +7,5 @@ pub mod health;
 pub mod leads;
 pub mod me;
 pub mod pages;
+pub mod settings;
+pub mod telegram;
