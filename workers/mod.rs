@@ -35,10 +35,13 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
                 telegram: telegram.clone(),
             });
     }
-    match deps.notifier {
-        Some(notifier) => registry.with(pipeline::notify::NotifyHandler { notifier }),
-        None => registry,
+    if deps.notifier.is_some() || deps.telegram.is_some() {
+        registry = registry.with(pipeline::notify::NotifyHandler {
+            platform: deps.notifier.clone(),
+            telegram: deps.telegram.clone(),
+        });
     }
+    registry
 }
 
 /// The pipeline's dependencies as configured: the engine (offline until an LLM is configured) and

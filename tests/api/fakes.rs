@@ -26,6 +26,7 @@ pub struct FakeTelegram {
     method_scripts: Arc<Mutex<HashMap<String, Script>>>,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     tokens: Arc<Mutex<Vec<String>>>,
+    failing_chats: Arc<Mutex<HashMap<String, (u16, Value)>>>,
     pub downloads: Arc<Mutex<Vec<String>>>,
     next_message_id: Arc<Mutex<i64>>,
 }
@@ -55,6 +56,14 @@ impl FakeTelegram {
             .entry(method.to_owned())
             .or_default()
             .push_back((status, body));
+    }
+
+    /// Every `sendMessage` to this chat gets this answer from now on.
+    pub fn fail_chat(&self, chat_id: &str, status: u16, body: Value) {
+        self.failing_chats
+            .lock()
+            .unwrap()
+            .insert(chat_id.to_owned(), (status, body));
     }
 
     /// Only these tokens are accepted from now on.
@@ -123,6 +132,13 @@ async fn handle(
         .lock()
         .unwrap()
         .push((path.clone(), body.clone()));
+    let chat = match &body["chat_id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if let Some((status, reply)) = fake.failing_chats.lock().unwrap().get(&chat).cloned() {
+        return (StatusCode::from_u16(status).unwrap(), Json(reply));
+    }
     let scripted = fake
         .method_scripts
         .lock()

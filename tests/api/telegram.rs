@@ -1,6 +1,7 @@
 //! Telegram as the customer channel, end to end over real HTTP: the company saves its bot (token
 //! encrypted, webhook registered by a worker), Telegram posts updates to the webhook, workers answer
-//! through the fake Bot API — split, ordered, once, honouring 429 and 403.
+//! through the fake Bot API — split, ordered, once, honouring 429 and 403 — and the company's
+//! managers get its lead notifications in its own chat.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,6 +11,7 @@ use salesbot::crypto::SecretBox;
 use salesbot::domain::{BotUserId, MessageId, TenantId};
 use salesbot::workers::engine::OfflineEngine;
 use salesbot::workers::integrations::telegram::TelegramClient;
+use salesbot::workers::pipeline::notify::{self, LeadEvent, Notifier};
 use salesbot::workers::pipeline::{Deps, Transcriber};
 use salesbot::workers::telegram::Telegram;
 use salesbot::workers::{PoolConfig, WorkerPool, registry};
@@ -643,4 +645,146 @@ async fn a_blocked_bot_marks_the_customer_and_stops(pool: PgPool) {
     let sent = texts_to(&s.telegram, "4242");
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(sent[1], "Первый ответ");
+}
+
+fn notifying_deps(addr: SocketAddr) -> Deps {
+    let mut deps = telegram_deps(addr, None);
+    deps.notifier = Some(Arc::new(Notifier {
+        telegram: TelegramClient::new(&format!("http://{addr}"), Duration::from_secs(5)),
+        bot_token: salesbot::config::Secret::new(PLATFORM_TOKEN),
+        chat_id: PLATFORM_CHAT.into(),
+        public_url: PUBLIC_URL.into(),
+    }));
+    deps
+}
+
+const PLATFORM_TOKEN: &str = "999:platform-bot-token-0123456789";
+const PLATFORM_CHAT: &str = "-100111";
+const MANAGERS_CHAT: &str = "-1009876543210";
+
+#[sqlx::test]
+async fn the_companys_own_chat_gets_its_notifications_in_its_language_once(pool: PgPool) {
+    let s = setup(&pool).await;
+    let workers = WorkerPool::new(
+        pool.clone(),
+        registry(notifying_deps(s.addr)),
+        fast_config(),
+    );
+    let (jwt, _) = s.app.register_ok("n@stroy.kz", "ТОО Құрылыс").await;
+    let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(&jwt)
+        .json(&json!({"managers_chat_id": MANAGERS_CHAT, "language": "kk"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let update = text_update(1, 600, "Хочу дом 120 м2 в Алматы. Ерлан, 8 701 234 56 78");
+    post_update(&s, &bot, &bot.secret, update).await;
+    workers.run_once().await.unwrap();
+
+    let notes = texts_to(&s.telegram, MANAGERS_CHAT);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    for expected in [
+        "Өтінім тексерілді",
+        "Ерлан",
+        "+77012345678",
+        "Алматы",
+        "120 м²",
+    ] {
+        assert!(
+            notes[0].contains(expected),
+            "{expected} missing in {}",
+            notes[0]
+        );
+    }
+    let to_managers = s
+        .telegram
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, b)| b["chat_id"] == MANAGERS_CHAT)
+        .map(|(path, _)| path.clone())
+        .collect::<Vec<_>>();
+    assert_eq!(to_managers, [format!("bot{BOT_TOKEN}/sendMessage")]);
+    assert!(texts_to(&s.telegram, PLATFORM_CHAT).is_empty());
+    assert_eq!(texts_to(&s.telegram, "600").len(), 1);
+
+    // The same lead version again (a re-run job): still one notification.
+    let (tenant, bot_user, lead, version): (uuid::Uuid, uuid::Uuid, uuid::Uuid, i32) =
+        sqlx::query_as("SELECT tenant_id, bot_user_id, id, version FROM leads")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    salesbot::queue::enqueue(
+        &pool,
+        &notify::job(
+            tenant.into(),
+            bot_user.into(),
+            lead.into(),
+            version,
+            LeadEvent::Qualified,
+        ),
+    )
+    .await
+    .unwrap();
+    workers.run_once().await.unwrap();
+    assert_eq!(texts_to(&s.telegram, MANAGERS_CHAT).len(), 1);
+}
+
+#[sqlx::test]
+async fn a_failing_managers_chat_never_delays_the_customers_reply(pool: PgPool) {
+    let s = setup(&pool).await;
+    let config = PoolConfig {
+        backoff: salesbot::queue::Backoff {
+            base: Duration::from_secs(3600),
+            cap: Duration::from_secs(3600),
+        },
+        ..fast_config()
+    };
+    let workers = WorkerPool::new(pool.clone(), registry(notifying_deps(s.addr)), config);
+    let (jwt, _) = s.app.register_ok("n@stroy.kz", "Stroy").await;
+    let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
+    s.telegram.fail_chat(
+        MANAGERS_CHAT,
+        502,
+        json!({"ok": false, "error_code": 502, "description": "Bad Gateway"}),
+    );
+
+    post_update(
+        &s,
+        &bot,
+        &bot.secret,
+        text_update(1, 601, "Баня в Семее, 6 на 4"),
+    )
+    .await;
+    let report = workers.run_once().await.unwrap();
+    assert_eq!(report.retried, 1, "the notification waits for its retry");
+    post_update(
+        &s,
+        &bot,
+        &bot.secret,
+        text_update(2, 601, "Меня зовут Алия"),
+    )
+    .await;
+    workers.run_once().await.unwrap();
+
+    assert_eq!(
+        texts_to(&s.telegram, "601").len(),
+        2,
+        "both replies reached the customer"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM jobs WHERE kind = 'notify_manager'"
+        )
+        .await,
+        2
+    );
 }

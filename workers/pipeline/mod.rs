@@ -29,7 +29,8 @@ pub struct Deps {
     pub stale_after: Duration,
     /// Earlier messages given to the engine as context.
     pub history: i64,
-    /// Managers' notifications; None when no Telegram chat is configured (nothing is enqueued).
+    /// The platform's managers' notifications; None when TELEGRAM_BOT_TOKEN/CHAT_ID are not set
+    /// (companies' own managers' chats still get theirs through `telegram`).
     pub notifier: Option<Arc<notify::Notifier>>,
     /// The tenants' own bots (replies, voice downloads); None: no Telegram channel in this process.
     pub telegram: Option<Arc<crate::workers::telegram::Telegram>>,

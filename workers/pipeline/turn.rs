@@ -98,7 +98,8 @@ impl Handler for TurnHandler {
             mark_processing(&ctx.db, p, &snapshot.pending).await?;
             let output = respond(&deps, &snapshot).await?;
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            let notify = deps.notifier.is_some();
+            // A company's own managers' chat or the platform's: notify_manager picks at send time.
+            let notify = deps.notifier.is_some() || deps.telegram.is_some();
             let committed =
                 commit(&ctx.db, p, ctx.lease(), &ids, &output, "answered", notify).await?;
             if committed {
