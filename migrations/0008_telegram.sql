@@ -77,4 +77,20 @@ ALTER TABLE bot_users
     -- the customer blocked the bot (Telegram answered 403): nothing more is sent
     ADD COLUMN blocked_at timestamptz,
     -- when a manager took the conversation over (mode = 'human')
-    ADD COLUMN handoff_at timestamptz;
+    ADD COLUMN handoff_at timestamptz,
+    -- when it was last given back to the bot: a handoff request in a message older than this was
+    -- already handled and must not start another (no handoff loop)
+    ADD COLUMN released_at timestamptz;
+
+-- What was forwarded to the managers' chat during a handoff (`msg:<message id>`, or
+-- `handoff:<handoff time>` for the "a customer needs a manager" alert): a re-run sends nothing again.
+CREATE TABLE manager_forwards (
+    tenant_id uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    key       text NOT NULL,
+    sent_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, key)
+);
+ALTER TABLE manager_forwards ENABLE ROW LEVEL SECURITY;
+ALTER TABLE manager_forwards FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON manager_forwards
+    USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant());

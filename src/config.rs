@@ -330,6 +330,11 @@ pub struct Settings {
     #[arg(long, env = "STALE_MESSAGE_AGE", default_value = "24h", global = true)]
     pub stale_message_age: HumanDuration,
 
+    /// How long a customer handed to a manager waits for the manager's first answer before the bot
+    /// tells them honestly when to expect one.
+    #[arg(long, env = "HANDOFF_TIMEOUT", default_value = "15m", global = true)]
+    pub handoff_timeout: HumanDuration,
+
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
@@ -379,6 +384,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
+    pub handoff_timeout: Duration,
     pub worker: WorkerSettings,
 }
 
@@ -506,6 +512,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
             chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
+            handoff_timeout: self.handoff_timeout.0,
             worker: WorkerSettings {
                 metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),

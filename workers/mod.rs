@@ -36,12 +36,17 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
             });
     }
     if deps.notifier.is_some() || deps.telegram.is_some() {
-        registry = registry.with(pipeline::notify::NotifyHandler {
-            platform: deps.notifier.clone(),
-            telegram: deps.telegram.clone(),
-        });
+        registry = registry
+            .with(pipeline::notify::NotifyHandler {
+                platform: deps.notifier.clone(),
+                telegram: deps.telegram.clone(),
+            })
+            .with(pipeline::handoff::ForwardHandler {
+                platform: deps.notifier.clone(),
+                telegram: deps.telegram.clone(),
+            });
     }
-    registry
+    registry.with(pipeline::handoff::TimeoutHandler)
 }
 
 /// The pipeline's dependencies as configured: the engine (offline until an LLM is configured) and
@@ -58,6 +63,7 @@ pub fn pipeline_deps(config: &Config, waker: Option<crate::queue::wake::Waker>) 
         history: 40,
         notifier: notifier(config),
         telegram: Some(std::sync::Arc::new(telegram(config))),
+        handoff_timeout: config.handoff_timeout,
     }
 }
 

@@ -5,6 +5,7 @@
 //! query and in the database).
 
 pub mod embedded;
+pub mod handoff;
 pub mod leads;
 pub mod messages;
 pub mod telegram;

@@ -49,6 +49,7 @@ pub struct AppState {
     pub secrets: SecretBox,
     /// This service's public address (webhook URLs).
     pub public_url: String,
+    pub handoff_timeout: Duration,
 }
 
 impl AppState {
@@ -61,6 +62,7 @@ impl AppState {
             chat_wait: config.chat_wait,
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),
+            handoff_timeout: config.handoff_timeout,
             pool,
         }
     }
@@ -122,6 +124,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::settings::put_telegram
         ))
         .routes(routes!(routes::telegram::webhook))
+        .routes(routes!(routes::handoff::handoff))
+        .routes(routes!(routes::handoff::reply))
+        .routes(routes!(routes::handoff::release))
         .split_for_parts()
 }
 

@@ -59,6 +59,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         history: 40,
         notifier: None,
         telegram: None,
+        handoff_timeout: Duration::from_secs(900),
     }
 }
 

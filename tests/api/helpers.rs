@@ -55,6 +55,7 @@ pub fn test_config() -> Config {
         max_body_bytes: 26 * 1024 * 1024,
         shutdown_grace: Duration::from_secs(5),
         chat_wait: Duration::from_secs(10),
+        handoff_timeout: Duration::from_secs(900),
         worker: Default::default(),
     }
 }

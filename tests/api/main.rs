@@ -7,6 +7,7 @@ mod cli;
 mod embedded_pg;
 mod extract;
 mod fakes;
+mod handoff;
 mod health;
 mod helpers;
 mod leads;

@@ -27,6 +27,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/settings/telegram"),
     ("put", "/api/settings/telegram"),
     ("post", "/telegram/{webhook_id}"),
+    ("post", "/api/conversations/{user_id}/handoff"),
+    ("post", "/api/conversations/{user_id}/reply"),
+    ("post", "/api/conversations/{user_id}/release"),
 ];
 
 #[sqlx::test]

@@ -3,6 +3,7 @@
 //! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
 
 pub mod deliver;
+pub mod handoff;
 pub mod notify;
 pub mod transcribe;
 pub mod turn;
@@ -34,6 +35,8 @@ pub struct Deps {
     pub notifier: Option<Arc<notify::Notifier>>,
     /// The tenants' own bots (replies, voice downloads); None: no Telegram channel in this process.
     pub telegram: Option<Arc<crate::workers::telegram::Telegram>>,
+    /// How long a handed-off customer waits for a manager before being told when to expect one.
+    pub handoff_timeout: Duration,
 }
 
 impl Deps {

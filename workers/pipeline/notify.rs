@@ -77,45 +77,54 @@ pub struct NotifyHandler {
     pub telegram: Option<Arc<Telegram>>,
 }
 
-/// Where one notification goes.
-struct Route {
-    client: TelegramClient,
-    token: Secret,
-    chat_id: String,
-    language: Language,
-    public_url: String,
+/// Where a message for a company's managers goes.
+pub struct Route {
+    pub client: TelegramClient,
+    pub token: Secret,
+    pub chat_id: String,
+    pub language: Language,
+    pub public_url: String,
 }
 
 impl NotifyHandler {
-    /// The company's bot and managers' chat when it has both, else the platform's, else nowhere.
     async fn route(&self, db: &sqlx::PgPool, tenant: TenantId) -> Result<Option<Route>, JobError> {
-        let own = match &self.telegram {
-            Some(telegram) => telegram.bot(db, tenant).await?.map(|bot| (telegram, bot)),
-            None => None,
-        };
-        let language = own
-            .as_ref()
-            .and_then(|(_, b)| b.bot.language.parse().ok())
-            .unwrap_or(Language::Ru);
-        if let Some((telegram, bot)) = own
-            && let Some(chat_id) = bot.bot.managers_chat_id.clone()
-        {
-            return Ok(Some(Route {
-                client: telegram.client.clone(),
-                token: bot.token,
-                chat_id,
-                language,
-                public_url: telegram.public_url.clone(),
-            }));
-        }
-        Ok(self.platform.as_ref().map(|p| Route {
-            client: p.telegram.clone(),
-            token: p.bot_token.clone(),
-            chat_id: p.chat_id.clone(),
-            language,
-            public_url: p.public_url.clone(),
-        }))
+        managers_route(self.platform.as_ref(), self.telegram.as_ref(), db, tenant).await
     }
+}
+
+/// The company's bot and managers' chat when it has both, else the platform's, else nowhere.
+pub async fn managers_route(
+    platform: Option<&Arc<Notifier>>,
+    telegram: Option<&Arc<Telegram>>,
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+) -> Result<Option<Route>, JobError> {
+    let own = match telegram {
+        Some(telegram) => telegram.bot(db, tenant).await?.map(|bot| (telegram, bot)),
+        None => None,
+    };
+    let language = own
+        .as_ref()
+        .and_then(|(_, b)| b.bot.language.parse().ok())
+        .unwrap_or(Language::Ru);
+    if let Some((telegram, bot)) = own
+        && let Some(chat_id) = bot.bot.managers_chat_id.clone()
+    {
+        return Ok(Some(Route {
+            client: telegram.client.clone(),
+            token: bot.token,
+            chat_id,
+            language,
+            public_url: telegram.public_url.clone(),
+        }));
+    }
+    Ok(platform.map(|p| Route {
+        client: p.telegram.clone(),
+        token: p.bot_token.clone(),
+        chat_id: p.chat_id.clone(),
+        language,
+        public_url: p.public_url.clone(),
+    }))
 }
 
 impl Handler for NotifyHandler {

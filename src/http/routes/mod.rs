@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod handoff;
 pub mod health;
 pub mod leads;
 pub mod me;
