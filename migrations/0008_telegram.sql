@@ -29,13 +29,14 @@ CREATE TABLE telegram_webhooks (
     tenant_id  uuid NOT NULL UNIQUE REFERENCES tenants (id) ON DELETE CASCADE
 );
 
--- Updates that produced no customer message (/start, a sticker): their update_id is recorded so a
--- redelivery is answered once. Customer messages are deduplicated by their idempotency key `tg:<id>`.
+-- Updates that produced no customer message (/start, a sticker) are recorded by key — `update:<id>`,
+-- or `album:<media_group_id>` for every photo of one album — so a redelivery or the album's other
+-- photos are answered once. Customer messages are deduplicated by their idempotency key `tg:<id>`.
 CREATE TABLE telegram_updates (
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
-    update_id   bigint NOT NULL,
+    key         text NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (tenant_id, update_id)
+    PRIMARY KEY (tenant_id, key)
 );
 ALTER TABLE telegram_updates ENABLE ROW LEVEL SECURITY;
 ALTER TABLE telegram_updates FORCE ROW LEVEL SECURITY;

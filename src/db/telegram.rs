@@ -254,6 +254,25 @@ pub async fn bot(pool: &PgPool, tenant: TenantId) -> Result<Option<Bot>, sqlx::E
     Ok(bot)
 }
 
+/// The Telegram chat of a conversation, if it is a Telegram one.
+pub async fn telegram_chat(
+    pool: &PgPool,
+    tenant: TenantId,
+    bot_user: BotUserId,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let chat = sqlx::query_scalar!(
+        "SELECT external_id FROM bot_users
+         WHERE tenant_id = $1 AND id = $2 AND channel = 'telegram' AND blocked_at IS NULL",
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(chat)
+}
+
 /// Re-encrypts a tenant's token under the current key (after a SECRET_KEY rotation). Returns false
 /// when it was already current or the tenant has no bot.
 pub async fn reencrypt(
@@ -288,22 +307,23 @@ pub async fn reencrypt(
 
 /// Answers an update that is not a customer message (/start, a sticker) with a fixed text: the
 /// text is stored as an assistant message of the conversation and its delivery enqueued, in one
-/// transaction with the update id, so a redelivered update is answered once. No turn, so no lead.
+/// transaction with its dedup key (`update:<id>`, `album:<media group>`), so a redelivered update, or
+/// another photo of the same album, is answered once. No turn, so no lead.
 /// With `greeting`, the tenant's own greeting (if it set one) replaces `text`. Returns false for a
 /// duplicate.
 pub async fn record_service_reply(
     pool: &PgPool,
     tenant: TenantId,
     chat_id: i64,
-    update_id: i64,
+    key: &str,
     text: &str,
     greeting: bool,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let fresh = sqlx::query!(
-        "INSERT INTO telegram_updates (tenant_id, update_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO telegram_updates (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         tenant.0,
-        update_id
+        key
     )
     .execute(&mut *tx)
     .await?
@@ -344,6 +364,19 @@ pub async fn record_service_reply(
     enqueue_delivery(&mut tx, tenant, BotUserId(conversation.id), message).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Records a dedup key with no answer attached (an album whose caption is the answered message).
+pub async fn mark_seen(pool: &PgPool, tenant: TenantId, key: &str) -> Result<(), sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    sqlx::query!(
+        "INSERT INTO telegram_updates (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        tenant.0,
+        key
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// Enqueues the delivery of a stored message to the customer's chat, inside the caller's transaction

@@ -114,6 +114,10 @@ pub struct Message {
     pub chat: Chat,
     pub from: Option<User>,
     pub text: Option<String>,
+    /// The text under a photo or document.
+    pub caption: Option<String>,
+    /// Set on every item of an album (photos sent together).
+    pub media_group_id: Option<String>,
     pub voice: Option<File>,
     pub audio: Option<File>,
     pub contact: Option<Contact>,
@@ -163,8 +167,15 @@ pub enum Inbound {
     Contact { chat_id: i64, phone: String },
     /// `/start`: greeted, no lead.
     Start { chat_id: i64 },
-    /// A photo, sticker, document…: a polite "please write or send a voice note".
+    /// A photo, sticker, document… without words: a polite "please write or send a voice note".
     Unsupported { chat_id: i64 },
+    /// An item of an album: the album is one message — its caption (on the first item, as
+    /// Telegram's apps send it) or one polite reply — whatever the number of photos.
+    Album {
+        chat_id: i64,
+        group: String,
+        caption: Option<String>,
+    },
     /// Nothing to do: an edit, a group chat, an update kind we did not ask for.
     Ignore,
 }
@@ -208,7 +219,22 @@ impl Update {
                 phone: contact.phone_number.clone(),
             };
         }
-        Inbound::Unsupported { chat_id }
+        let caption = message
+            .caption
+            .as_ref()
+            .filter(|c| !c.trim().is_empty())
+            .cloned();
+        if let Some(group) = &message.media_group_id {
+            return Inbound::Album {
+                chat_id,
+                group: group.clone(),
+                caption,
+            };
+        }
+        match caption {
+            Some(text) => Inbound::Text { chat_id, text },
+            None => Inbound::Unsupported { chat_id },
+        }
     }
 
     /// The customer's Telegram interface language, a hint for the first reply.
@@ -345,6 +371,23 @@ mod tests {
         assert_eq!(
             update(serde_json::json!({"chat": chat, "sticker": {"file_id": "s"}})).inbound(),
             Inbound::Unsupported { chat_id: 42 }
+        );
+        assert_eq!(
+            update(serde_json::json!({"chat": chat, "photo": [], "caption": "Такой дом"}))
+                .inbound(),
+            Inbound::Text {
+                chat_id: 42,
+                text: "Такой дом".into()
+            }
+        );
+        assert_eq!(
+            update(serde_json::json!({"chat": chat, "photo": [], "media_group_id": "g1"}))
+                .inbound(),
+            Inbound::Album {
+                chat_id: 42,
+                group: "g1".into(),
+                caption: None
+            }
         );
         assert_eq!(
             update(serde_json::json!({"chat": {"id": -5, "type": "group"}, "text": "hi"}))

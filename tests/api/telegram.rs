@@ -788,3 +788,75 @@ async fn a_failing_managers_chat_never_delays_the_customers_reply(pool: PgPool) 
         2
     );
 }
+
+#[sqlx::test]
+async fn the_customer_sees_typing_before_the_reply(pool: PgPool) {
+    let s = setup(&pool).await;
+    let workers = telegram_workers(&pool, s.addr);
+    let (jwt, _) = s.app.register_ok("t@stroy.kz", "Stroy").await;
+    let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
+
+    post_update(&s, &bot, &bot.secret, text_update(1, 700, "Дом в Алматы")).await;
+    workers.run_once().await.unwrap();
+
+    let calls = s.telegram.calls.lock().unwrap().clone();
+    let typing = calls
+        .iter()
+        .position(|(path, body)| {
+            path == &format!("bot{BOT_TOKEN}/sendChatAction")
+                && body["chat_id"] == "700"
+                && body["action"] == "typing"
+        })
+        .expect("sendChatAction typing");
+    let reply = calls
+        .iter()
+        .position(|(path, body)| path.ends_with("/sendMessage") && body["chat_id"] == "700")
+        .expect("the reply");
+    assert!(typing < reply);
+}
+
+#[sqlx::test]
+async fn an_album_is_one_message(pool: PgPool) {
+    let s = setup(&pool).await;
+    let workers = telegram_workers(&pool, s.addr);
+    let (jwt, _) = s.app.register_ok("p@stroy.kz", "Stroy").await;
+    let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
+    let photo = |update_id: i64, group: &str, caption: Option<&str>| {
+        let mut message = json!({"message_id": update_id, "date": 1,
+            "chat": {"id": 800, "type": "private"}, "media_group_id": group,
+            "photo": [{"file_id": format!("p{update_id}"), "width": 90, "height": 90}]});
+        if let Some(caption) = caption {
+            message["caption"] = json!(caption);
+        }
+        json!({"update_id": update_id, "message": message})
+    };
+
+    // Three photos without words: one polite answer.
+    for id in 1..=3 {
+        let resp = post_update(&s, &bot, &bot.secret, photo(id, "album-a", None)).await;
+        assert_eq!(resp.status(), 200);
+    }
+    workers.run_once().await.unwrap();
+    let sent = texts_to(&s.telegram, "800");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("только текст"));
+
+    // An album with a caption: the caption is the customer's one message.
+    post_update(
+        &s,
+        &bot,
+        &bot.secret,
+        photo(4, "album-b", Some("Хочу такую баню в Алматы")),
+    )
+    .await;
+    post_update(&s, &bot, &bot.secret, photo(5, "album-b", None)).await;
+    workers.run_once().await.unwrap();
+    let contents: Vec<String> =
+        sqlx::query_scalar("SELECT content FROM messages WHERE role = 'user'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(contents, ["Хочу такую баню в Алматы"]);
+    let sent = texts_to(&s.telegram, "800");
+    assert_eq!(sent.len(), 2, "only the caption's answer: {sent:?}");
+}

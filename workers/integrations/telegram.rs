@@ -105,6 +105,17 @@ impl TelegramClient {
             .map_err(|e| TelegramError::Fatal(format!("unexpected sendMessage result: {e}")))
     }
 
+    /// `sendChatAction` ("typing…" and the like).
+    pub async fn send_chat_action(
+        &self,
+        token: &Secret,
+        chat_id: &str,
+        action: &str,
+    ) -> Result<(), TelegramError> {
+        let body = serde_json::json!({"chat_id": chat_id, "action": action});
+        self.call(token, "sendChatAction", &body).await.map(drop)
+    }
+
     /// `setWebhook` with the secret Telegram will send back, and only the update kinds we handle.
     pub async fn set_webhook(
         &self,

@@ -7,6 +7,7 @@ pub mod handoff;
 pub mod notify;
 pub mod transcribe;
 pub mod turn;
+pub mod typing;
 
 use std::sync::Arc;
 use std::time::Duration;

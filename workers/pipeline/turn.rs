@@ -25,6 +25,7 @@ use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
 use super::notify::{self, LeadEvent};
+use super::typing;
 
 pub struct TurnHandler {
     pub deps: Deps,
@@ -98,6 +99,9 @@ impl Handler for TurnHandler {
                 return Ok(());
             }
             mark_processing(&ctx.db, p, &snapshot.pending).await?;
+            // Shown until this function returns, i.e. until the reply is stored (or the turn failed).
+            let _typing =
+                typing::start(deps.telegram.as_ref(), &ctx.db, p.tenant_id, p.bot_user_id).await;
             let output = respond(&deps, &snapshot).await?;
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
             // A company's own managers' chat or the platform's: notify_manager picks at send time.

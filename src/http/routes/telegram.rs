@@ -5,7 +5,8 @@
 //! time; 401 and nothing stored otherwise). The handler only records and enqueues, so it answers in
 //! milliseconds, far inside Telegram's redelivery timeout. Customer messages go through the same
 //! ingest as `POST /api/chat`, deduplicated by `update_id` (their idempotency key `tg:<update_id>`);
-//! updates that need only a fixed answer are recorded with their update id.
+//! updates that need only a fixed answer are recorded with their update id (an album's photos, with
+//! their media group id: an album is one message).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -68,6 +69,7 @@ pub async fn webhook(
         idempotency_key: Some(format!("tg:{update_id}")),
         shared_phone,
     };
+    let once = format!("update:{update_id}");
     let recorded = match update.inbound() {
         Inbound::Text { chat_id, text } => Some(message(chat_id, Body::Text(text), None)),
         Inbound::Voice {
@@ -94,31 +96,37 @@ pub async fn webhook(
             Err(_) => Some(message(chat_id, Body::Text(phone), None)),
         },
         Inbound::Start { chat_id } => {
-            service_reply(&state, tenant, chat_id, update_id, greeting(language), true).await?;
+            service_reply(&state, tenant, chat_id, &once, greeting(language), true).await?;
             None
         }
         Inbound::TooLarge { chat_id } => {
-            service_reply(
-                &state,
-                tenant,
-                chat_id,
-                update_id,
-                too_large(language),
-                false,
-            )
-            .await?;
+            service_reply(&state, tenant, chat_id, &once, too_large(language), false).await?;
             None
         }
         Inbound::Unsupported { chat_id } => {
-            service_reply(
-                &state,
-                tenant,
-                chat_id,
-                update_id,
-                unsupported(language),
-                false,
-            )
-            .await?;
+            service_reply(&state, tenant, chat_id, &once, unsupported(language), false).await?;
+            None
+        }
+        Inbound::Album {
+            chat_id,
+            group,
+            caption: Some(caption),
+        } => {
+            // The album's other photos must not get the polite "text please" on top of the answer.
+            db::telegram::mark_seen(&state.pool, tenant, &format!("album:{group}")).await?;
+            Some(Incoming {
+                // One message per album, whichever of its updates carries the caption.
+                idempotency_key: Some(format!("tg:album:{group}")),
+                ..message(chat_id, Body::Text(caption), None)
+            })
+        }
+        Inbound::Album {
+            chat_id,
+            group,
+            caption: None,
+        } => {
+            let key = format!("album:{group}");
+            service_reply(&state, tenant, chat_id, &key, unsupported(language), false).await?;
             None
         }
         Inbound::Ignore => {
@@ -167,17 +175,17 @@ async fn service_reply(
     state: &AppState,
     tenant: TenantId,
     chat_id: i64,
-    update_id: i64,
+    key: &str,
     text: &str,
     greeting: bool,
 ) -> Result<(), AppError> {
     let fresh =
-        db::telegram::record_service_reply(&state.pool, tenant, chat_id, update_id, text, greeting)
+        db::telegram::record_service_reply(&state.pool, tenant, chat_id, key, text, greeting)
             .await?;
     if fresh {
         state.waker.wake();
     }
-    tracing::info!(tenant_id = %tenant, update_id, duplicate = !fresh, "Telegram service reply recorded");
+    tracing::info!(tenant_id = %tenant, key, duplicate = !fresh, "Telegram service reply recorded");
     Ok(())
 }
 
