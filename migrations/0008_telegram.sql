@@ -12,6 +12,8 @@ CREATE TABLE telegram_bots (
     -- where lead notifications go (NULL: the platform chat, TELEGRAM_CHAT_ID)
     managers_chat_id text,
     language         text NOT NULL DEFAULT 'ru' CHECK (language IN ('ru', 'kk', 'en')),
+    -- getUpdates mode (TELEGRAM_POLLING): the next update_id to ask for
+    poll_offset      bigint NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );

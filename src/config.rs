@@ -234,6 +234,12 @@ pub struct Settings {
     #[arg(long, env = "TELEGRAM_FILE_BASE", global = true)]
     pub telegram_file_base: Option<String>,
 
+    /// Receive customers' Telegram messages by getUpdates long polling instead of webhooks (local use
+    /// without a public URL): one poller per bot across worker processes, offsets stored.
+    #[arg(long, env = "TELEGRAM_POLLING", default_value = "false", value_parser = parse_flag, global = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub telegram_polling: bool,
+
     /// This service's public address, for links in notifications.
     #[arg(
         long,
@@ -375,6 +381,7 @@ pub struct Config {
     pub telegram_chat_id: Option<String>,
     pub telegram_api_base: String,
     pub telegram_file_base: String,
+    pub telegram_polling: bool,
     pub public_url: String,
     pub listen: SocketAddr,
     pub cors_origins: CorsOrigins,
@@ -503,6 +510,7 @@ impl Settings {
                 Some(base) if !base.is_empty() => base.trim_end_matches('/').to_owned(),
                 _ => format!("{}/file", self.telegram_api_base.trim_end_matches('/')),
             },
+            telegram_polling: self.telegram_polling,
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             listen: SocketAddr::new(self.host, self.port),
             cors_origins: CorsOrigins::parse(&self.cors_origins),

@@ -12,6 +12,7 @@ pub mod maintenance;
 pub mod pipeline;
 pub mod pool;
 pub mod telegram;
+pub mod telegram_poll;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -80,6 +81,7 @@ pub fn telegram(config: &Config) -> telegram::Telegram {
             config.secret_key_previous.as_ref(),
         ),
         public_url: config.public_url.clone(),
+        polling: config.telegram_polling,
     }
 }
 
@@ -124,7 +126,16 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
         shutdown.clone(),
     ));
     let waker = crate::queue::wake::Waker::spawn(db.clone(), shutdown.clone());
-    let deps = pipeline_deps(config, Some(waker));
+    let deps = pipeline_deps(config, Some(waker.clone()));
+    let poller = match (&deps.telegram, config.telegram_polling) {
+        (Some(telegram), true) => Some(tokio::spawn(telegram_poll::run(
+            db.clone(),
+            telegram.clone(),
+            waker,
+            shutdown.clone(),
+        ))),
+        _ => None,
+    };
     let pool = WorkerPool::new(db, registry(deps), pool_config(config));
     tracing::info!(
         concurrency = config.worker.concurrency,
@@ -133,6 +144,9 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
     );
     let result = pool.run(shutdown).await;
     maintenance.abort();
+    if let Some(poller) = poller {
+        poller.abort();
+    }
     tracing::info!("worker stopped");
     result
 }

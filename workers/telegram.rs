@@ -19,6 +19,8 @@ pub struct Telegram {
     pub secrets: SecretBox,
     /// This service's public address, for the webhook URL.
     pub public_url: String,
+    /// getUpdates mode (TELEGRAM_POLLING): webhooks are removed instead of registered.
+    pub polling: bool,
 }
 
 /// A tenant's bot, ready to call.
@@ -44,11 +46,20 @@ impl Telegram {
         }))
     }
 
-    /// Registers the tenant's webhook (also `salesbot telegram set-webhook`).
+    /// Registers the tenant's webhook (also `salesbot telegram set-webhook`) — or, in getUpdates
+    /// mode, removes it, as Telegram refuses getUpdates while a webhook is set.
     pub async fn set_webhook(&self, db: &PgPool, tenant: TenantId) -> Result<bool, JobError> {
         let Some(TenantBot { token, bot }) = self.bot(db, tenant).await? else {
             return Ok(false);
         };
+        if self.polling {
+            self.client
+                .delete_webhook(&token)
+                .await
+                .map_err(job_error)?;
+            tracing::info!(tenant_id = %tenant, "Telegram webhook removed (getUpdates mode)");
+            return Ok(true);
+        }
         let url = db::telegram::webhook_url(&self.public_url, bot.webhook_id);
         self.client
             .set_webhook(&token, &url, &bot.webhook_secret)

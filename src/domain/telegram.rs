@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
+use super::language::Language;
+
 /// Telegram's limit on one message's text, in characters (UTF-16 code units in fact; counting chars
 /// stays under it for Cyrillic and Latin text, and a split only needs to err short).
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -245,6 +247,51 @@ impl Update {
             .as_ref()?
             .language_code
             .as_deref()
+    }
+}
+
+/// The default answer to `/start` (a tenant's own greeting replaces it).
+pub fn greeting_text(language: Language) -> &'static str {
+    match language {
+        Language::Kk => {
+            "Сәлеметсіз бе! Мен компанияның сату көмекшісімін. Қандай нысан салғыңыз келеді — үй, монша, гараж? Қалаңыз бен шамамен ауданын жазыңыз."
+        }
+        Language::En => {
+            "Hello! I'm the company's sales assistant. What would you like to build — a house, a bath house, a garage? Tell me your city and the approximate area."
+        }
+        Language::Ru | Language::Mixed => {
+            "Здравствуйте! Я помощник отдела продаж. Что вы хотите построить — дом, баню, гараж? Напишите город и примерную площадь."
+        }
+    }
+}
+
+/// The answer to a photo, sticker… without words.
+pub fn unsupported_text(language: Language) -> &'static str {
+    match language {
+        Language::Kk => {
+            "Кешіріңіз, мен мәтін мен дауыстық хабарламаларды ғана түсінемін. Сұрағыңызды жазыңыз немесе дауыспен жіберіңіз."
+        }
+        Language::En => {
+            "Sorry, I can only read text and voice messages. Please write your question or send a voice note."
+        }
+        Language::Ru | Language::Mixed => {
+            "Извините, я понимаю только текст и голосовые сообщения. Напишите, пожалуйста, вопрос или отправьте голосовое."
+        }
+    }
+}
+
+/// The answer to a voice note over the Bot API's download limit.
+pub fn too_large_text(language: Language) -> &'static str {
+    match language {
+        Language::Kk => {
+            "Кешіріңіз, бұл файл тым үлкен (20 МБ-тан асады). Қысқа дауыстық хабарлама жіберіңіз немесе жазыңыз."
+        }
+        Language::En => {
+            "Sorry, this file is too large (over 20 MB). Please send a shorter voice note or write."
+        }
+        Language::Ru | Language::Mixed => {
+            "Извините, файл слишком большой (больше 20 МБ). Отправьте, пожалуйста, голосовое покороче или напишите."
+        }
     }
 }
 

@@ -169,6 +169,7 @@ async fn handle(
                 }
             }
         }
+        "getUpdates" => json!([]),
         _ => json!(true),
     };
     (StatusCode::OK, Json(json!({"ok": true, "result": result})))

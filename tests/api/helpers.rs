@@ -45,6 +45,7 @@ pub fn test_config() -> Config {
         telegram_chat_id: None,
         telegram_api_base: "http://127.0.0.1:9".into(),
         telegram_file_base: "http://127.0.0.1:9/file".into(),
+        telegram_polling: false,
         public_url: "http://localhost:8000".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         cors_origins: CorsOrigins::List(vec!["https://crm.example.kz".into()]),

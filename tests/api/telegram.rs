@@ -54,6 +54,7 @@ pub fn telegram_deps(addr: SocketAddr, transcriber: Option<Arc<dyn Transcriber>>
             .with_file_base(&format!("http://{addr}/file")),
         secrets: SecretBox::new(&salesbot::config::Secret::new(TEST_SECRET), None),
         public_url: PUBLIC_URL.into(),
+        polling: false,
     }));
     deps
 }
@@ -859,4 +860,78 @@ async fn an_album_is_one_message(pool: PgPool) {
     assert_eq!(contents, ["Хочу такую баню в Алматы"]);
     let sent = texts_to(&s.telegram, "800");
     assert_eq!(sent.len(), 2, "only the caption's answer: {sent:?}");
+}
+
+#[sqlx::test]
+async fn the_long_poll_mode_feeds_the_same_ingest_and_stores_its_offset(pool: PgPool) {
+    let s = setup(&pool).await;
+    let mut deps = telegram_deps(s.addr, None);
+    let telegram = Arc::new(Telegram {
+        client: TelegramClient::new(&format!("http://{}", s.addr), Duration::from_secs(5)),
+        secrets: SecretBox::new(&salesbot::config::Secret::new(TEST_SECRET), None),
+        public_url: PUBLIC_URL.into(),
+        polling: true,
+    });
+    deps.telegram = Some(telegram.clone());
+    let workers = WorkerPool::new(pool.clone(), registry(deps), fast_config());
+    let (jwt, body) = s.app.register_ok("poll@stroy.kz", "Stroy").await;
+    let tenant = TenantId(
+        body["user"]["tenant"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(&jwt)
+        .json(&json!({"bot_token": BOT_TOKEN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    workers.run_once().await.unwrap();
+    // getUpdates works only without a webhook: saving the bot removed it instead of setting it.
+    assert_eq!(s.telegram.calls_to("deleteWebhook").len(), 1);
+    assert!(s.telegram.calls_to("setWebhook").is_empty());
+
+    s.telegram.then_reply_to(
+        "getUpdates",
+        200,
+        json!({"ok": true, "result": [text_update(10, 900, "Хочу баню"), text_update(11, 900, "/start")]}),
+    );
+    let polled =
+        salesbot::workers::telegram_poll::poll_once(&pool, &telegram, tenant, Duration::ZERO)
+            .await
+            .unwrap();
+    assert_eq!(polled, Some(2));
+    // Telegram sends update 11 again (our offset was lost, say): it is not recorded twice.
+    s.telegram.then_reply_to(
+        "getUpdates",
+        200,
+        json!({"ok": true, "result": [text_update(11, 900, "/start")]}),
+    );
+    salesbot::workers::telegram_poll::poll_once(&pool, &telegram, tenant, Duration::ZERO)
+        .await
+        .unwrap();
+    salesbot::workers::telegram_poll::poll_once(&pool, &telegram, tenant, Duration::ZERO)
+        .await
+        .unwrap();
+    let offsets: Vec<i64> = s
+        .telegram
+        .calls_to("getUpdates")
+        .iter()
+        .map(|b| b["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, [0, 12, 12]);
+    workers.run_once().await.unwrap();
+
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM messages WHERE role = 'user'").await,
+        1
+    );
+    let sent = texts_to(&s.telegram, "900");
+    assert_eq!(sent.len(), 2, "the reply and the greeting: {sent:?}");
 }

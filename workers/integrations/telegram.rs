@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::config::Secret;
 
+/// The update kinds salesbot handles; Telegram sends no others.
+const ALLOWED_UPDATES: [&str; 2] = ["message", "edited_message"];
+
 #[derive(Clone)]
 pub struct TelegramClient {
     http: reqwest::Client,
@@ -105,6 +108,30 @@ impl TelegramClient {
             .map_err(|e| TelegramError::Fatal(format!("unexpected sendMessage result: {e}")))
     }
 
+    /// `getUpdates` long poll: the updates from `offset` on, waiting up to `wait` for the first.
+    pub async fn get_updates(
+        &self,
+        token: &Secret,
+        offset: i64,
+        wait: Duration,
+    ) -> Result<Vec<serde_json::Value>, TelegramError> {
+        let body = serde_json::json!({
+            "offset": offset,
+            "timeout": wait.as_secs(),
+            "allowed_updates": ALLOWED_UPDATES,
+        });
+        let result = self.call(token, "getUpdates", &body).await?;
+        serde_json::from_value(result)
+            .map_err(|e| TelegramError::Fatal(format!("unexpected getUpdates result: {e}")))
+    }
+
+    /// `deleteWebhook`: getUpdates works only while no webhook is set.
+    pub async fn delete_webhook(&self, token: &Secret) -> Result<(), TelegramError> {
+        self.call(token, "deleteWebhook", &serde_json::json!({}))
+            .await
+            .map(drop)
+    }
+
     /// `sendChatAction` ("typing…" and the like).
     pub async fn send_chat_action(
         &self,
@@ -126,7 +153,7 @@ impl TelegramClient {
         let body = serde_json::json!({
             "url": url,
             "secret_token": secret_token,
-            "allowed_updates": ["message", "edited_message"],
+            "allowed_updates": ALLOWED_UPDATES,
         });
         self.call(token, "setWebhook", &body).await.map(drop)
     }

@@ -17,11 +17,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::messages::{Body, Channel, Incoming};
 use crate::domain::TenantId;
-use crate::domain::language::Language;
-use crate::domain::phone::Phone;
-use crate::domain::telegram::{Inbound, Update};
+use crate::domain::telegram::Update;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 
@@ -57,94 +54,13 @@ pub async fn webhook(
             return Ok(Json(WebhookAck { ok: true }));
         }
     };
-    let update_id = update.update_id;
-    let language = update
-        .language_code()
-        .and_then(|c| c.parse::<Language>().ok())
-        .unwrap_or(Language::Ru);
-    let message = |chat_id: i64, body: Body, shared_phone: Option<Phone>| Incoming {
-        channel: Channel::Telegram,
-        external_id: chat_id.to_string(),
-        body,
-        idempotency_key: Some(format!("tg:{update_id}")),
-        shared_phone,
-    };
-    let once = format!("update:{update_id}");
-    let recorded = match update.inbound() {
-        Inbound::Text { chat_id, text } => Some(message(chat_id, Body::Text(text), None)),
-        Inbound::Voice {
-            chat_id,
-            file_id,
-            mime,
-            file_size,
-        } => Some(message(
-            chat_id,
-            Body::TelegramVoice {
-                file_id,
-                mime,
-                file_size,
-            },
-            None,
-        )),
-        Inbound::Contact { chat_id, phone } => match Phone::parse(&phone) {
-            // The number is also the message's text, so the conversation (and its lead) sees it.
-            Ok(phone) => Some(message(
-                chat_id,
-                Body::Text(phone.as_str().to_owned()),
-                Some(phone),
-            )),
-            Err(_) => Some(message(chat_id, Body::Text(phone), None)),
-        },
-        Inbound::Start { chat_id } => {
-            service_reply(&state, tenant, chat_id, &once, greeting(language), true).await?;
-            None
-        }
-        Inbound::TooLarge { chat_id } => {
-            service_reply(&state, tenant, chat_id, &once, too_large(language), false).await?;
-            None
-        }
-        Inbound::Unsupported { chat_id } => {
-            service_reply(&state, tenant, chat_id, &once, unsupported(language), false).await?;
-            None
-        }
-        Inbound::Album {
-            chat_id,
-            group,
-            caption: Some(caption),
-        } => {
-            // The album's other photos must not get the polite "text please" on top of the answer.
-            db::telegram::mark_seen(&state.pool, tenant, &format!("album:{group}")).await?;
-            Some(Incoming {
-                // One message per album, whichever of its updates carries the caption.
-                idempotency_key: Some(format!("tg:album:{group}")),
-                ..message(chat_id, Body::Text(caption), None)
-            })
-        }
-        Inbound::Album {
-            chat_id,
-            group,
-            caption: None,
-        } => {
-            let key = format!("album:{group}");
-            service_reply(&state, tenant, chat_id, &key, unsupported(language), false).await?;
-            None
-        }
-        Inbound::Ignore => {
-            tracing::debug!(tenant_id = %tenant, update_id, "Telegram update ignored");
-            None
-        }
-    };
-    if let Some(incoming) = recorded {
-        let ingested = db::messages::ingest(&state.pool, tenant, incoming).await?;
-        if !ingested.duplicate {
-            state.waker.wake();
-            state.replies.wake(ingested.bot_user_id.0);
-        }
-        tracing::info!(
-            tenant_id = %tenant, bot_user_id = %ingested.bot_user_id,
-            message_id = %ingested.message_id, update_id, duplicate = ingested.duplicate,
-            "new Telegram message"
-        );
+    let recorded = db::telegram::record_update(&state.pool, tenant, &update).await?;
+    if recorded.fresh {
+        state.waker.wake();
+    }
+    if let Some(bot_user) = recorded.bot_user {
+        // Long-polls of this conversation in this process see the customer's message at once.
+        state.replies.wake(bot_user.0);
     }
     Ok(Json(WebhookAck { ok: true }))
 }
@@ -169,64 +85,4 @@ async fn authenticate(
         return Err(refused());
     }
     Ok(tenant)
-}
-
-async fn service_reply(
-    state: &AppState,
-    tenant: TenantId,
-    chat_id: i64,
-    key: &str,
-    text: &str,
-    greeting: bool,
-) -> Result<(), AppError> {
-    let fresh =
-        db::telegram::record_service_reply(&state.pool, tenant, chat_id, key, text, greeting)
-            .await?;
-    if fresh {
-        state.waker.wake();
-    }
-    tracing::info!(tenant_id = %tenant, key, duplicate = !fresh, "Telegram service reply recorded");
-    Ok(())
-}
-
-fn greeting(language: Language) -> &'static str {
-    match language {
-        Language::Kk => {
-            "Сәлеметсіз бе! Мен компанияның сату көмекшісімін. Қандай нысан салғыңыз келеді — үй, монша, гараж? Қалаңыз бен шамамен ауданын жазыңыз."
-        }
-        Language::En => {
-            "Hello! I'm the company's sales assistant. What would you like to build — a house, a bath house, a garage? Tell me your city and the approximate area."
-        }
-        Language::Ru | Language::Mixed => {
-            "Здравствуйте! Я помощник отдела продаж. Что вы хотите построить — дом, баню, гараж? Напишите город и примерную площадь."
-        }
-    }
-}
-
-fn unsupported(language: Language) -> &'static str {
-    match language {
-        Language::Kk => {
-            "Кешіріңіз, мен мәтін мен дауыстық хабарламаларды ғана түсінемін. Сұрағыңызды жазыңыз немесе дауыспен жіберіңіз."
-        }
-        Language::En => {
-            "Sorry, I can only read text and voice messages. Please write your question or send a voice note."
-        }
-        Language::Ru | Language::Mixed => {
-            "Извините, я понимаю только текст и голосовые сообщения. Напишите, пожалуйста, вопрос или отправьте голосовое."
-        }
-    }
-}
-
-fn too_large(language: Language) -> &'static str {
-    match language {
-        Language::Kk => {
-            "Кешіріңіз, бұл файл тым үлкен (20 МБ-тан асады). Қысқа дауыстық хабарлама жіберіңіз немесе жазыңыз."
-        }
-        Language::En => {
-            "Sorry, this file is too large (over 20 MB). Please send a shorter voice note or write."
-        }
-        Language::Ru | Language::Mixed => {
-            "Извините, файл слишком большой (больше 20 МБ). Отправьте, пожалуйста, голосовое покороче или напишите."
-        }
-    }
 }
