@@ -12,6 +12,9 @@ CREATE TABLE telegram_bots (
     -- where lead notifications go (NULL: the platform chat, TELEGRAM_CHAT_ID)
     managers_chat_id text,
     language         text NOT NULL DEFAULT 'ru' CHECK (language IN ('ru', 'kk', 'en')),
+    -- the managers' working hours, minutes after midnight in Kazakhstan time (UTC+5); NULL: always
+    work_from_min    smallint CHECK (work_from_min BETWEEN 0 AND 1439),
+    work_to_min      smallint CHECK (work_to_min BETWEEN 0 AND 1439),
     -- getUpdates mode (TELEGRAM_POLLING): the next update_id to ask for
     poll_offset      bigint NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL DEFAULT now(),

@@ -5,7 +5,8 @@
 //! and the turn's commit take first, so each sees the others' result):
 //! - `bot → human` (`begin`): a manager's action, or the engine's structured handoff request in a
 //!   turn's commit. Sets `handoff_at`, enqueues the managers' alert (`forward_to_managers`) and the
-//!   no-answer check (`handoff_timeout`). Already human: nothing happens.
+//!   no-answer check (`handoff_timeout`: after HANDOFF_TIMEOUT, or at once outside the managers'
+//!   working hours). Already human: nothing happens.
 //! - in `human`: turns stay silent; each customer message is forwarded to the managers' chat; a
 //!   manager's reply (`reply`) is stored as a `manager` message that answers every unanswered
 //!   customer message (so no later turn answers them again) and is delivered through `deliver_reply`
@@ -134,6 +135,15 @@ pub async fn begin(
         return Ok(false);
     };
     queue::enqueue(&mut **tx, &forward_job(tenant, bot_user, Some(reason))).await?;
+    // Outside the managers' working hours nobody will answer soon: the customer hears so at once.
+    let closed = super::telegram::working_hours(tx, tenant)
+        .await?
+        .is_some_and(|hours| !hours.is_open(Utc::now()));
+    let wait = if closed {
+        std::time::Duration::ZERO
+    } else {
+        timeout
+    };
     queue::enqueue(
         &mut **tx,
         &NewJob::new(
@@ -142,7 +152,7 @@ pub async fn begin(
                                "handoff_at": handoff_at}),
         )
         .tenant(tenant)
-        .delay(timeout),
+        .delay(wait),
     )
     .await?;
     tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, reason, "conversation handed to a manager");

@@ -19,6 +19,7 @@ use crate::domain::telegram::{
     BotToken, ChatId, Inbound, Update, greeting_text, new_webhook_secret, too_large_text,
     unsupported_text,
 };
+use crate::domain::working_hours::WorkingHours;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::queue::{self, NewJob};
 
@@ -41,7 +42,13 @@ pub struct TelegramSettings {
     pub managers_chat_id: Option<String>,
     /// Language of the managers' notifications: `ru`, `kk` or `en`.
     pub language: String,
+    /// The managers' working hours in Kazakhstan time, e.g. `09:00-18:00`; null: always.
+    pub working_hours: Option<String>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn hours_text(from: Option<i16>, to: Option<i16>) -> Option<String> {
+    WorkingHours::from_minutes(from, to).map(|h| h.to_string())
 }
 
 /// What a PUT changes. A missing token keeps the stored one (it is never shown, so a client cannot
@@ -50,6 +57,7 @@ pub struct SettingsUpdate {
     pub bot_token: Option<BotToken>,
     pub managers_chat_id: Option<ChatId>,
     pub language: Language,
+    pub working_hours: Option<WorkingHours>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,19 +94,22 @@ pub async fn save_settings(
     };
     let row = sqlx::query!(
         r#"INSERT INTO telegram_bots AS t (tenant_id, token_ciphertext, token_hint, webhook_secret,
-                                          managers_chat_id, language)
-           SELECT $1, $2, $3, $4, $5, $6 WHERE $2::bytea IS NOT NULL
+                                          managers_chat_id, language, work_from_min, work_to_min)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE $2::bytea IS NOT NULL
            ON CONFLICT (tenant_id) DO UPDATE SET
                token_ciphertext = EXCLUDED.token_ciphertext, token_hint = EXCLUDED.token_hint,
                webhook_secret = EXCLUDED.webhook_secret, managers_chat_id = EXCLUDED.managers_chat_id,
-               language = EXCLUDED.language, updated_at = now()
-           RETURNING token_hint, managers_chat_id, language, updated_at"#,
+               language = EXCLUDED.language, work_from_min = EXCLUDED.work_from_min,
+               work_to_min = EXCLUDED.work_to_min, updated_at = now()
+           RETURNING token_hint, managers_chat_id, language, work_from_min, work_to_min, updated_at"#,
         tenant.0,
         ciphertext,
         hint,
         new_webhook_secret(),
         update.managers_chat_id.as_ref().map(ChatId::as_str),
         update.language.code(),
+        update.working_hours.map(WorkingHours::from_minute),
+        update.working_hours.map(WorkingHours::to_minute),
     )
     .fetch_optional(&mut *tx)
     .await?;
@@ -107,12 +118,16 @@ pub async fn save_settings(
         None => {
             // No token given: only the other settings change, and only if a bot exists.
             let kept = sqlx::query!(
-                r#"UPDATE telegram_bots SET managers_chat_id = $2, language = $3, updated_at = now()
+                r#"UPDATE telegram_bots SET managers_chat_id = $2, language = $3, work_from_min = $4,
+                          work_to_min = $5, updated_at = now()
                    WHERE tenant_id = $1
-                   RETURNING token_hint, managers_chat_id, language, updated_at"#,
+                   RETURNING token_hint, managers_chat_id, language, work_from_min, work_to_min,
+                             updated_at"#,
                 tenant.0,
                 update.managers_chat_id.as_ref().map(ChatId::as_str),
                 update.language.code(),
+                update.working_hours.map(WorkingHours::from_minute),
+                update.working_hours.map(WorkingHours::to_minute),
             )
             .fetch_optional(&mut *tx)
             .await?
@@ -124,6 +139,7 @@ pub async fn save_settings(
                 webhook_url: webhook_url(public_url, webhook_id),
                 managers_chat_id: kept.managers_chat_id,
                 language: kept.language,
+                working_hours: hours_text(kept.work_from_min, kept.work_to_min),
                 updated_at: kept.updated_at,
             });
         }
@@ -145,6 +161,7 @@ pub async fn save_settings(
         webhook_url: webhook_url(public_url, webhook_id),
         managers_chat_id: row.managers_chat_id,
         language: row.language,
+        working_hours: hours_text(row.work_from_min, row.work_to_min),
         updated_at: row.updated_at,
     })
 }
@@ -178,7 +195,8 @@ pub async fn settings(
 ) -> Result<Option<TelegramSettings>, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let row = sqlx::query!(
-        r#"SELECT b.token_hint, b.managers_chat_id, b.language, b.updated_at, w.webhook_id
+        r#"SELECT b.token_hint, b.managers_chat_id, b.language, b.work_from_min, b.work_to_min,
+                  b.updated_at, w.webhook_id
            FROM telegram_bots b JOIN telegram_webhooks w ON w.tenant_id = b.tenant_id
            WHERE b.tenant_id = $1"#,
         tenant.0
@@ -191,6 +209,7 @@ pub async fn settings(
         webhook_url: webhook_url(public_url, r.webhook_id),
         managers_chat_id: r.managers_chat_id,
         language: r.language,
+        working_hours: hours_text(r.work_from_min, r.work_to_min),
         updated_at: r.updated_at,
     }))
 }
@@ -518,6 +537,20 @@ pub async fn record_service_reply(
     enqueue_delivery(&mut tx, tenant, BotUserId(conversation.id), message).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The managers' working hours, when the company set them.
+pub async fn working_hours(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<Option<WorkingHours>, sqlx::Error> {
+    let row = sqlx::query!(
+        "SELECT work_from_min, work_to_min FROM telegram_bots WHERE tenant_id = $1",
+        tenant.0
+    )
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.and_then(|r| WorkingHours::from_minutes(r.work_from_min, r.work_to_min)))
 }
 
 /// getUpdates mode: the next update id to ask the tenant's bot for.

@@ -18,6 +18,7 @@ pub mod phone;
 pub mod telegram;
 pub mod tenant_name;
 pub mod tokens;
+pub mod working_hours;
 
 pub use email::Email;
 pub use ids::{BotUserId, LeadId, MessageId, TenantId, UserId};

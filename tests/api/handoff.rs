@@ -250,3 +250,47 @@ async fn bot_user(pool: &PgPool) -> salesbot::domain::BotUserId {
         .unwrap();
     id.into()
 }
+
+#[sqlx::test]
+async fn outside_working_hours_the_customer_hears_when_managers_answer(pool: PgPool) {
+    let s = setup(&pool).await;
+    let workers = patient_workers(&pool, s.addr);
+    let (jwt, _bot) = started(&s, &workers).await;
+    // A one-hour window six hours from now (Kazakhstan time, UTC+5): closed now, whatever the time.
+    let now = chrono::Utc::now().timestamp() / 60 + 5 * 60;
+    let from = (now + 360).rem_euclid(1440);
+    let to = (from + 60) % 1440;
+    let hours = format!(
+        "{:02}:{:02}-{:02}:{:02}",
+        from / 60,
+        from % 60,
+        to / 60,
+        to % 60
+    );
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(&jwt)
+        .json(&json!({"managers_chat_id": MANAGERS, "working_hours": hours}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    post(&s, &jwt, "/api/conversations/4242/handoff", None).await;
+    workers.run_once().await.unwrap();
+    let sent = texts_to(&s, CUSTOMER);
+    assert_eq!(
+        sent.len(),
+        2,
+        "told at once, not after HANDOFF_TIMEOUT: {sent:?}"
+    );
+    assert!(sent[1].starts_with("Сейчас нерабочее время"), "{}", sent[1]);
+    let (from_text, to_text) = hours.split_once('-').unwrap();
+    assert!(
+        sent[1].contains(&format!("с {from_text} до {to_text}")),
+        "{}",
+        sent[1]
+    );
+}

@@ -199,7 +199,10 @@ async fn settings_are_encrypted_never_shown_and_register_the_webhook(pool: PgPoo
         .client
         .put(s.app.url("/api/settings/telegram"))
         .bearer_auth(&jwt)
-        .json(&json!({"managers_chat_id": "@stroy_managers", "language": "kk"}))
+        .json(
+            &json!({"managers_chat_id": "@stroy_managers", "language": "kk",
+                       "working_hours": "09:00-18:00"}),
+        )
         .send()
         .await
         .unwrap();
@@ -207,6 +210,17 @@ async fn settings_are_encrypted_never_shown_and_register_the_webhook(pool: PgPoo
     let settings: Value = resp.json().await.unwrap();
     assert_eq!(settings["bot_token"], "123456:…abcd");
     assert_eq!(settings["language"], "kk");
+    assert_eq!(settings["working_hours"], "09:00-18:00");
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(&jwt)
+        .json(&json!({"working_hours": "9 to 6"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp, 422).await, "validation_error");
     workers.run_once().await.unwrap();
     assert_eq!(s.telegram.calls_to("setWebhook").len(), 1);
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
+use crate::domain::working_hours::WorkingHours;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::queue;
 use crate::workers::integrations::telegram::html_escape;
@@ -254,6 +255,10 @@ impl Handler for TimeoutHandler {
                 .as_deref()
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(Language::Ru);
+            let text = match db::telegram::working_hours(&mut tx, p.tenant_id).await? {
+                Some(hours) if !hours.is_open(Utc::now()) => after_hours(language, hours),
+                _ => still_waiting(language).to_owned(),
+            };
             let seq = sqlx::query_scalar!(
                 "UPDATE bot_users SET last_seq = last_seq + 1, updated_at = now()
                  WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
@@ -271,7 +276,7 @@ impl Handler for TimeoutHandler {
                 p.tenant_id.0,
                 p.bot_user_id.0,
                 seq,
-                still_waiting(language)
+                text
             )
             .execute(&mut *tx)
             .await?;
@@ -284,6 +289,26 @@ impl Handler for TimeoutHandler {
                 "no manager answered in time: the customer was told");
             Ok(())
         })
+    }
+}
+
+/// Outside working hours: when the managers work, in the customer's language.
+fn after_hours(language: Language, hours: WorkingHours) -> String {
+    let (from, to) = hours
+        .to_string()
+        .split_once('-')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap_or_default();
+    match language {
+        Language::Kk => format!(
+            "Қазір жұмыс уақыты емес. Менеджерлер {from}-ден {to}-ге дейін (Астана уақыты) жұмыс істейді және сол уақытта жауап береді. Сұрағыңыз сақталды."
+        ),
+        Language::En => format!(
+            "It is outside working hours now. Our managers work from {from} to {to} (Astana time) and will answer you then. Your question is saved."
+        ),
+        Language::Ru | Language::Mixed => format!(
+            "Сейчас нерабочее время. Менеджеры работают с {from} до {to} (время Астаны) и ответят вам в это время. Ваш вопрос сохранён."
+        ),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::db::telegram::{SaveError, SettingsUpdate, TelegramSettings};
 use crate::domain::Role;
 use crate::domain::language::Language;
 use crate::domain::telegram::{BotToken, ChatId};
+use crate::domain::working_hours::WorkingHours;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
@@ -25,6 +26,9 @@ pub struct TelegramSettingsRequest {
     pub managers_chat_id: Option<String>,
     /// Language of the notifications: `ru` (default), `kk` or `en`.
     pub language: Option<String>,
+    /// The managers' working hours in Kazakhstan time, e.g. `09:00-18:00`; null: always. Outside
+    /// them a customer handed to a manager is told at once when the managers will answer.
+    pub working_hours: Option<String>,
 }
 
 /// The company's Telegram settings (404 until they are saved).
@@ -83,6 +87,13 @@ pub async fn put_telegram(
             }
         },
     };
+    let working_hours = request
+        .working_hours
+        .as_deref()
+        .filter(|h| !h.trim().is_empty())
+        .map(WorkingHours::parse)
+        .transpose()
+        .map_err(|e| AppError::Validation(format!("working_hours: {e}")))?;
     let token_changed = bot_token.is_some();
     let saved = db::telegram::save_settings(
         &state.pool,
@@ -93,6 +104,7 @@ pub async fn put_telegram(
             bot_token,
             managers_chat_id,
             language,
+            working_hours,
         },
     )
     .await
