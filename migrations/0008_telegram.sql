@@ -34,9 +34,10 @@ CREATE TABLE telegram_webhooks (
     tenant_id  uuid NOT NULL UNIQUE REFERENCES tenants (id) ON DELETE CASCADE
 );
 
--- Updates that produced no customer message (/start, a sticker) are recorded by key — `update:<id>`,
--- or `album:<media_group_id>` for every photo of one album — so a redelivery or the album's other
--- photos are answered once. Customer messages are deduplicated by their idempotency key `tg:<id>`.
+-- Updates that produced no customer message (/start, a sticker) are recorded by key —
+-- `update:<bot id>:<update id>`, or `album:<bot id>:<media_group_id>` for every photo of one album — so
+-- a redelivery or the album's other photos are answered once. Customer messages are deduplicated by
+-- their idempotency key `tg:<bot id>:<update id>`.
 CREATE TABLE telegram_updates (
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     key         text NOT NULL,

@@ -54,7 +54,8 @@ pub async fn poll_once(
         };
         match serde_json::from_value::<Update>(raw.clone()) {
             Ok(update) => {
-                db::telegram::record_update(db, tenant, &update).await?;
+                let bot_id = db::telegram::bot_id(bot.token.expose());
+                db::telegram::record_update(db, tenant, bot_id, &update).await?;
             }
             Err(err) => {
                 tracing::warn!(tenant_id = %tenant, update_id, error = %err, "unreadable Telegram update skipped");

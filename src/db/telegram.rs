@@ -228,21 +228,28 @@ pub async fn webhook_tenant(
     Ok(tenant.map(TenantId))
 }
 
-/// Whether `given` is the tenant's webhook secret, compared in constant time.
-pub async fn secret_matches(
+/// The tenant's bot id when `given` is its webhook secret (compared in constant time), else None.
+pub async fn webhook_bot(
     pool: &PgPool,
     tenant: TenantId,
     given: &[u8],
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
-    let secret = sqlx::query_scalar!(
-        "SELECT webhook_secret FROM telegram_bots WHERE tenant_id = $1",
+    let bot = sqlx::query!(
+        "SELECT webhook_secret, token_hint FROM telegram_bots WHERE tenant_id = $1",
         tenant.0
     )
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(secret.is_some_and(|s| bool::from(s.as_bytes().ct_eq(given))))
+    Ok(bot
+        .filter(|b| bool::from(b.webhook_secret.as_bytes().ct_eq(given)))
+        .map(|b| bot_id(&b.token_hint).to_owned()))
+}
+
+/// The bot's own id, the part of its token (or token hint) before the colon.
+pub fn bot_id(token: &str) -> &str {
+    token.split(':').next().unwrap_or_default()
 }
 
 /// Every tenant with a bot (for `salesbot telegram …` operations across tenants).
@@ -337,11 +344,14 @@ pub struct Recorded {
 }
 
 /// Records what one Telegram update means (webhook and long-poll alike): a customer message through
-/// the same ingest as `POST /api/chat` (idempotency key `tg:<update_id>`), or a fixed answer
-/// recorded under its dedup key, or nothing. Only records and enqueues: no Telegram call.
+/// the same ingest as `POST /api/chat` (idempotency key `tg:<bot id>:<update_id>`), or a fixed
+/// answer recorded under its dedup key, or nothing. Only records and enqueues: no Telegram call.
+/// Keys carry the bot id because update ids are per bot: a company that changes its bot must not
+/// have new updates taken for old ones.
 pub async fn record_update(
     pool: &PgPool,
     tenant: TenantId,
+    bot_id: &str,
     update: &Update,
 ) -> Result<Recorded, sqlx::Error> {
     let update_id = update.update_id;
@@ -353,10 +363,10 @@ pub async fn record_update(
         channel: Channel::Telegram,
         external_id: chat_id.to_string(),
         body,
-        idempotency_key: Some(format!("tg:{update_id}")),
+        idempotency_key: Some(format!("tg:{bot_id}:{update_id}")),
         shared_phone,
     };
-    let once = format!("update:{update_id}");
+    let once = format!("update:{bot_id}:{update_id}");
     let mut answered = false;
     let recorded = match update.inbound() {
         Inbound::Text { chat_id, text } => Some(message(chat_id, Body::Text(text), None)),
@@ -418,10 +428,10 @@ pub async fn record_update(
             caption: Some(caption),
         } => {
             // The album's other photos must not get the polite "text please" on top of the answer.
-            mark_seen(pool, tenant, &format!("album:{group}")).await?;
+            mark_seen(pool, tenant, &format!("album:{bot_id}:{group}")).await?;
             Some(Incoming {
                 // One message per album, whichever of its updates carries the caption.
-                idempotency_key: Some(format!("tg:album:{group}")),
+                idempotency_key: Some(format!("tg:{bot_id}:album:{group}")),
                 ..message(chat_id, Body::Text(caption), None)
             })
         }
@@ -430,7 +440,7 @@ pub async fn record_update(
             group,
             caption: None,
         } => {
-            let key = format!("album:{group}");
+            let key = format!("album:{bot_id}:{group}");
             answered = service_reply(
                 pool,
                 tenant,

@@ -224,6 +224,42 @@ async fn settings_are_encrypted_never_shown_and_register_the_webhook(pool: PgPoo
     workers.run_once().await.unwrap();
     assert_eq!(s.telegram.calls_to("setWebhook").len(), 1);
 
+    // A manager of the company may read the settings, not change the bot.
+    let tenant: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO users (id, tenant_id, email, password_hash, role)
+         VALUES ($1, $2, 'manager@stroy.kz', $3, 'manager')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(tenant)
+    .bind(bcrypt::hash("correct horse battery", 4).unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let login: Value = s
+        .app
+        .login_form("manager@stroy.kz", "correct horse battery")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let manager = login["access_token"].as_str().unwrap();
+    let resp = s.app.get("/api/settings/telegram", Some(manager)).await;
+    assert_eq!(resp.status(), 200);
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(manager)
+        .json(&json!({"bot_token": "777777:AAHk_a-managers-own-bot-token-0000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp, 403).await, "forbidden");
+
     // Another company sees none of it.
     let (other, _) = s.app.register_ok("other@stroy.kz", "Other").await;
     let resp = s.app.get("/api/settings/telegram", Some(&other)).await;
@@ -270,6 +306,22 @@ async fn a_text_update_is_answered_in_the_customers_chat_once(pool: PgPool) {
             .unwrap();
     assert_eq!((channel.as_str(), external.as_str()), ("telegram", "555"));
     assert_eq!(count(&pool, "SELECT count(*) FROM jobs").await, 0);
+
+    // Update ids are counted per bot: after the company switches bots, the new bot's update with
+    // the same id is a new message, not a duplicate of the old bot's.
+    let new_bot = connect_bot(&s, &jwt, &workers, "654321:AAHk_the-companys-new-bot-wxyz").await;
+    let resp = post_update(
+        &s,
+        &new_bot,
+        &new_bot.secret,
+        text_update(1001, 555, "Баня"),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM messages WHERE role = 'user'").await,
+        2
+    );
 }
 
 #[sqlx::test]

@@ -4,7 +4,7 @@
 //! `X-Telegram-Bot-Api-Secret-Token` header proves the call comes from Telegram (compared in constant
 //! time; 401 and nothing stored otherwise). The handler only records and enqueues, so it answers in
 //! milliseconds, far inside Telegram's redelivery timeout. Customer messages go through the same
-//! ingest as `POST /api/chat`, deduplicated by `update_id` (their idempotency key `tg:<update_id>`);
+//! ingest as `POST /api/chat`, deduplicated by `update_id` (their idempotency key `tg:<bot id>:<update_id>`);
 //! updates that need only a fixed answer are recorded with their update id (an album's photos, with
 //! their media group id: an album is one message).
 
@@ -45,7 +45,7 @@ pub async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WebhookAck>, AppError> {
-    let tenant = authenticate(&state, &webhook_id, &headers).await?;
+    let (tenant, bot_id) = authenticate(&state, &webhook_id, &headers).await?;
     let update: Update = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(err) => {
@@ -54,7 +54,7 @@ pub async fn webhook(
             return Ok(Json(WebhookAck { ok: true }));
         }
     };
-    let recorded = db::telegram::record_update(&state.pool, tenant, &update).await?;
+    let recorded = db::telegram::record_update(&state.pool, tenant, &bot_id, &update).await?;
     if recorded.fresh {
         state.waker.wake();
     }
@@ -65,12 +65,12 @@ pub async fn webhook(
     Ok(Json(WebhookAck { ok: true }))
 }
 
-/// The tenant of a webhook call, or 401 (the same for an unknown id and a wrong secret).
+/// The tenant and bot of a webhook call, or 401 (the same for an unknown id and a wrong secret).
 async fn authenticate(
     state: &AppState,
     webhook_id: &str,
     headers: &HeaderMap,
-) -> Result<TenantId, AppError> {
+) -> Result<(TenantId, String), AppError> {
     let refused = || AppError::unauthorized("unknown webhook or wrong secret token");
     let webhook_id = Uuid::parse_str(webhook_id).map_err(|_| refused())?;
     let tenant = db::telegram::webhook_tenant(&state.pool, webhook_id)
@@ -80,9 +80,9 @@ async fn authenticate(
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    if !db::telegram::secret_matches(&state.pool, tenant, given).await? {
+    let Some(bot_id) = db::telegram::webhook_bot(&state.pool, tenant, given).await? else {
         tracing::warn!(tenant_id = %tenant, "Telegram webhook call with a wrong secret refused");
         return Err(refused());
-    }
-    Ok(tenant)
+    };
+    Ok((tenant, bot_id))
 }
