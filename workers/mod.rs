@@ -4,7 +4,9 @@
 //!   deadline, retry, drain.
 //! - [`maintenance`]: queue housekeeping (cleanup, vacuum fallback, depth/lag gauges).
 //!
-//! Pipeline stages (transcribe → turn → notify/deliver) register their handlers here as they land.
+//! - [`telegram`](mod@telegram) and [`telegram_poll`]: acting as the companies' own bots, and the getUpdates mode.
+//!
+//! Pipeline stages (transcribe → turn → notify/deliver/handoff) register their handlers here.
 
 pub mod engine;
 pub mod integrations;
