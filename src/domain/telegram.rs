@@ -165,7 +165,7 @@ pub enum Inbound {
     },
     /// A voice note over the Bot API's 20 MB download limit.
     TooLarge { chat_id: i64 },
-    /// The customer shared a phone number (the contact button): the best phone there is.
+    /// The customer shared their own phone number (the contact button): the best phone there is.
     Contact { chat_id: i64, phone: String },
     /// `/start`: greeted, no lead.
     Start { chat_id: i64 },
@@ -216,9 +216,18 @@ impl Update {
             };
         }
         if let Some(contact) = &message.contact {
-            return Inbound::Contact {
+            let sender = message.from.as_ref().map(|u| u.id).unwrap_or(chat_id);
+            if contact.user_id == Some(sender) {
+                return Inbound::Contact {
+                    chat_id,
+                    phone: contact.phone_number.clone(),
+                };
+            }
+            // Someone else's card (a colleague, a foreman): its number is words of the message,
+            // not the customer's own phone.
+            return Inbound::Text {
                 chat_id,
-                phone: contact.phone_number.clone(),
+                text: contact.phone_number.clone(),
             };
         }
         let caption = message
@@ -440,6 +449,24 @@ mod tests {
             update(serde_json::json!({"chat": {"id": -5, "type": "group"}, "text": "hi"}))
                 .inbound(),
             Inbound::Ignore
+        );
+        let own = serde_json::json!({"chat": chat, "from": {"id": 42},
+            "contact": {"phone_number": "+77012345678", "user_id": 42}});
+        assert_eq!(
+            update(own).inbound(),
+            Inbound::Contact {
+                chat_id: 42,
+                phone: "+77012345678".into()
+            }
+        );
+        let other = serde_json::json!({"chat": chat, "from": {"id": 42},
+            "contact": {"phone_number": "+77770001122", "user_id": 7}});
+        assert_eq!(
+            update(other).inbound(),
+            Inbound::Text {
+                chat_id: 42,
+                text: "+77770001122".into()
+            }
         );
         let edited: Update = serde_json::from_value(serde_json::json!({
             "update_id": 2, "edited_message": {"chat": chat, "text": "Дом!"}
