@@ -188,6 +188,16 @@ pub struct Settings {
     #[arg(long, env = "SECRET_KEY", hide_env_values = true, global = true)]
     pub secret_key: Option<Secret>,
 
+    /// The previous SECRET_KEY while rotating: stored bot tokens sealed under it still decrypt until
+    /// `salesbot telegram reencrypt` has rewritten them under SECRET_KEY.
+    #[arg(
+        long,
+        env = "SECRET_KEY_PREVIOUS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub secret_key_previous: Option<Secret>,
+
     /// Development conveniences: a generated SECRET_KEY when none is set.
     #[arg(long, env = "DEV_MODE", default_value = "false", value_parser = parse_flag, global = true,
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -282,6 +292,17 @@ pub struct Settings {
         global = true
     )]
     pub telegram_api_base: String,
+
+    /// Telegram file download base URL (`<base>/bot<token>/<file_path>`); unset: TELEGRAM_API_BASE
+    /// followed by `/file`.
+    #[arg(long, env = "TELEGRAM_FILE_BASE", global = true)]
+    pub telegram_file_base: Option<String>,
+
+    /// Receive customers' Telegram messages by getUpdates long polling instead of webhooks (local use
+    /// without a public URL): one poller per bot across worker processes, offsets stored.
+    #[arg(long, env = "TELEGRAM_POLLING", default_value = "false", value_parser = parse_flag, global = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub telegram_polling: bool,
 
     /// This service's public address, for links in notifications.
     #[arg(
@@ -379,6 +400,11 @@ pub struct Settings {
     #[arg(long, env = "STALE_MESSAGE_AGE", default_value = "24h", global = true)]
     pub stale_message_age: HumanDuration,
 
+    /// How long a customer handed to a manager waits for the manager's first answer before the bot
+    /// tells them honestly when to expect one.
+    #[arg(long, env = "HANDOFF_TIMEOUT", default_value = "15m", global = true)]
+    pub handoff_timeout: HumanDuration,
+
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
@@ -412,6 +438,7 @@ pub struct Config {
     pub db_max_connections: u32,
     pub secret_key: Secret,
     pub secret_origin: SecretOrigin,
+    pub secret_key_previous: Option<Secret>,
     pub dev_mode: bool,
     /// Set when OPENAI_API_KEY is: the OpenAI engine answers and voice is transcribed.
     pub openai: Option<OpenAiSettings>,
@@ -419,6 +446,8 @@ pub struct Config {
     pub telegram_bot_token: Option<Secret>,
     pub telegram_chat_id: Option<String>,
     pub telegram_api_base: String,
+    pub telegram_file_base: String,
+    pub telegram_polling: bool,
     pub public_url: String,
     pub listen: SocketAddr,
     pub cors_origins: CorsOrigins,
@@ -428,6 +457,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
+    pub handoff_timeout: Duration,
     pub worker: WorkerSettings,
 }
 
@@ -605,6 +635,10 @@ impl Settings {
             db_max_connections: self.db_max_connections.max(1),
             secret_key,
             secret_origin,
+            secret_key_previous: self
+                .secret_key_previous
+                .clone()
+                .filter(|k| !k.expose().trim().is_empty()),
             dev_mode: self.dev_mode,
             openai: self
                 .openai_api_key
@@ -628,6 +662,11 @@ impl Settings {
                 .filter(|k| !k.expose().is_empty()),
             telegram_chat_id: self.telegram_chat_id.clone().filter(|c| !c.is_empty()),
             telegram_api_base: self.telegram_api_base.trim_end_matches('/').to_owned(),
+            telegram_file_base: match self.telegram_file_base.as_deref().map(str::trim) {
+                Some(base) if !base.is_empty() => base.trim_end_matches('/').to_owned(),
+                _ => format!("{}/file", self.telegram_api_base.trim_end_matches('/')),
+            },
+            telegram_polling: self.telegram_polling,
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             listen: SocketAddr::new(self.host, self.port),
             cors_origins: CorsOrigins::parse(&self.cors_origins),
@@ -637,6 +676,7 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             shutdown_grace: self.shutdown_grace.0,
             chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
+            handoff_timeout: self.handoff_timeout.0,
             worker: WorkerSettings {
                 metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),

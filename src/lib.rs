@@ -7,11 +7,13 @@
 //! - [`workers`] (`workers/`): the worker pool, pipeline stages, conversation engines and thin
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
 //! - [`domain`]: newtypes and pure logic, no IO.
+//! - [`crypto`]: encryption at rest of tenants' secrets (their bot tokens).
 //! - [`config`], [`telemetry`], [`shutdown`], [`startup`], [`error`]: process plumbing.
 //!
 //! `docs/architecture.md` describes the design and why it is so.
 
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -36,9 +36,29 @@ enum Command {
     Migrate,
     /// Operate the job queue.
     Queue(QueueArgs),
+    /// Operate the companies' Telegram bots.
+    Telegram(TelegramArgs),
     /// Extract leads from conversations with the offline engine: JSON Lines on stdin (the format of
     /// shared/eval/dev.jsonl), one `{"id","lead"}` line per conversation on stdout.
     Extract,
+}
+
+#[derive(clap::Args)]
+struct TelegramArgs {
+    #[command(subcommand)]
+    command: TelegramCommand,
+}
+
+#[derive(Subcommand)]
+enum TelegramCommand {
+    /// Register the webhook (PUBLIC_URL/telegram/<webhook id>) of every company's bot, or of one.
+    SetWebhook {
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+    },
+    /// After a SECRET_KEY rotation (old key in SECRET_KEY_PREVIOUS): re-encrypt every stored bot
+    /// token under the new key.
+    Reencrypt,
 }
 
 #[derive(clap::Args)]
@@ -130,7 +150,7 @@ fn main() -> ExitCode {
     }
     let needs_secret = matches!(
         cli.command,
-        Command::Serve(_) | Command::Work(_) | Command::All(_)
+        Command::Serve(_) | Command::Work(_) | Command::All(_) | Command::Telegram(_)
     );
     let config = match cli.settings.resolve(needs_secret) {
         Ok(config) => config,
@@ -175,7 +195,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let no_migrate = match &command {
         Command::Serve(args) | Command::Work(args) | Command::All(args) => args.no_migrate,
         Command::Migrate => false,
-        Command::Queue(_) => true,
+        Command::Queue(_) | Command::Telegram(_) => true,
         Command::Extract => unreachable!("handled before start-up"),
     };
     if !no_migrate {
@@ -186,6 +206,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Migrate => Ok(()),
         Command::Queue(args) => queue_command(&pool, args).await,
+        Command::Telegram(args) => telegram_command(&config, &pool, args).await,
         Command::Extract => unreachable!("handled before start-up"),
         Command::Serve(_) => serve(&config, pool, shutdown).await,
         Command::Work(_) => workers::run(&config, pool, shutdown).await,
@@ -226,6 +247,50 @@ async fn warn_if_rls_is_bypassed(pool: &sqlx::PgPool) {
             "connected as a superuser or BYPASSRLS role: row-level security is not enforced; production must use an ordinary role"
         );
     }
+}
+
+async fn telegram_command(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    args: TelegramArgs,
+) -> anyhow::Result<()> {
+    let telegram = workers::telegram(config);
+    let tenants = match &args.command {
+        TelegramCommand::SetWebhook {
+            tenant: Some(tenant),
+        } => vec![salesbot::domain::TenantId(*tenant)],
+        _ => db::telegram::tenants_with_bots(pool).await?,
+    };
+    let mut failed = 0;
+    for tenant in tenants {
+        let outcome = match args.command {
+            TelegramCommand::SetWebhook { .. } => telegram
+                .set_webhook(pool, tenant)
+                .await
+                .map(|done| if done { "webhook registered" } else { "no bot" })
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            TelegramCommand::Reencrypt => db::telegram::reencrypt(pool, &telegram.secrets, tenant)
+                .await
+                .map(|done| {
+                    if done {
+                        "re-encrypted"
+                    } else {
+                        "already current"
+                    }
+                }),
+        };
+        match outcome {
+            Ok(what) => println!("{tenant}: {what}"),
+            Err(err) => {
+                failed += 1;
+                println!("{tenant}: failed: {err:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} bot(s) failed");
+    }
+    Ok(())
 }
 
 async fn queue_command(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {

@@ -4,13 +4,17 @@
 //!   deadline, retry, drain.
 //! - [`maintenance`]: queue housekeeping (cleanup, vacuum fallback, depth/lag gauges).
 //!
-//! Pipeline stages (transcribe → turn → notify/deliver) register their handlers here as they land.
+//! - [`telegram`](mod@telegram) and [`telegram_poll`]: acting as the companies' own bots, and the getUpdates mode.
+//!
+//! Pipeline stages (transcribe → turn → notify/deliver/handoff) register their handlers here.
 
 pub mod engine;
 pub mod integrations;
 pub mod maintenance;
 pub mod pipeline;
 pub mod pool;
+pub mod telegram;
+pub mod telegram_poll;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,13 +29,30 @@ pub use pool::{
 
 /// The handlers of every job kind this build knows.
 pub fn registry(deps: pipeline::Deps) -> Registry {
-    let registry = Registry::new()
+    let mut registry = Registry::new()
         .with(pipeline::turn::TurnHandler { deps: deps.clone() })
         .with(pipeline::transcribe::TranscribeHandler { deps: deps.clone() });
-    match deps.notifier {
-        Some(notifier) => registry.with(pipeline::notify::NotifyHandler { notifier }),
-        None => registry,
+    if let Some(telegram) = &deps.telegram {
+        registry = registry
+            .with(pipeline::deliver::DeliverHandler {
+                telegram: telegram.clone(),
+            })
+            .with(telegram::SetWebhookHandler {
+                telegram: telegram.clone(),
+            });
     }
+    if deps.notifier.is_some() || deps.telegram.is_some() {
+        registry = registry
+            .with(pipeline::notify::NotifyHandler {
+                platform: deps.notifier.clone(),
+                telegram: deps.telegram.clone(),
+            })
+            .with(pipeline::handoff::ForwardHandler {
+                platform: deps.notifier.clone(),
+                telegram: deps.telegram.clone(),
+            });
+    }
+    registry.with(pipeline::handoff::TimeoutHandler)
 }
 
 /// The pipeline's dependencies as configured: with OPENAI_API_KEY, the OpenAI engine (the offline
@@ -97,6 +118,25 @@ pub fn pipeline_deps(
             .max(Duration::from_secs(1)),
         transcribe_limit,
         prices,
+        telegram: Some(std::sync::Arc::new(telegram(config))),
+        handoff_timeout: config.handoff_timeout,
+    }
+}
+
+/// The tenants' own bots: the Bot API client and the key that opens their stored tokens.
+pub fn telegram(config: &Config) -> telegram::Telegram {
+    telegram::Telegram {
+        client: integrations::telegram::TelegramClient::new(
+            &config.telegram_api_base,
+            std::time::Duration::from_secs(15),
+        )
+        .with_file_base(&config.telegram_file_base),
+        secrets: crate::crypto::SecretBox::new(
+            &config.secret_key,
+            config.secret_key_previous.as_ref(),
+        ),
+        public_url: config.public_url.clone(),
+        polling: config.telegram_polling,
     }
 }
 
@@ -141,7 +181,16 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
         shutdown.clone(),
     ));
     let waker = crate::queue::wake::Waker::spawn(db.clone(), shutdown.clone());
-    let deps = pipeline_deps(config, &db, Some(waker));
+    let deps = pipeline_deps(config, &db, Some(waker.clone()));
+    let poller = match (&deps.telegram, config.telegram_polling) {
+        (Some(telegram), true) => Some(tokio::spawn(telegram_poll::run(
+            db.clone(),
+            telegram.clone(),
+            waker,
+            shutdown.clone(),
+        ))),
+        _ => None,
+    };
     let pool = WorkerPool::new(db, registry(deps), pool_config(config));
     tracing::info!(
         concurrency = config.worker.concurrency,
@@ -150,6 +199,9 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
     );
     let result = pool.run(shutdown).await;
     maintenance.abort();
+    if let Some(poller) = poller {
+        poller.abort();
+    }
     tracing::info!("worker stopped");
     result
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::audio::AudioFormat;
+use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::queue::{self, NewJob};
 
@@ -61,6 +62,12 @@ pub enum Body {
         format: AudioFormat,
         file_name: String,
     },
+    /// A Telegram voice note: only its file id now; the transcribe job downloads it.
+    TelegramVoice {
+        file_id: String,
+        mime: String,
+        file_size: Option<i64>,
+    },
 }
 
 pub struct Incoming {
@@ -69,6 +76,10 @@ pub struct Incoming {
     pub external_id: String,
     pub body: Body,
     pub idempotency_key: Option<String>,
+    /// A phone the customer shared through the channel itself (Telegram's contact button): stored
+    /// on the conversation at once; the message text carries it to the turn, which puts it on the
+    /// lead (and so notifies the managers of the new lead version).
+    pub shared_phone: Option<Phone>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +106,8 @@ pub async fn ingest(
         r#"INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
            VALUES ($1, $2, $3, $4, 1)
            ON CONFLICT (tenant_id, channel, external_id)
-           DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now()
+           -- a customer who writes again has unblocked the bot
+           DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
            RETURNING id, last_seq,
                      (SELECT coalesce_ms FROM tenants WHERE id = $2) AS "coalesce_ms!""#,
         Uuid::now_v7(),
@@ -130,7 +142,7 @@ pub async fn ingest(
     let message_id = MessageId::new();
     let (kind, content, transcript_status) = match &incoming.body {
         Body::Text(text) => ("text", text.as_str(), None),
-        Body::Voice { .. } => ("voice", "", Some("pending")),
+        Body::Voice { .. } | Body::TelegramVoice { .. } => ("voice", "", Some("pending")),
     };
     sqlx::query!(
         r#"INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content,
@@ -149,23 +161,57 @@ pub async fn ingest(
     .execute(&mut *tx)
     .await?;
 
-    if let Body::Voice {
-        audio,
-        format,
-        file_name,
-    } = &incoming.body
-    {
-        sqlx::query!(
-            "INSERT INTO message_audio (tenant_id, message_id, content, mime, file_name)
-             VALUES ($1, $2, $3, $4, $5)",
-            tenant.0,
-            message_id.0,
+    match &incoming.body {
+        Body::Text(_) => {}
+        Body::Voice {
             audio,
-            format.mime(),
-            file_name
+            format,
+            file_name,
+        } => {
+            sqlx::query!(
+                "INSERT INTO message_audio (tenant_id, message_id, content, mime, file_name)
+                 VALUES ($1, $2, $3, $4, $5)",
+                tenant.0,
+                message_id.0,
+                audio,
+                format.mime(),
+                file_name
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Body::TelegramVoice {
+            file_id,
+            mime,
+            file_size,
+        } => {
+            sqlx::query!(
+                "INSERT INTO telegram_files (tenant_id, message_id, file_id, mime, file_size)
+                 VALUES ($1, $2, $3, $4, $5)",
+                tenant.0,
+                message_id.0,
+                file_id,
+                mime,
+                *file_size
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    if let Some(phone) = &incoming.shared_phone {
+        sqlx::query!(
+            "UPDATE bot_users SET phone = $3 WHERE tenant_id = $1 AND id = $2",
+            tenant.0,
+            bot_user.0,
+            phone.as_str()
         )
         .execute(&mut *tx)
         .await?;
+    }
+    if matches!(
+        incoming.body,
+        Body::Voice { .. } | Body::TelegramVoice { .. }
+    ) {
         // Transcription runs ahead of the conversation, in parallel with other work.
         queue::enqueue(
             &mut *tx,

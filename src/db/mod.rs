@@ -5,8 +5,10 @@
 //! query and in the database).
 
 pub mod embedded;
+pub mod handoff;
 pub mod leads;
 pub mod messages;
+pub mod telegram;
 pub mod tenants;
 pub mod usage;
 pub mod users;

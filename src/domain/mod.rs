@@ -15,8 +15,10 @@ pub mod object_type;
 pub mod password;
 pub mod person_name;
 pub mod phone;
+pub mod telegram;
 pub mod tenant_name;
 pub mod tokens;
+pub mod working_hours;
 
 pub use email::Email;
 pub use ids::{BotUserId, LeadId, MessageId, TenantId, UserId};

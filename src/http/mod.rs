@@ -29,6 +29,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{Config, CorsOrigins};
+use crate::crypto::SecretBox;
 use crate::queue::wake::Waker;
 use auth::AuthKeys;
 use replies::ReplyHub;
@@ -44,6 +45,11 @@ pub struct AppState {
     /// Wakes requests waiting for a conversation's reply.
     pub replies: ReplyHub,
     pub chat_wait: Duration,
+    /// Seals tenants' bot tokens before they are stored.
+    pub secrets: SecretBox,
+    /// This service's public address (webhook URLs).
+    pub public_url: String,
+    pub handoff_timeout: Duration,
 }
 
 impl AppState {
@@ -54,6 +60,9 @@ impl AppState {
             waker: Waker::spawn(pool.clone(), shutdown.clone()),
             replies: ReplyHub::spawn(pool.clone(), shutdown),
             chat_wait: config.chat_wait,
+            secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
+            public_url: config.public_url.clone(),
+            handoff_timeout: config.handoff_timeout,
             pool,
         }
     }
@@ -70,6 +79,8 @@ impl AppState {
         (name = "conversations", description = "Customers' conversations"),
         (name = "ops", description = "Health and readiness"),
         (name = "admin", description = "Platform administration"),
+        (name = "settings", description = "The company's settings"),
+        (name = "telegram", description = "Updates from the companies' Telegram bots"),
     )
 )]
 struct ApiDoc;
@@ -113,6 +124,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::usage::get_assistant_settings,
             routes::usage::put_assistant_settings
         ))
+        .routes(routes!(
+            routes::settings::get_telegram,
+            routes::settings::put_telegram
+        ))
+        .routes(routes!(routes::telegram::webhook))
+        .routes(routes!(routes::handoff::handoff))
+        .routes(routes!(routes::handoff::reply))
+        .routes(routes!(routes::handoff::release))
         .split_for_parts()
 }
 

@@ -16,10 +16,14 @@ use sqlx::PgPool;
 use crate::helpers::{TestApp, error_code, spawn_app};
 use crate::queue::fast_config;
 
-/// Speech-to-text that "hears" the file name's stem (tests name files after what is said).
-struct FakeTranscriber {
-    calls: Mutex<Vec<(String, Option<Language>)>>,
-    text: String,
+/// What the fake transcriber was given: mime type, language hint, audio.
+pub type TranscribeCall = (String, Option<Language>, Vec<u8>);
+
+/// Speech-to-text that hears `text` in any audio; it records the mime type, the language hint and
+/// the audio it was given.
+pub struct FakeTranscriber {
+    pub calls: Mutex<Vec<TranscribeCall>>,
+    pub text: String,
 }
 
 impl Transcriber for FakeTranscriber {
@@ -29,7 +33,7 @@ impl Transcriber for FakeTranscriber {
 
     fn transcribe<'a>(
         &'a self,
-        _audio: &'a [u8],
+        audio: &'a [u8],
         mime: &'a str,
         _file_name: &'a str,
         language_hint: Option<Language>,
@@ -37,7 +41,7 @@ impl Transcriber for FakeTranscriber {
         self.calls
             .lock()
             .unwrap()
-            .push((mime.to_owned(), language_hint));
+            .push((mime.to_owned(), language_hint, audio.to_vec()));
         let text = self.text.clone();
         Box::pin(async move {
             Ok::<_, TranscribeError>(Transcript {
@@ -61,6 +65,8 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         turn_deadline: Duration::from_secs(20),
         transcribe_limit: None,
         prices: Default::default(),
+        telegram: None,
+        handoff_timeout: Duration::from_secs(900),
     }
 }
 

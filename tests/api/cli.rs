@@ -83,6 +83,10 @@ fn help_lists_every_setting_with_its_env_name() {
         "LOG_FORMAT",
         "JWT_TTL",
         "BCRYPT_COST",
+        "SECRET_KEY_PREVIOUS",
+        "TELEGRAM_FILE_BASE",
+        "TELEGRAM_POLLING",
+        "HANDOFF_TIMEOUT",
     ] {
         assert!(help.contains(&format!("env: {env}")), "--help misses {env}");
     }
@@ -186,4 +190,97 @@ async fn queue_ops_commands(pool: sqlx::PgPool) {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a dead job"));
+}
+
+/// `salesbot telegram set-webhook` registers a company's webhook; after a SECRET_KEY rotation
+/// `salesbot telegram reencrypt` rewrites the stored token under the new key, which then opens it.
+#[sqlx::test]
+async fn telegram_commands_register_webhooks_and_rotate_the_key(pool: sqlx::PgPool) {
+    use crate::telegram::{BOT_TOKEN, PUBLIC_URL, setup};
+    let s = setup(&pool).await;
+    let (jwt, body) = s.app.register_ok("cli@stroy.kz", "Stroy").await;
+    let tenant = body["user"]["tenant"]["id"].as_str().unwrap().to_owned();
+    let resp = s
+        .app
+        .client
+        .put(s.app.url("/api/settings/telegram"))
+        .bearer_auth(&jwt)
+        .json(&serde_json::json!({"bot_token": BOT_TOKEN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    );
+    let api = format!("http://{}", s.addr);
+    // The command runs off the test's runtime thread: the fake Bot API answers on that runtime.
+    let telegram = |args: &[&str], secret: &str, previous: Option<&str>| {
+        let mut env = vec![
+            ("DATABASE_URL".to_owned(), url.clone()),
+            ("SECRET_KEY".to_owned(), secret.to_owned()),
+            ("TELEGRAM_API_BASE".to_owned(), api.clone()),
+            ("PUBLIC_URL".to_owned(), PUBLIC_URL.to_owned()),
+        ];
+        if let Some(previous) = previous {
+            env.push(("SECRET_KEY_PREVIOUS".to_owned(), previous.to_owned()));
+        }
+        let mut all = vec!["telegram".to_owned()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run(&args, &env)
+        })
+    };
+
+    let out = telegram(&["set-webhook"], crate::helpers::TEST_SECRET, None)
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("{tenant}: webhook registered")
+    );
+    let calls = s.telegram.calls_to("setWebhook");
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{PUBLIC_URL}/telegram/"))
+    );
+
+    // A new SECRET_KEY alone cannot open the token: the command fails, saying so.
+    let new_key = "rotated-secret-0123456789abcdef0123456789abcdef";
+    let out = telegram(&["set-webhook"], new_key, None).await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be decrypted"));
+    // With the old key as SECRET_KEY_PREVIOUS, reencrypt moves it to the new key…
+    let out = telegram(&["reencrypt"], new_key, Some(crate::helpers::TEST_SECRET))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("{tenant}: re-encrypted")
+    );
+    // …after which the new key alone works.
+    let out = telegram(&["set-webhook"], new_key, None).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.telegram.calls_to("setWebhook").len(), 2);
 }

@@ -1,29 +1,41 @@
 //! Small fake servers of the outside APIs, on 127.0.0.1, that behave like the real ones (including
 //! their errors), so tests exercise the real clients over real HTTP.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// A fake Telegram Bot API: records every call (method path and JSON body) and answers with the
-/// scripted replies in order, then `{"ok": true}`.
+/// Scripted answers: status and body, in order.
+type Script = VecDeque<(u16, Value)>;
+
+/// A fake Telegram Bot API: records every call (path `bot<token>/<method>` and JSON body) and
+/// answers with the scripted replies in order (per method first, then the shared script), then like
+/// Telegram: `sendMessage` gives a new message id, `getFile` describes a file added with
+/// [`FakeTelegram::add_file`], which `GET /file/bot<token>/<file_path>` then serves. Tokens added
+/// with [`FakeTelegram::accept_token`] are the only ones accepted (401 otherwise), when any are.
 #[derive(Clone, Default)]
 pub struct FakeTelegram {
     pub calls: Arc<Mutex<Vec<(String, Value)>>>,
-    script: Arc<Mutex<VecDeque<(u16, Value)>>>,
+    script: Arc<Mutex<Script>>,
+    method_scripts: Arc<Mutex<HashMap<String, Script>>>,
+    files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    tokens: Arc<Mutex<Vec<String>>>,
+    failing_chats: Arc<Mutex<HashMap<String, (u16, Value)>>>,
+    pub downloads: Arc<Mutex<Vec<String>>>,
+    next_message_id: Arc<Mutex<i64>>,
 }
 
 impl FakeTelegram {
     pub async fn start() -> (Self, SocketAddr) {
         let fake = Self::default();
         let app = axum::Router::new()
-            .route("/{*path}", axum::routing::post(handle))
+            .route("/{*path}", axum::routing::post(handle).get(download))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -36,6 +48,37 @@ impl FakeTelegram {
         self.script.lock().unwrap().push_back((status, body));
     }
 
+    /// The next call of `method` gets this status and body.
+    pub fn then_reply_to(&self, method: &str, status: u16, body: Value) {
+        self.method_scripts
+            .lock()
+            .unwrap()
+            .entry(method.to_owned())
+            .or_default()
+            .push_back((status, body));
+    }
+
+    /// Every `sendMessage` to this chat gets this answer from now on.
+    pub fn fail_chat(&self, chat_id: &str, status: u16, body: Value) {
+        self.failing_chats
+            .lock()
+            .unwrap()
+            .insert(chat_id.to_owned(), (status, body));
+    }
+
+    /// Only these tokens are accepted from now on.
+    pub fn accept_token(&self, token: &str) {
+        self.tokens.lock().unwrap().push(token.to_owned());
+    }
+
+    /// A file `getFile` knows and the file endpoint serves.
+    pub fn add_file(&self, file_id: &str, bytes: &[u8]) {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(file_id.to_owned(), bytes.to_vec());
+    }
+
     pub fn calls_to(&self, method: &str) -> Vec<Value> {
         self.calls
             .lock()
@@ -45,6 +88,28 @@ impl FakeTelegram {
             .map(|(_, body)| body.clone())
             .collect()
     }
+
+    /// The paths (`bot<token>/<method>`) of every call, in order.
+    pub fn paths(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect()
+    }
+
+    fn token_ok(&self, token: &str) -> bool {
+        let tokens = self.tokens.lock().unwrap();
+        tokens.is_empty() || tokens.iter().any(|t| t == token)
+    }
+}
+
+fn not_found() -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
+    )
 }
 
 async fn handle(
@@ -53,18 +118,81 @@ async fn handle(
     Json(body): Json<Value>,
 ) -> impl IntoResponse {
     // Telegram's own check: the token is in the path, `bot<token>/<method>`.
-    if !path.starts_with("bot") || !path.contains('/') {
+    let Some((token, method)) = path.strip_prefix("bot").and_then(|p| p.split_once('/')) else {
+        return not_found();
+    };
+    if !fake.token_ok(token) {
         return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"})),
         );
     }
-    fake.calls.lock().unwrap().push((path, body));
-    let (status, reply) = fake
-        .script
+    let method = method.to_owned();
+    fake.calls
         .lock()
         .unwrap()
-        .pop_front()
-        .unwrap_or((200, json!({"ok": true, "result": {"message_id": 1}})));
-    (StatusCode::from_u16(status).unwrap(), Json(reply))
+        .push((path.clone(), body.clone()));
+    let chat = match &body["chat_id"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if let Some((status, reply)) = fake.failing_chats.lock().unwrap().get(&chat).cloned() {
+        return (StatusCode::from_u16(status).unwrap(), Json(reply));
+    }
+    let scripted = fake
+        .method_scripts
+        .lock()
+        .unwrap()
+        .get_mut(&method)
+        .and_then(VecDeque::pop_front)
+        .or_else(|| fake.script.lock().unwrap().pop_front());
+    if let Some((status, reply)) = scripted {
+        return (StatusCode::from_u16(status).unwrap(), Json(reply));
+    }
+    let result = match method.as_str() {
+        "sendMessage" => {
+            let mut id = fake.next_message_id.lock().unwrap();
+            *id += 1;
+            json!({"message_id": *id, "chat": {"id": body["chat_id"]}, "text": body["text"]})
+        }
+        "getFile" => {
+            let file_id = body["file_id"].as_str().unwrap_or_default();
+            match fake.files.lock().unwrap().get(file_id) {
+                Some(bytes) => json!({"file_id": file_id, "file_size": bytes.len(),
+                                      "file_path": format!("voice/{file_id}.oga")}),
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        Json(json!({"ok": false, "error_code": 400,
+                                    "description": "Bad Request: invalid file_id"})),
+                    );
+                }
+            }
+        }
+        "getUpdates" => json!([]),
+        _ => json!(true),
+    };
+    (StatusCode::OK, Json(json!({"ok": true, "result": result})))
+}
+
+/// `GET /file/bot<token>/<file_path>`: the file download endpoint.
+async fn download(State(fake): State<FakeTelegram>, Path(path): Path<String>) -> Response {
+    let Some((token, file_path)) = path
+        .strip_prefix("file/bot")
+        .and_then(|p| p.split_once('/'))
+    else {
+        return not_found().into_response();
+    };
+    if !fake.token_ok(token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    fake.downloads.lock().unwrap().push(path.clone());
+    let file_id = file_path
+        .strip_prefix("voice/")
+        .and_then(|f| f.strip_suffix(".oga"))
+        .unwrap_or_default();
+    match fake.files.lock().unwrap().get(file_id) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => not_found().into_response(),
+    }
 }

@@ -38,12 +38,15 @@ pub fn test_config() -> Config {
         db_max_connections: 5,
         secret_key: Secret::new(TEST_SECRET),
         secret_origin: SecretOrigin::Configured,
+        secret_key_previous: None,
         dev_mode: false,
         openai: None,
         engine_history: 30,
         telegram_bot_token: None,
         telegram_chat_id: None,
         telegram_api_base: "http://127.0.0.1:9".into(),
+        telegram_file_base: "http://127.0.0.1:9/file".into(),
+        telegram_polling: false,
         public_url: "http://localhost:8000".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         cors_origins: CorsOrigins::List(vec!["https://crm.example.kz".into()]),
@@ -54,6 +57,7 @@ pub fn test_config() -> Config {
         max_body_bytes: 26 * 1024 * 1024,
         shutdown_grace: Duration::from_secs(5),
         chat_wait: Duration::from_secs(10),
+        handoff_timeout: Duration::from_secs(900),
         worker: Default::default(),
     }
 }

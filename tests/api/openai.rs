@@ -237,6 +237,12 @@ async fn request_handoff_goes_back_to_the_model_and_the_customer_is_answered(poo
     let result: Value =
         serde_json::from_str(messages.last().unwrap()["content"].as_str().unwrap()).unwrap();
     assert_eq!(result["ok"], true);
+    // The structured request hands the conversation to the managers: the bot stays silent now.
+    let mode: String = sqlx::query_scalar("SELECT mode FROM bot_users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "human");
     // No lead from a handoff alone.
     let leads: Value = app.get_json("/api/leads", Some(&token)).await;
     assert_eq!(leads, json!([]));

@@ -27,6 +27,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/usage"),
     ("get", "/api/settings/assistant"),
     ("put", "/api/settings/assistant"),
+    ("get", "/api/settings/telegram"),
+    ("put", "/api/settings/telegram"),
+    ("post", "/telegram/{webhook_id}"),
+    ("post", "/api/conversations/{user_id}/handoff"),
+    ("post", "/api/conversations/{user_id}/reply"),
+    ("post", "/api/conversations/{user_id}/release"),
 ];
 
 #[sqlx::test]

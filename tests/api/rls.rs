@@ -92,3 +92,65 @@ async fn non_superuser_sees_only_the_tenant_named_by_the_setting(pool: PgPool) {
     assert_eq!(visible_leads(&mut tx).await, vec!["Yerlan"]);
     tx.rollback().await.unwrap();
 }
+
+/// Every table that carries a tenant id is under forced RLS, except the few that are documented not
+/// to be: the identity directory (`users`), the webhook routing directory (`telegram_webhooks`) and
+/// the cross-tenant queue (`jobs`, `queue_pauses`). A new tenant table without a policy fails here.
+#[sqlx::test]
+async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
+    let unprotected: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+         WHERE c.relkind = 'r' AND NOT (c.relrowsecurity AND c.relforcerowsecurity)
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        unprotected,
+        ["jobs", "queue_pauses", "telegram_webhooks", "users"]
+    );
+}
+
+/// A company's Telegram settings, as a non-superuser sees them: only under its own tenant.
+#[sqlx::test]
+async fn telegram_settings_are_invisible_to_another_tenant(pool: PgPool) {
+    ensure_probe_role(&pool).await;
+    sqlx::raw_sql("GRANT SELECT ON telegram_bots, telegram_updates TO salesbot_rls_probe")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let x = tenant(&pool, "X").await;
+    let y = tenant(&pool, "Y").await;
+    sqlx::query(
+        "INSERT INTO telegram_bots (tenant_id, token_ciphertext, token_hint, webhook_secret)
+         VALUES ($1, '\\x00', '1:…abcd', 'secret')",
+    )
+    .bind(x)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO telegram_updates (tenant_id, key) VALUES ($1, 'update:1')")
+        .bind(x)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    for (tenant, expected) in [(y, 0), (x, 1)] {
+        let mut tx = salesbot::db::tenant_tx(&pool, TenantId(tenant))
+            .await
+            .unwrap();
+        sqlx::query(SET_PROBE_ROLE).execute(&mut *tx).await.unwrap();
+        for table in ["telegram_bots", "telegram_updates"] {
+            let seen: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            assert_eq!(seen, expected, "{table} as tenant {tenant}");
+        }
+        tx.rollback().await.unwrap();
+    }
+}

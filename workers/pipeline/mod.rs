@@ -2,9 +2,12 @@
 //! (all unanswered messages of one conversation → engine → reply + lead, in one fenced transaction).
 //! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
 
+pub mod deliver;
+pub mod handoff;
 pub mod notify;
 pub mod transcribe;
 pub mod turn;
+pub mod typing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +33,8 @@ pub struct Deps {
     pub stale_after: Duration,
     /// Earlier messages given to the engine as context.
     pub history: i64,
-    /// Managers' notifications; None when no Telegram chat is configured (nothing is enqueued).
+    /// The platform's managers' notifications; None when TELEGRAM_BOT_TOKEN/CHAT_ID are not set
+    /// (companies' own managers' chats still get theirs through `telegram`).
     pub notifier: Option<Arc<notify::Notifier>>,
     /// How long one turn may take (engine calls included); shorter than the job lease.
     pub turn_deadline: Duration,
@@ -39,6 +43,10 @@ pub struct Deps {
     pub transcribe_limit: Option<RateLimit>,
     /// What speech-to-text costs (the chat engine bills its own calls).
     pub prices: PriceTable,
+    /// The tenants' own bots (replies, voice downloads); None: no Telegram channel in this process.
+    pub telegram: Option<Arc<crate::workers::telegram::Telegram>>,
+    /// How long a handed-off customer waits for a manager before being told when to expect one.
+    pub handoff_timeout: Duration,
 }
 
 impl Deps {

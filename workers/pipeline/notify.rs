@@ -1,8 +1,11 @@
 //! `notify_manager`: tells the company's managers on Telegram that a lead was created, became
-//! qualified or changed — once per lead version. It has an ordering key of its own (per
+//! qualified or changed — once per lead version. It goes through the company's own bot to its
+//! managers' chat, in its notification language, when the company set those up; otherwise through
+//! the platform bot (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID), as in the prototype. It has an ordering key of its own (per
 //! conversation), apart from the conversation's turns, so a failing notification never delays a
 //! customer's reply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -14,13 +17,14 @@ use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::{BotUserId, LeadId, TenantId};
 use crate::queue::{self, NewJob};
-use crate::workers::integrations::telegram::{TelegramClient, TelegramError, html_escape};
+use crate::workers::integrations::telegram::{TelegramClient, html_escape};
+use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 pub const NOTIFY_JOB: &str = "notify_manager";
 
-/// Where notifications go: the platform bot and chat (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID, as in
-/// the prototype). Per-tenant bots and chats come with the Telegram channel.
+/// The platform's bot and chat (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID, as in the prototype): the
+/// default for companies without their own managers' chat.
 pub struct Notifier {
     pub telegram: TelegramClient,
     pub bot_token: Secret,
@@ -69,7 +73,58 @@ pub fn job(
 }
 
 pub struct NotifyHandler {
-    pub notifier: std::sync::Arc<Notifier>,
+    pub platform: Option<Arc<Notifier>>,
+    pub telegram: Option<Arc<Telegram>>,
+}
+
+/// Where a message for a company's managers goes.
+pub struct Route {
+    pub client: TelegramClient,
+    pub token: Secret,
+    pub chat_id: String,
+    pub language: Language,
+    pub public_url: String,
+}
+
+impl NotifyHandler {
+    async fn route(&self, db: &sqlx::PgPool, tenant: TenantId) -> Result<Option<Route>, JobError> {
+        managers_route(self.platform.as_ref(), self.telegram.as_ref(), db, tenant).await
+    }
+}
+
+/// The company's bot and managers' chat when it has both, else the platform's, else nowhere.
+pub async fn managers_route(
+    platform: Option<&Arc<Notifier>>,
+    telegram: Option<&Arc<Telegram>>,
+    db: &sqlx::PgPool,
+    tenant: TenantId,
+) -> Result<Option<Route>, JobError> {
+    let own = match telegram {
+        Some(telegram) => telegram.bot(db, tenant).await?.map(|bot| (telegram, bot)),
+        None => None,
+    };
+    let language = own
+        .as_ref()
+        .and_then(|(_, b)| b.bot.language.parse().ok())
+        .unwrap_or(Language::Ru);
+    if let Some((telegram, bot)) = own
+        && let Some(chat_id) = bot.bot.managers_chat_id.clone()
+    {
+        return Ok(Some(Route {
+            client: telegram.client.clone(),
+            token: bot.token,
+            chat_id,
+            language,
+            public_url: telegram.public_url.clone(),
+        }));
+    }
+    Ok(platform.map(|p| Route {
+        client: p.telegram.clone(),
+        token: p.bot_token.clone(),
+        chat_id: p.chat_id.clone(),
+        language,
+        public_url: p.public_url.clone(),
+    }))
 }
 
 impl Handler for NotifyHandler {
@@ -82,7 +137,10 @@ impl Handler for NotifyHandler {
     }
 
     fn run(&self, ctx: JobContext) -> JobFuture {
-        let notifier = self.notifier.clone();
+        let handler = NotifyHandler {
+            platform: self.platform.clone(),
+            telegram: self.telegram.clone(),
+        };
         Box::pin(async move {
             let p: Payload = serde_json::from_value(ctx.job.payload.clone())
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad notify payload: {e}")))?;
@@ -110,6 +168,11 @@ impl Handler for NotifyHandler {
             let Some(lead) = lead.filter(|_| !sent) else {
                 return Ok(()); // already sent for this version, or the lead is gone
             };
+            let Some(route) = handler.route(&ctx.db, p.tenant_id).await? else {
+                tracing::debug!(tenant_id = %p.tenant_id, lead_id = %p.lead_id,
+                    "no managers' chat configured; notification skipped");
+                return Ok(());
+            };
             let text = render(
                 &Card {
                     company: &lead.company,
@@ -122,19 +185,14 @@ impl Handler for NotifyHandler {
                     summary: lead.summary.as_deref(),
                     status: &lead.status,
                 },
-                &format!("{}/api/leads/{}", notifier.public_url, p.lead_id),
+                &format!("{}/api/leads/{}", route.public_url, p.lead_id),
+                route.language,
             );
-            notifier
-                .telegram
-                .send_message(&notifier.bot_token, &notifier.chat_id, &text)
+            route
+                .client
+                .send_message(&route.token, &route.chat_id, &text)
                 .await
-                .map_err(|err| match err {
-                    TelegramError::RateLimited { retry_after } => {
-                        JobError::defer(retry_after, "Telegram rate limit")
-                    }
-                    TelegramError::Retryable(_) => JobError::retry(err),
-                    TelegramError::Forbidden(_) | TelegramError::Fatal(_) => JobError::fatal(err),
-                })?;
+                .map_err(job_error)?;
             // Recorded after the send: a crash in between can repeat one notification, never lose one.
             let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
             sqlx::query!(
@@ -179,37 +237,114 @@ struct Card<'a> {
     status: &'a str,
 }
 
-/// The managers' message (Russian: the tenants' notification language arrives with their Telegram
-/// settings). Values come from customers, so everything is escaped.
-fn render(card: &Card<'_>, link: &str) -> String {
+/// The words of a notification in one language.
+struct Labels {
+    created: &'static str,
+    qualified: &'static str,
+    updated: &'static str,
+    name: &'static str,
+    phone: &'static str,
+    city: &'static str,
+    object: &'static str,
+    area: &'static str,
+    status: &'static str,
+    summary: &'static str,
+    open: &'static str,
+}
+
+fn labels(language: Language) -> Labels {
+    match language {
+        Language::Kk => Labels {
+            created: "🆕 Жаңа өтінім",
+            qualified: "✅ Өтінім тексерілді",
+            updated: "✏️ Өтінім жаңартылды",
+            name: "Аты",
+            phone: "Телефон",
+            city: "Қала",
+            object: "Нысан",
+            area: "Ауданы",
+            status: "Күйі",
+            summary: "Қысқаша",
+            open: "Өтінімді ашу",
+        },
+        Language::En => Labels {
+            created: "🆕 New lead",
+            qualified: "✅ Lead qualified",
+            updated: "✏️ Lead updated",
+            name: "Name",
+            phone: "Phone",
+            city: "City",
+            object: "Object",
+            area: "Area",
+            status: "Status",
+            summary: "Summary",
+            open: "Open the lead",
+        },
+        Language::Ru | Language::Mixed => Labels {
+            created: "🆕 Новая заявка",
+            qualified: "✅ Заявка квалифицирована",
+            updated: "✏️ Заявка обновлена",
+            name: "Имя",
+            phone: "Телефон",
+            city: "Город",
+            object: "Объект",
+            area: "Площадь",
+            status: "Статус",
+            summary: "Кратко",
+            open: "Открыть заявку",
+        },
+    }
+}
+
+/// The managers' message in the company's notification language. Values come from customers, so
+/// everything is escaped.
+fn render(card: &Card<'_>, link: &str, language: Language) -> String {
+    let l = labels(language);
     let headline = match card.event {
-        LeadEvent::Created => "🆕 Новая заявка",
-        LeadEvent::Qualified => "✅ Заявка квалифицирована",
-        LeadEvent::Updated => "✏️ Заявка обновлена",
+        LeadEvent::Created => l.created,
+        LeadEvent::Qualified => l.qualified,
+        LeadEvent::Updated => l.updated,
     };
     let dash = "—";
     let city = card
         .city
         .and_then(|c| c.parse::<City>().ok())
-        .and_then(|c| c.display_name(Language::Ru))
+        .and_then(|c| c.display_name(language))
         .map(str::to_owned)
         .or_else(|| card.city.map(str::to_owned));
     let object = card
         .object_type
         .and_then(|o| o.parse::<ObjectType>().ok())
-        .map(|o| o.display_name(Language::Ru).to_owned());
+        .map(|o| o.display_name(language).to_owned());
     let area = card.area_m2.map(|a| format!("{a} м²"));
     let lines = [
         format!("<b>{headline}</b> · {}", html_escape(card.company)),
-        format!("Имя: {}", html_escape(card.name.unwrap_or(dash))),
-        // Telegram makes an E.164 number tappable on its own.
-        format!("Телефон: {}", html_escape(card.phone.unwrap_or(dash))),
-        format!("Город: {}", html_escape(city.as_deref().unwrap_or(dash))),
-        format!("Объект: {}", html_escape(object.as_deref().unwrap_or(dash))),
-        format!("Площадь: {}", html_escape(area.as_deref().unwrap_or(dash))),
-        format!("Статус: {}", html_escape(card.status)),
-        format!("Кратко: {}", html_escape(card.summary.unwrap_or(dash))),
-        format!("<a href=\"{}\">Открыть заявку</a>", html_escape(link)),
+        format!("{}: {}", l.name, html_escape(card.name.unwrap_or(dash))),
+        // An E.164 number in the text is a phone entity in Telegram: one tap calls it (Bot API
+        // links accept only http(s)/tg URLs, so a tel: link would be refused).
+        format!("{}: {}", l.phone, html_escape(card.phone.unwrap_or(dash))),
+        format!(
+            "{}: {}",
+            l.city,
+            html_escape(city.as_deref().unwrap_or(dash))
+        ),
+        format!(
+            "{}: {}",
+            l.object,
+            html_escape(object.as_deref().unwrap_or(dash))
+        ),
+        format!(
+            "{}: {}",
+            l.area,
+            html_escape(area.as_deref().unwrap_or(dash))
+        ),
+        format!("{}: {}", l.status, html_escape(card.status)),
+        format!(
+            "{}: {}",
+            l.summary,
+            html_escape(card.summary.unwrap_or(dash))
+        ),
+        format!("<a href=\"{}\">{}</a>", html_escape(link), l.open),
     ];
     lines.join("\n")
 }
@@ -233,6 +368,7 @@ mod tests {
                 status: "qualified",
             },
             "http://localhost:8000/api/leads/1",
+            Language::Ru,
         );
         assert!(text.contains("квалифицирована"));
         assert!(text.contains("&lt;Құрылыс&gt;"));

@@ -10,8 +10,10 @@ use serde::Deserialize;
 use crate::db::usage::{CallUsage, Permit};
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
+use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::queue::{self, NewJob};
+use crate::workers::telegram::job_error;
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
@@ -78,20 +80,7 @@ impl Handler for TranscribeHandler {
             let (text, status) = match &deps.transcriber {
                 None => (None, "unavailable"),
                 Some(transcriber) => {
-                    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-                    let audio = sqlx::query!(
-                        r#"SELECT a.content, a.mime, a.file_name, b.language
-                           FROM message_audio a
-                           JOIN messages m ON m.tenant_id = a.tenant_id AND m.id = a.message_id
-                           JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
-                           WHERE a.tenant_id = $1 AND a.message_id = $2"#,
-                        p.tenant_id.0,
-                        p.message_id.0
-                    )
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    tx.commit().await?;
-                    let Some(audio) = audio else {
+                    let Some(audio) = load_audio(&deps, &ctx, &p).await? else {
                         return Ok(()); // the message is gone
                     };
                     let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
@@ -169,6 +158,70 @@ impl Handler for TranscribeHandler {
             Ok(())
         })
     }
+}
+
+struct Audio {
+    content: Vec<u8>,
+    mime: String,
+    file_name: String,
+    language: Option<String>,
+}
+
+/// The voice note's bytes: stored at ingest (the HTTP API), or — for Telegram, whose webhook must
+/// answer at once — fetched now with `getFile` and downloaded (at most the Bot API's 20 MB).
+async fn load_audio(deps: &Deps, ctx: &JobContext, p: &Payload) -> Result<Option<Audio>, JobError> {
+    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
+    let row = sqlx::query!(
+        r#"SELECT a.content AS "content?", a.mime AS "mime?", a.file_name AS "file_name?",
+                  f.file_id AS "file_id?", f.mime AS "file_mime?", b.language
+           FROM messages m
+           JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+           LEFT JOIN message_audio a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
+           LEFT JOIN telegram_files f ON f.tenant_id = m.tenant_id AND f.message_id = m.id
+           WHERE m.tenant_id = $1 AND m.id = $2"#,
+        p.tenant_id.0,
+        p.message_id.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if let (Some(content), Some(mime), Some(file_name)) = (row.content, row.mime, row.file_name) {
+        return Ok(Some(Audio {
+            content,
+            mime,
+            file_name,
+            language: row.language,
+        }));
+    }
+    let (Some(file_id), Some(mime)) = (row.file_id, row.file_mime) else {
+        return Ok(None);
+    };
+    let telegram = deps.telegram.as_ref().ok_or_else(|| {
+        JobError::fatal(anyhow::anyhow!(
+            "a Telegram voice note, but no Telegram client here"
+        ))
+    })?;
+    let bot = telegram
+        .bot(&ctx.db, p.tenant_id)
+        .await?
+        .ok_or_else(|| JobError::fatal(anyhow::anyhow!("the tenant's Telegram bot was removed")))?;
+    let content = telegram
+        .client
+        .download_file(&bot.token, &file_id, MAX_DOWNLOAD_BYTES)
+        .await
+        .map_err(job_error)?;
+    tracing::info!(tenant_id = %p.tenant_id, message_id = %p.message_id, bytes = content.len(),
+        "Telegram voice note downloaded");
+    let extension = if mime.contains("mpeg") { "mp3" } else { "ogg" };
+    Ok(Some(Audio {
+        content,
+        file_name: format!("voice.{extension}"),
+        mime,
+        language: row.language,
+    }))
 }
 
 /// Stores the transcript (fenced by the lease) and makes sure a turn follows: the conversation may be

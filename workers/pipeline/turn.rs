@@ -25,6 +25,7 @@ use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
 use super::notify::{self, LeadEvent};
+use super::typing;
 
 pub struct TurnHandler {
     pub deps: Deps,
@@ -77,6 +78,14 @@ impl Handler for TurnHandler {
         Box::pin(async move {
             let p = payload(&ctx)?;
             let started = std::time::Instant::now();
+            if db::handoff::forward_if_human(&ctx.db, p.tenant_id, p.bot_user_id).await? {
+                // A manager has the conversation: the bot stays silent and the managers get the
+                // message (commit checks again under the conversation's lock, for a handoff that
+                // lands while the engine runs).
+                tracing::debug!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, "human mode: forwarded");
+                deps.wake();
+                return Ok(());
+            }
             let Some(snapshot) = read(&ctx.db, p, deps.history).await? else {
                 return Ok(()); // an earlier turn answered everything
             };
@@ -92,13 +101,26 @@ impl Handler for TurnHandler {
                 tracing::debug!(bot_user_id = %p.bot_user_id, "waiting for a transcript");
                 return Ok(());
             }
+            // Shown until this function returns, i.e. until the reply is stored (or the turn failed).
+            let _typing =
+                typing::start(deps.telegram.as_ref(), &ctx.db, p.tenant_id, p.bot_user_id).await;
             let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
             let output = respond(&deps, &snapshot, last_attempt).await?;
             let engine_done = started.elapsed();
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            let notify = deps.notifier.is_some();
-            let committed =
-                commit(&ctx.db, p, ctx.lease(), &ids, &output, "answered", notify).await?;
+            // A company's own managers' chat or the platform's: notify_manager picks at send time.
+            let notify = deps.notifier.is_some() || deps.telegram.is_some();
+            let committed = commit(
+                &ctx.db,
+                p,
+                ctx.lease(),
+                &ids,
+                &output,
+                "answered",
+                notify,
+                deps.handoff_timeout,
+            )
+            .await?;
             if committed {
                 tracing::info!(
                     tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
@@ -117,6 +139,7 @@ impl Handler for TurnHandler {
     /// A dead turn must not leave the customer unanswered: its messages are marked failed and answered
     /// with the offline engine's "a manager will contact you", so the conversation moves on.
     fn on_dead(&self, ctx: JobContext, error: String) -> JobFuture {
+        let handoff_timeout = self.deps.handoff_timeout;
         Box::pin(async move {
             let p = payload(&ctx)?;
             let Some(snapshot) = read(&ctx.db, p, 0).await? else {
@@ -133,7 +156,18 @@ impl Handler for TurnHandler {
                 engine: "fallback",
             };
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            if commit(&ctx.db, p, ctx.lease(), &ids, &output, "failed", false).await? {
+            let committed = commit(
+                &ctx.db,
+                p,
+                ctx.lease(),
+                &ids,
+                &output,
+                "failed",
+                false,
+                handoff_timeout,
+            )
+            .await?;
+            if committed {
                 tracing::error!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %error,
                     "turn is dead: messages marked failed, fallback reply sent");
                 let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
@@ -312,7 +346,11 @@ fn plain_reply(reply: String, language: Language) -> TurnOutput {
 }
 
 /// Writes the turn's results in one transaction, fenced by the lease. Returns false if there was
-/// nothing left to answer (a previous attempt committed and crashed before its ack).
+/// nothing left to answer (a previous attempt committed and crashed before its ack) or a manager has
+/// taken the conversation over. The engine's structured handoff request (e.g. the customer asked for
+/// a person) hands the conversation to the managers in the same transaction — unless the message
+/// that asked predates the last release, which already answered that request (no handoff loop).
+#[allow(clippy::too_many_arguments)]
 async fn commit(
     db: &PgPool,
     p: Payload,
@@ -321,12 +359,25 @@ async fn commit(
     output: &TurnOutput,
     status: &str,
     notify: bool,
+    handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
     let mut tx = tenant_tx(db, p.tenant_id).await?;
     if !queue::holds_lease(&mut tx, lease).await? {
         return Err(JobError::retry(anyhow::anyhow!(
             "lease lost before commit: another worker owns this turn"
         )));
+    }
+    // The conversation's lock first (ingest's lock order), then its mode: a manager who took over
+    // while the engine ran gets the conversation, and the bot's reply is dropped — one answer only.
+    let conversation = sqlx::query!(
+        "SELECT mode, channel, released_at FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if conversation.mode == "human" {
+        return Ok(false);
     }
     let still_pending: Vec<Uuid> = sqlx::query_scalar!(
         "SELECT id FROM messages WHERE tenant_id = $1 AND id = ANY ($2) AND reply_id IS NULL
@@ -373,6 +424,33 @@ async fn commit(
     )
     .execute(&mut *tx)
     .await?;
+    if conversation.channel == db::messages::Channel::Telegram.as_str() {
+        // The outbox: the reply and its delivery commit together.
+        db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, reply_id).await?;
+    }
+    if let Some(request) = &output.handoff {
+        let latest: Option<DateTime<Utc>> = sqlx::query_scalar!(
+            "SELECT max(created_at) FROM messages WHERE tenant_id = $1 AND id = ANY ($2)",
+            p.tenant_id.0,
+            &still_pending
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let fresh = match (conversation.released_at, latest) {
+            (Some(released), Some(latest)) => latest > released,
+            _ => true,
+        };
+        if fresh {
+            db::handoff::begin(
+                &mut tx,
+                p.tenant_id,
+                p.bot_user_id,
+                &request.reason,
+                handoff_timeout,
+            )
+            .await?;
+        }
+    }
     if !output.off_topic
         && let Some((lead, version, event)) = upsert_lead(&mut tx, p, output).await?
         && notify

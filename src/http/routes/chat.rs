@@ -112,6 +112,7 @@ pub async fn chat(
             external_id: external_id.clone(),
             body,
             idempotency_key,
+            shared_phone: None,
         },
     )
     .await?;

@@ -3,8 +3,11 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod handoff;
 pub mod health;
 pub mod leads;
 pub mod me;
 pub mod pages;
+pub mod settings;
+pub mod telegram;
 pub mod usage;

@@ -1,0 +1,325 @@
+//! Human handoff: a manager takes a conversation over from the bot, answers the customer, and gives
+//! it back.
+//!
+//! State machine on `bot_users` (all transitions under the conversation's row lock, the lock ingest
+//! and the turn's commit take first, so each sees the others' result):
+//! - `bot → human` (`begin`): a manager's action, or the engine's structured handoff request in a
+//!   turn's commit. Sets `handoff_at`, enqueues the managers' alert (`forward_to_managers`) and the
+//!   no-answer check (`handoff_timeout`: after HANDOFF_TIMEOUT, or at once outside the managers'
+//!   working hours). Already human: nothing happens.
+//! - in `human`: turns stay silent; each customer message is forwarded to the managers' chat; a
+//!   manager's reply (`reply`) is stored as a `manager` message that answers every unanswered
+//!   customer message (so no later turn answers them again) and is delivered through `deliver_reply`
+//!   in order.
+//! - `human → bot` (`release`): sets `released_at`; customer messages nobody answered get one turn.
+//!   A handoff request in a message older than `released_at` never starts another handoff, so
+//!   giving a conversation back cannot loop.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::queue::{self, NewJob};
+
+use super::messages::{Channel, TURN_JOB, conversation_key};
+use super::tenant_tx;
+
+/// Forwards customer messages (and the "needs a manager" alert) to the managers' chat.
+pub const FORWARD_JOB: &str = "forward_to_managers";
+/// Tells the customer honestly when to expect an answer if no manager answered in time.
+pub const TIMEOUT_JOB: &str = "handoff_timeout";
+
+/// A conversation's handoff state, as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HandoffState {
+    pub user_id: String,
+    pub channel: String,
+    /// `bot` or `human`.
+    pub mode: String,
+    pub handoff_at: Option<DateTime<Utc>>,
+}
+
+/// A manager's reply as stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ManagerReply {
+    pub id: Uuid,
+    pub seq: i64,
+    pub content: String,
+    /// How many customer messages it answered.
+    pub answered: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error("conversation not found")]
+    NotFound,
+    #[error("the user id names conversations in several channels; add ?channel=api or telegram")]
+    Ambiguous,
+    #[error("the bot has this conversation: take it over first (POST …/handoff)")]
+    NotInHumanMode,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Finds and locks the conversation named by the customer's channel id (and channel, if given).
+async fn lock(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user_id: &str,
+    channel: Option<Channel>,
+) -> Result<(BotUserId, String, String), HandoffError> {
+    let rows = sqlx::query!(
+        "SELECT id, channel, mode FROM bot_users
+         WHERE tenant_id = $1 AND external_id = $2 AND ($3::text IS NULL OR channel = $3)
+         ORDER BY channel LIMIT 2 FOR UPDATE",
+        tenant.0,
+        user_id,
+        channel.map(Channel::as_str)
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    match rows.as_slice() {
+        [] => Err(HandoffError::NotFound),
+        [row] => Ok((BotUserId(row.id), row.channel.clone(), row.mode.clone())),
+        _ => Err(HandoffError::Ambiguous),
+    }
+}
+
+/// A manager takes the conversation over.
+pub async fn take_over(
+    pool: &PgPool,
+    tenant: TenantId,
+    user_id: &str,
+    channel: Option<Channel>,
+    timeout: std::time::Duration,
+) -> Result<HandoffState, HandoffError> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let (bot_user, _, _) = lock(&mut tx, tenant, user_id, channel).await?;
+    begin(
+        &mut tx,
+        tenant,
+        bot_user,
+        "a manager took the conversation over",
+        timeout,
+    )
+    .await?;
+    let state = state(&mut tx, tenant, bot_user).await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+/// `bot → human` inside the caller's transaction, which holds the conversation's lock. Returns false
+/// when it was already human.
+pub async fn begin(
+    tx: &mut Tx,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    reason: &str,
+    timeout: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let Some(handoff_at) = sqlx::query_scalar!(
+        "UPDATE bot_users SET mode = 'human', handoff_at = clock_timestamp(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 AND mode = 'bot' RETURNING handoff_at AS \"handoff_at!\"",
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    queue::enqueue(&mut **tx, &forward_job(tenant, bot_user, Some(reason))).await?;
+    // Outside the managers' working hours nobody will answer soon: the customer hears so at once.
+    let closed = super::telegram::working_hours(tx, tenant)
+        .await?
+        .is_some_and(|hours| !hours.is_open(Utc::now()));
+    let wait = if closed {
+        std::time::Duration::ZERO
+    } else {
+        timeout
+    };
+    queue::enqueue(
+        &mut **tx,
+        &NewJob::new(
+            TIMEOUT_JOB,
+            serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user,
+                               "handoff_at": handoff_at}),
+        )
+        .tenant(tenant)
+        .delay(wait),
+    )
+    .await?;
+    tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, reason, "conversation handed to a manager");
+    Ok(true)
+}
+
+/// The job that forwards the conversation's news to the managers' chat; with a reason it starts
+/// with the "a customer needs a manager" alert. One pending per conversation (dedup).
+pub fn forward_job(tenant: TenantId, bot_user: BotUserId, reason: Option<&str>) -> NewJob {
+    let job = NewJob::new(
+        FORWARD_JOB,
+        serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user, "reason": reason}),
+    )
+    .key(format!("forward:{bot_user}"))
+    .tenant(tenant)
+    .max_attempts(8);
+    // An alert must not be swallowed by a pending plain forward, so only plain ones deduplicate.
+    if reason.is_none() {
+        job.dedup(format!("forward:{bot_user}"))
+    } else {
+        job
+    }
+}
+
+/// For a turn: true when a manager has the conversation, in which case its new customer messages
+/// are queued for forwarding to the managers instead of being answered by the bot.
+pub async fn forward_if_human(
+    pool: &PgPool,
+    tenant: TenantId,
+    bot_user: BotUserId,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let mode = sqlx::query_scalar!(
+        "SELECT mode FROM bot_users WHERE tenant_id = $1 AND id = $2",
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let human = mode.as_deref() == Some("human");
+    if human {
+        queue::enqueue(&mut *tx, &forward_job(tenant, bot_user, None)).await?;
+    }
+    tx.commit().await?;
+    Ok(human)
+}
+
+/// A manager's answer: stored in the conversation, answering every unanswered customer message, and
+/// delivered to a Telegram customer.
+pub async fn reply(
+    pool: &PgPool,
+    tenant: TenantId,
+    user_id: &str,
+    channel: Option<Channel>,
+    text: &str,
+) -> Result<(BotUserId, ManagerReply), HandoffError> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let (bot_user, channel, mode) = lock(&mut tx, tenant, user_id, channel).await?;
+    if mode != "human" {
+        return Err(HandoffError::NotInHumanMode);
+    }
+    let seq = sqlx::query_scalar!(
+        "UPDATE bot_users SET last_seq = last_seq + 1, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let id = MessageId::new();
+    let created_at = sqlx::query_scalar!(
+        "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status)
+         VALUES ($1, $2, $3, $4, 'manager', 'text', $5, 'answered') RETURNING created_at",
+        id.0,
+        tenant.0,
+        bot_user.0,
+        seq,
+        text
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let answered = sqlx::query!(
+        "UPDATE messages SET reply_id = $3, status = 'answered', answered_at = clock_timestamp()
+         WHERE tenant_id = $1 AND bot_user_id = $2 AND role = 'user' AND reply_id IS NULL",
+        tenant.0,
+        bot_user.0,
+        id.0
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as i64;
+    if channel == Channel::Telegram.as_str() {
+        super::telegram::enqueue_delivery(&mut tx, tenant, bot_user, id).await?;
+    }
+    tx.commit().await?;
+    Ok((
+        bot_user,
+        ManagerReply {
+            id: id.0,
+            seq,
+            content: text.to_owned(),
+            answered,
+            created_at,
+        },
+    ))
+}
+
+/// `human → bot`. Customer messages nobody answered get one turn; the loop guard is `released_at`.
+pub async fn release(
+    pool: &PgPool,
+    tenant: TenantId,
+    user_id: &str,
+    channel: Option<Channel>,
+) -> Result<HandoffState, HandoffError> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let (bot_user, _, mode) = lock(&mut tx, tenant, user_id, channel).await?;
+    if mode == "human" {
+        sqlx::query!(
+            "UPDATE bot_users SET mode = 'bot', handoff_at = NULL, released_at = clock_timestamp(),
+                    updated_at = now()
+             WHERE tenant_id = $1 AND id = $2",
+            tenant.0,
+            bot_user.0
+        )
+        .execute(&mut *tx)
+        .await?;
+        let waiting = sqlx::query_scalar!(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND bot_user_id = $2
+                            AND role = 'user' AND reply_id IS NULL) AS \"waiting!\"",
+            tenant.0,
+            bot_user.0
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if waiting {
+            let key = conversation_key(bot_user);
+            queue::enqueue(
+                &mut *tx,
+                &NewJob::new(
+                    TURN_JOB,
+                    serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user}),
+                )
+                .key(key.clone())
+                .dedup(key)
+                .tenant(tenant),
+            )
+            .await?;
+        }
+        tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, waiting, "conversation given back to the bot");
+    }
+    let state = state(&mut tx, tenant, bot_user).await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+async fn state(
+    tx: &mut Tx,
+    tenant: TenantId,
+    bot_user: BotUserId,
+) -> Result<HandoffState, sqlx::Error> {
+    sqlx::query_as!(
+        HandoffState,
+        "SELECT external_id AS user_id, channel, mode, handoff_at FROM bot_users
+         WHERE tenant_id = $1 AND id = $2",
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_one(&mut **tx)
+    .await
+}

@@ -1,0 +1,124 @@
+//! Managers' working hours, in Kazakhstan time (UTC+5 across the country since March 2024): when a
+//! customer handed to a manager can expect an answer.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// Kazakhstan's single time zone.
+pub const KZ_UTC_OFFSET_MINUTES: i64 = 5 * 60;
+
+/// Daily hours `from`–`to` (minutes after local midnight); `to` before `from` spans midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingHours {
+    from: u16,
+    to: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("working hours look like 09:00-18:00 (Kazakhstan time)")]
+pub struct BadWorkingHours;
+
+impl WorkingHours {
+    pub fn parse(raw: &str) -> Result<Self, BadWorkingHours> {
+        let (from, to) = raw.trim().split_once('-').ok_or(BadWorkingHours)?;
+        let (from, to) = (minutes(from)?, minutes(to)?);
+        if from == to {
+            return Err(BadWorkingHours);
+        }
+        Ok(Self { from, to })
+    }
+
+    /// From the stored minutes; None when either is missing or out of range.
+    pub fn from_minutes(from: Option<i16>, to: Option<i16>) -> Option<Self> {
+        let (from, to) = (u16::try_from(from?).ok()?, u16::try_from(to?).ok()?);
+        (from < 1440 && to < 1440 && from != to).then_some(Self { from, to })
+    }
+
+    pub fn from_minute(self) -> i16 {
+        self.from as i16
+    }
+
+    pub fn to_minute(self) -> i16 {
+        self.to as i16
+    }
+
+    pub fn is_open(self, now: DateTime<Utc>) -> bool {
+        let local =
+            (now.timestamp().div_euclid(60) + KZ_UTC_OFFSET_MINUTES).rem_euclid(1440) as u16;
+        if self.from < self.to {
+            (self.from..self.to).contains(&local)
+        } else {
+            local >= self.from || local < self.to
+        }
+    }
+}
+
+fn minutes(hhmm: &str) -> Result<u16, BadWorkingHours> {
+    let (h, m) = hhmm.trim().split_once(':').ok_or(BadWorkingHours)?;
+    let (h, m): (u16, u16) = (
+        h.parse().map_err(|_| BadWorkingHours)?,
+        m.parse().map_err(|_| BadWorkingHours)?,
+    );
+    if h > 23 || m > 59 || hhmm.trim().len() != 5 {
+        return Err(BadWorkingHours);
+    }
+    Ok(h * 60 + m)
+}
+
+impl fmt::Display for WorkingHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:02}:{:02}-{:02}:{:02}",
+            self.from / 60,
+            self.from % 60,
+            self.to / 60,
+            self.to % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(utc: &str) -> DateTime<Utc> {
+        utc.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_and_prints() {
+        let hours = WorkingHours::parse(" 09:00-18:30 ").unwrap();
+        assert_eq!(hours.to_string(), "09:00-18:30");
+        for bad in [
+            "",
+            "9-18",
+            "09:00",
+            "25:00-18:00",
+            "09:00-09:00",
+            "09:60-18:00",
+        ] {
+            assert!(WorkingHours::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            WorkingHours::from_minutes(Some(540), Some(1080)),
+            Some(WorkingHours::parse("09:00-18:00").unwrap())
+        );
+        assert_eq!(WorkingHours::from_minutes(None, Some(1080)), None);
+    }
+
+    #[test]
+    fn open_in_kazakhstan_time() {
+        let day = WorkingHours::parse("09:00-18:00").unwrap();
+        // 04:00 UTC is 09:00 in Astana; 13:00 UTC is 18:00.
+        assert!(day.is_open(at("2026-11-25T04:00:00Z")));
+        assert!(day.is_open(at("2026-11-25T12:59:00Z")));
+        assert!(!day.is_open(at("2026-11-25T13:00:00Z")));
+        assert!(!day.is_open(at("2026-11-25T03:59:00Z")));
+        let night = WorkingHours::parse("20:00-02:00").unwrap();
+        assert!(night.is_open(at("2026-11-25T15:00:00Z")));
+        assert!(night.is_open(at("2026-11-25T20:59:00Z")));
+        assert!(!night.is_open(at("2026-11-25T21:00:00Z")));
+    }
+}

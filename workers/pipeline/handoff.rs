@@ -1,0 +1,328 @@
+//! The worker side of human handoff (the state machine is in `src/db/handoff.rs`):
+//! - `forward_to_managers` (key `forward:<bot user>`): the "a customer needs a manager" alert, then
+//!   every customer message of a conversation in human mode, to the managers' chat (the company's
+//!   own, else the platform's). Each is recorded in `manager_forwards` under the lease right after
+//!   it was sent, so a re-run sends nothing twice.
+//! - `handoff_timeout`: if no manager answered within HANDOFF_TIMEOUT of this handoff, the customer
+//!   is told honestly that a manager will answer later — once, and never after a manager answered,
+//!   the conversation was released, or a newer handoff began.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::db::{self, tenant_tx};
+use crate::domain::language::Language;
+use crate::domain::working_hours::WorkingHours;
+use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::queue;
+use crate::workers::integrations::telegram::html_escape;
+use crate::workers::telegram::{Telegram, job_error};
+use crate::workers::{Handler, JobContext, JobError, JobFuture};
+
+use super::notify::{Notifier, managers_route};
+
+pub struct ForwardHandler {
+    pub platform: Option<Arc<Notifier>>,
+    pub telegram: Option<Arc<Telegram>>,
+}
+
+#[derive(Deserialize)]
+struct ForwardPayload {
+    tenant_id: TenantId,
+    bot_user_id: BotUserId,
+    reason: Option<String>,
+}
+
+impl Handler for ForwardHandler {
+    fn kind(&self) -> &'static str {
+        db::handoff::FORWARD_JOB
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(20)
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let (platform, telegram) = (self.platform.clone(), self.telegram.clone());
+        Box::pin(async move {
+            let p: ForwardPayload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::fatal(anyhow::anyhow!("bad forward payload: {e}")))?;
+            forward(platform.as_ref(), telegram.as_ref(), &ctx, p).await
+        })
+    }
+}
+
+async fn forward(
+    platform: Option<&Arc<Notifier>>,
+    telegram: Option<&Arc<Telegram>>,
+    ctx: &JobContext,
+    p: ForwardPayload,
+) -> Result<(), JobError> {
+    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
+    let conversation = sqlx::query!(
+        "SELECT external_id, channel, mode, handoff_at FROM bot_users
+         WHERE tenant_id = $1 AND id = $2",
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(conversation) = conversation else {
+        return Ok(());
+    };
+    // Customer messages nobody answered, with their words (voice waits for its transcript: the
+    // transcribe job's turn forwards it then), not forwarded yet.
+    let messages = sqlx::query!(
+        r#"SELECT m.id, CASE WHEN m.kind = 'voice' THEN coalesce(m.transcript, '🎤') ELSE m.content END AS "text!"
+           FROM messages m
+           WHERE m.tenant_id = $1 AND m.bot_user_id = $2 AND m.role = 'user' AND m.reply_id IS NULL
+             AND coalesce(m.transcript_status, 'done') <> 'pending'
+             AND NOT EXISTS (SELECT 1 FROM manager_forwards f
+                             WHERE f.tenant_id = m.tenant_id AND f.key = 'msg:' || m.id::text)
+           ORDER BY m.seq"#,
+        p.tenant_id.0,
+        p.bot_user_id.0
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let alert_key = conversation
+        .handoff_at
+        .filter(|_| p.reason.is_some())
+        .map(|at| format!("handoff:{}:{}", p.bot_user_id, at.timestamp_micros()));
+    let alert_sent = match &alert_key {
+        Some(key) => sqlx::query_scalar!(
+            "SELECT EXISTS (SELECT 1 FROM manager_forwards WHERE tenant_id = $1 AND key = $2) AS \"sent!\"",
+            p.tenant_id.0,
+            key
+        )
+        .fetch_one(&mut *tx)
+        .await?,
+        None => true,
+    };
+    tx.commit().await?;
+    if conversation.mode != "human" {
+        return Ok(()); // released before this ran: nothing to forward
+    }
+    let Some(route) = managers_route(platform, telegram, &ctx.db, p.tenant_id).await? else {
+        tracing::warn!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id,
+            "human mode but no managers' chat configured: nothing forwarded");
+        return Ok(());
+    };
+    let words = labels(route.language);
+    let who = format!(
+        "{} {} ({})",
+        words.customer,
+        html_escape(&conversation.external_id),
+        conversation.channel
+    );
+    let reply_hint = format!(
+        "{}: POST {}/api/conversations/{}/reply",
+        words.answer,
+        route.public_url,
+        html_escape(&conversation.external_id)
+    );
+    if let (Some(key), false) = (&alert_key, alert_sent) {
+        let text = format!(
+            "🙋 <b>{}</b> · {who}\n{}: {}\n{reply_hint}",
+            words.needs_manager,
+            words.reason,
+            html_escape(p.reason.as_deref().unwrap_or_default()),
+        );
+        route
+            .client
+            .send_message(&route.token, &route.chat_id, &text)
+            .await
+            .map_err(job_error)?;
+        record(ctx, p.tenant_id, key).await?;
+    }
+    for message in &messages {
+        let text = format!("💬 {who}:\n{}\n{reply_hint}", html_escape(&message.text));
+        route
+            .client
+            .send_message(&route.token, &route.chat_id, &text)
+            .await
+            .map_err(job_error)?;
+        record(ctx, p.tenant_id, &format!("msg:{}", message.id)).await?;
+    }
+    tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
+        forwarded = messages.len(), "customer messages forwarded to the managers");
+    Ok(())
+}
+
+async fn record(ctx: &JobContext, tenant: TenantId, key: &str) -> Result<(), JobError> {
+    let mut tx = tenant_tx(&ctx.db, tenant).await?;
+    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
+        return Err(JobError::retry(anyhow::anyhow!(
+            "lease lost after forwarding {key}"
+        )));
+    }
+    sqlx::query!(
+        "INSERT INTO manager_forwards (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        tenant.0,
+        key
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+struct Labels {
+    customer: &'static str,
+    needs_manager: &'static str,
+    reason: &'static str,
+    answer: &'static str,
+}
+
+fn labels(language: Language) -> Labels {
+    match language {
+        Language::Kk => Labels {
+            customer: "Клиент",
+            needs_manager: "Клиентке менеджер керек",
+            reason: "Себебі",
+            answer: "Жауап беру",
+        },
+        Language::En => Labels {
+            customer: "Customer",
+            needs_manager: "A customer needs a manager",
+            reason: "Reason",
+            answer: "Reply",
+        },
+        Language::Ru | Language::Mixed => Labels {
+            customer: "Клиент",
+            needs_manager: "Клиенту нужен менеджер",
+            reason: "Причина",
+            answer: "Ответить",
+        },
+    }
+}
+
+pub struct TimeoutHandler;
+
+#[derive(Deserialize)]
+struct TimeoutPayload {
+    tenant_id: TenantId,
+    bot_user_id: BotUserId,
+    handoff_at: DateTime<Utc>,
+}
+
+impl Handler for TimeoutHandler {
+    fn kind(&self) -> &'static str {
+        db::handoff::TIMEOUT_JOB
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        Box::pin(async move {
+            let p: TimeoutPayload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::fatal(anyhow::anyhow!("bad timeout payload: {e}")))?;
+            let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
+            if !queue::holds_lease(&mut tx, ctx.lease()).await? {
+                return Err(JobError::retry(anyhow::anyhow!("lease lost")));
+            }
+            // The conversation's lock: a manager's reply or a release cannot slip in between.
+            let conversation = sqlx::query!(
+                "SELECT mode, handoff_at, channel, language FROM bot_users
+                 WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                p.tenant_id.0,
+                p.bot_user_id.0
+            )
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(conversation) = conversation.filter(|c| {
+                c.mode == "human"
+                    && c.handoff_at.map(|a| a.timestamp_micros())
+                        == Some(p.handoff_at.timestamp_micros())
+            }) else {
+                return Ok(()); // released, or a newer handoff has its own timer
+            };
+            let answered = sqlx::query_scalar!(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND bot_user_id = $2
+                                AND role = 'manager' AND created_at >= $3) AS \"answered!\"",
+                p.tenant_id.0,
+                p.bot_user_id.0,
+                p.handoff_at
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            if answered {
+                return Ok(());
+            }
+            let language = conversation
+                .language
+                .as_deref()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(Language::Ru);
+            let text = match db::telegram::working_hours(&mut tx, p.tenant_id).await? {
+                Some(hours) if !hours.is_open(Utc::now()) => after_hours(language, hours),
+                _ => still_waiting(language).to_owned(),
+            };
+            let seq = sqlx::query_scalar!(
+                "UPDATE bot_users SET last_seq = last_seq + 1, updated_at = now()
+                 WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
+                p.tenant_id.0,
+                p.bot_user_id.0
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let id = MessageId::new();
+            sqlx::query!(
+                "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status,
+                                       engine)
+                 VALUES ($1, $2, $3, $4, 'assistant', 'text', $5, 'answered', 'service')",
+                id.0,
+                p.tenant_id.0,
+                p.bot_user_id.0,
+                seq,
+                text
+            )
+            .execute(&mut *tx)
+            .await?;
+            if conversation.channel == db::messages::Channel::Telegram.as_str() {
+                db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, id).await?;
+            }
+            tx.commit().await?;
+            let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;
+            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, message_id = %id,
+                "no manager answered in time: the customer was told");
+            Ok(())
+        })
+    }
+}
+
+/// Outside working hours: when the managers work, in the customer's language.
+fn after_hours(language: Language, hours: WorkingHours) -> String {
+    let (from, to) = hours
+        .to_string()
+        .split_once('-')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .unwrap_or_default();
+    match language {
+        Language::Kk => format!(
+            "Қазір жұмыс уақыты емес. Менеджерлер {from}-ден {to}-ге дейін (Астана уақыты) жұмыс істейді және сол уақытта жауап береді. Сұрағыңыз сақталды."
+        ),
+        Language::En => format!(
+            "It is outside working hours now. Our managers work from {from} to {to} (Astana time) and will answer you then. Your question is saved."
+        ),
+        Language::Ru | Language::Mixed => format!(
+            "Сейчас нерабочее время. Менеджеры работают с {from} до {to} (время Астаны) и ответят вам в это время. Ваш вопрос сохранён."
+        ),
+    }
+}
+
+/// Honest, and promises no time we cannot keep.
+fn still_waiting(language: Language) -> &'static str {
+    match language {
+        Language::Kk => {
+            "Менеджер әзірге жауап бере алмады. Ол жұмыс уақытында мүмкіндігінше тез жауап береді — әдетте бір жұмыс күні ішінде. Сұрағыңыз сақталды."
+        }
+        Language::En => {
+            "Our manager has not been able to answer yet. They will reply as soon as they can during working hours — usually within one working day. Your question is saved."
+        }
+        Language::Ru | Language::Mixed => {
+            "Менеджер пока не успел ответить. Он ответит, как только сможет, в рабочее время — обычно в течение одного рабочего дня. Ваш вопрос сохранён."
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Acting as a tenant's own Telegram bot: its token (decrypted only here, in the worker, for the
+//! call at hand) and the `telegram_set_webhook` job that registers the webhook with Telegram.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use crate::config::Secret;
+use crate::crypto::SecretBox;
+use crate::db;
+use crate::domain::TenantId;
+use crate::workers::integrations::telegram::{TelegramClient, TelegramError};
+use crate::workers::{Handler, JobContext, JobError, JobFuture};
+
+/// The tenants' bots as the workers reach them.
+pub struct Telegram {
+    pub client: TelegramClient,
+    pub secrets: SecretBox,
+    /// This service's public address, for the webhook URL.
+    pub public_url: String,
+    /// getUpdates mode (TELEGRAM_POLLING): webhooks are removed instead of registered.
+    pub polling: bool,
+}
+
+/// A tenant's bot, ready to call.
+pub struct TenantBot {
+    pub token: Secret,
+    pub bot: db::telegram::Bot,
+}
+
+impl Telegram {
+    /// The tenant's bot, or None when it has none. A token that no longer decrypts (SECRET_KEY
+    /// changed without SECRET_KEY_PREVIOUS) is fatal for the job: retrying cannot fix it.
+    pub async fn bot(&self, db: &PgPool, tenant: TenantId) -> Result<Option<TenantBot>, JobError> {
+        let Some(bot) = db::telegram::bot(db, tenant).await? else {
+            return Ok(None);
+        };
+        let (token, _) = self
+            .secrets
+            .decrypt(tenant, &bot.token_ciphertext)
+            .map_err(JobError::fatal)?;
+        Ok(Some(TenantBot {
+            token: Secret::new(token),
+            bot,
+        }))
+    }
+
+    /// Registers the tenant's webhook (also `salesbot telegram set-webhook`) — or, in getUpdates
+    /// mode, removes it, as Telegram refuses getUpdates while a webhook is set.
+    pub async fn set_webhook(&self, db: &PgPool, tenant: TenantId) -> Result<bool, JobError> {
+        let Some(TenantBot { token, bot }) = self.bot(db, tenant).await? else {
+            return Ok(false);
+        };
+        if self.polling {
+            self.client
+                .delete_webhook(&token)
+                .await
+                .map_err(job_error)?;
+            tracing::info!(tenant_id = %tenant, "Telegram webhook removed (getUpdates mode)");
+            return Ok(true);
+        }
+        let url = db::telegram::webhook_url(&self.public_url, bot.webhook_id);
+        self.client
+            .set_webhook(&token, &url, &bot.webhook_secret)
+            .await
+            .map_err(job_error)?;
+        tracing::info!(tenant_id = %tenant, "Telegram webhook registered");
+        Ok(true)
+    }
+}
+
+/// How a failed Bot API call ends a job: 429 waits Telegram's `retry_after` without using an
+/// attempt, a 5xx or network error retries with backoff, the rest is final.
+pub fn job_error(err: TelegramError) -> JobError {
+    match err {
+        TelegramError::RateLimited { retry_after } => {
+            JobError::defer(retry_after, "Telegram rate limit")
+        }
+        TelegramError::Retryable(_) => JobError::retry(err),
+        TelegramError::Forbidden(_) | TelegramError::Fatal(_) => JobError::fatal(err),
+    }
+}
+
+pub struct SetWebhookHandler {
+    pub telegram: std::sync::Arc<Telegram>,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    tenant_id: TenantId,
+}
+
+impl Handler for SetWebhookHandler {
+    fn kind(&self) -> &'static str {
+        db::telegram::SET_WEBHOOK_JOB
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(15)
+    }
+
+    fn run(&self, ctx: JobContext) -> JobFuture {
+        let telegram = self.telegram.clone();
+        Box::pin(async move {
+            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+                .map_err(|e| JobError::fatal(anyhow::anyhow!("bad set_webhook payload: {e}")))?;
+            telegram.set_webhook(&ctx.db, p.tenant_id).await.map(drop)
+        })
+    }
+}
