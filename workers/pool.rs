@@ -519,7 +519,12 @@ impl WorkerPool {
                 report.dead += 1;
             }
             Some(how) => {
-                tracing::warn!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, ?how, "job will run again");
+                if matches!(how, Reschedule::Defer { .. }) {
+                    // Deferrals are the normal way to wait out a rate limit: thousands can be routine.
+                    tracing::debug!(job_id = %job.id, kind = %job.kind, reason = %message, ?how, "job deferred");
+                } else {
+                    tracing::warn!(job_id = %job.id, kind = %job.kind, attempts = job.attempts, error = %message, ?how, "job will run again");
+                }
                 if queue::reschedule(&self.db, lease, how, Some(&message)).await? {
                     match how {
                         Reschedule::Defer { .. } => report.deferred += 1,

@@ -600,18 +600,25 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
         "both pools took part: {a:?} {b:?}"
     );
 
-    // Half a window later nothing more may go.
-    *clock.lock().unwrap() = start + chrono::Duration::seconds(30);
-    sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
-        .execute(&pool)
-        .await
-        .unwrap();
-    let (a, b) = tokio::join!(pool_a.run_once(), pool_b.run_once());
-    assert_eq!(a.unwrap().completed + b.unwrap().completed, 0);
-    assert_eq!(fake.chat_count(), 60);
+    // Half a window later nothing more may go, nor just after a window (the margin).
+    for later in [30, 61] {
+        *clock.lock().unwrap() = start + chrono::Duration::seconds(later);
+        sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(pool_a.run_once(), pool_b.run_once());
+        assert_eq!(
+            a.unwrap().completed + b.unwrap().completed,
+            0,
+            "at +{later} s"
+        );
+        assert_eq!(fake.chat_count(), 60);
+    }
 
-    // A full window after the first calls, the rest go.
-    *clock.lock().unwrap() = start + chrono::Duration::seconds(62);
+    // A full window (plus the limiter's 10 % margin for grant-to-send delays) after the first
+    // calls, the rest go.
+    *clock.lock().unwrap() = start + chrono::Duration::seconds(67);
     sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
         .execute(&pool)
         .await
