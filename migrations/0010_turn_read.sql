@@ -4,9 +4,10 @@
 -- the count of round trips, not the work in them, set the turn rate.
 --
 -- Returns NULL when nothing is unanswered; else the unanswered customer messages (seq order), the
--- `p_history` messages before the first of them (seq order), the lead and the tenant profile. The
--- messages are marked `processing` unless one still waits for its transcript (the turn then does
--- nothing: the transcribe job enqueues the next turn).
+-- `p_history` messages before the first of them (seq order), the lead, the tenant profile, the
+-- conversation's mode and its Telegram chat. The messages are marked `processing` unless a manager
+-- has the conversation or one still waits for its transcript (the turn then does nothing: the
+-- transcribe job enqueues the next turn).
 CREATE FUNCTION turn_read(p_tenant uuid, p_bot_user uuid, p_history integer)
 RETURNS jsonb
 LANGUAGE plpgsql AS $$
@@ -48,6 +49,11 @@ BEGIN
                                'summary', l.summary)
                           FROM leads l WHERE l.tenant_id = p_tenant AND l.bot_user_id = p_bot_user),
                'language', b.language,
+               -- 'human': a manager has the conversation, the bot must stay silent
+               'mode', b.mode,
+               -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
+               'telegram_chat', CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL
+                                     THEN b.external_id END,
                'company_name', t.name,
                'about', t.about,
                'greeting', t.greeting,
@@ -55,7 +61,8 @@ BEGIN
       INTO v_result
       FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
      WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
-    IF NOT jsonb_path_exists(v_pending, '$[*] ? (@.transcript_status == "pending")') THEN
+    IF v_result->>'mode' = 'bot'
+       AND NOT jsonb_path_exists(v_pending, '$[*] ? (@.transcript_status == "pending")') THEN
         UPDATE messages SET status = 'processing'
          WHERE tenant_id = p_tenant AND id = ANY (v_ids) AND status = 'queued';
     END IF;

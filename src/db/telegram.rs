@@ -284,25 +284,6 @@ pub async fn bot(pool: &PgPool, tenant: TenantId) -> Result<Option<Bot>, sqlx::E
     Ok(bot)
 }
 
-/// The Telegram chat of a conversation, if it is a Telegram one.
-pub async fn telegram_chat(
-    pool: &PgPool,
-    tenant: TenantId,
-    bot_user: BotUserId,
-) -> Result<Option<String>, sqlx::Error> {
-    let mut tx = tenant_tx(pool, tenant).await?;
-    let chat = sqlx::query_scalar!(
-        "SELECT external_id FROM bot_users
-         WHERE tenant_id = $1 AND id = $2 AND channel = 'telegram' AND blocked_at IS NULL",
-        tenant.0,
-        bot_user.0
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(chat)
-}
-
 /// Re-encrypts a tenant's token under the current key (after a SECRET_KEY rotation). Returns false
 /// when it was already current or the tenant has no bot.
 pub async fn reencrypt(

@@ -62,6 +62,10 @@ impl Pending {
 struct Snapshot {
     pending: Vec<Pending>,
     input: TurnInput,
+    /// A manager has the conversation.
+    human_mode: bool,
+    /// The customer's Telegram chat (a Telegram conversation the customer has not blocked).
+    telegram_chat: Option<String>,
 }
 
 impl Handler for TurnHandler {
@@ -78,18 +82,21 @@ impl Handler for TurnHandler {
         Box::pin(async move {
             let p = payload(&ctx)?;
             let started = std::time::Instant::now();
-            if db::handoff::forward_if_human(&ctx.db, p.tenant_id, p.bot_user_id).await? {
-                // A manager has the conversation: the bot stays silent and the managers get the
-                // message (commit checks again under the conversation's lock, for a handoff that
-                // lands while the engine runs).
-                tracing::debug!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, "human mode: forwarded");
-                deps.wake();
-                return Ok(());
-            }
             let Some(snapshot) = read(&ctx.db, p, deps.history).await? else {
                 return Ok(()); // an earlier turn answered everything
             };
             let read_done = started.elapsed();
+            if snapshot.human_mode
+                && db::handoff::forward_if_human(&ctx.db, p.tenant_id, p.bot_user_id).await?
+            {
+                // A manager has the conversation: the bot stays silent and the managers get the
+                // message (forward_if_human checks the mode again in its own transaction, and
+                // commit under the conversation's lock, for a handoff that lands while the engine
+                // runs).
+                tracing::debug!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, "human mode: forwarded");
+                deps.wake();
+                return Ok(());
+            }
             if snapshot
                 .pending
                 .iter()
@@ -102,8 +109,13 @@ impl Handler for TurnHandler {
                 return Ok(());
             }
             // Shown until this function returns, i.e. until the reply is stored (or the turn failed).
-            let _typing =
-                typing::start(deps.telegram.as_ref(), &ctx.db, p.tenant_id, p.bot_user_id).await;
+            let _typing = typing::start(
+                deps.telegram.as_ref(),
+                &ctx.db,
+                p.tenant_id,
+                snapshot.telegram_chat.clone(),
+            )
+            .await;
             let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
             let output = respond(&deps, &snapshot, last_attempt).await?;
             let engine_done = started.elapsed();
@@ -189,6 +201,8 @@ struct Read {
     earlier: Vec<Earlier>,
     lead: Option<StoredLead>,
     language: Option<String>,
+    mode: String,
+    telegram_chat: Option<String>,
     company_name: String,
     about: Option<String>,
     greeting: Option<String>,
@@ -260,6 +274,8 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
         })
         .unwrap_or_default();
     Ok(Some(Snapshot {
+        human_mode: read.mode == "human",
+        telegram_chat: read.telegram_chat,
         pending: read.pending,
         input: TurnInput {
             conversation,

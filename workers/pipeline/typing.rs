@@ -8,8 +8,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::db;
-use crate::domain::{BotUserId, TenantId};
+use crate::domain::TenantId;
 use crate::workers::telegram::Telegram;
 
 /// How often the action is renewed: inside Telegram's 5 s display time.
@@ -28,24 +27,17 @@ impl Drop for Typing {
     }
 }
 
-/// Shows "typing…" to a Telegram customer (nothing for other channels or without a bot). The first
-/// action is sent before this returns, so even a fast turn shows it.
+/// Shows "typing…" in a Telegram customer's `chat` (nothing without a chat, i.e. for other channels
+/// or a customer who blocked the bot, or without a bot). The first action is sent before this
+/// returns, so even a fast turn shows it.
 pub async fn start(
     telegram: Option<&Arc<Telegram>>,
     db: &PgPool,
     tenant: TenantId,
-    bot_user: BotUserId,
+    chat: Option<String>,
 ) -> Typing {
-    let Some(telegram) = telegram else {
+    let (Some(telegram), Some(chat)) = (telegram, chat) else {
         return Typing(None);
-    };
-    let chat = match db::telegram::telegram_chat(db, tenant, bot_user).await {
-        Ok(Some(chat)) => chat,
-        Ok(None) => return Typing(None),
-        Err(err) => {
-            tracing::debug!(tenant_id = %tenant, bot_user_id = %bot_user, error = %err, "no typing indicator");
-            return Typing(None);
-        }
     };
     let bot = match telegram.bot(db, tenant).await {
         Ok(Some(bot)) => bot,
