@@ -68,6 +68,14 @@ async fn drain(workers: &WorkerPool, pool: &PgPool) {
     panic!("jobs kept coming due");
 }
 
+/// The time a deferred turn waits for has come (the test does not wait for it).
+async fn make_turns_due(pool: &PgPool) {
+    sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 async fn status(app: &TestApp, token: &str, id: &str) -> Value {
     app.get_json(&format!("/api/messages/{id}"), Some(token))
         .await
@@ -280,10 +288,7 @@ async fn a_rate_limit_defers_the_turn_until_retry_after(pool: PgPool) {
     assert_eq!(status(&app, &token, &id).await["status"], "processing");
 
     // The time comes: the turn runs again and answers once.
-    sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    make_turns_due(&pool).await;
     drain(&workers, &pool).await;
     assert_eq!(fake.chat_count(), 2);
     assert_eq!(
@@ -603,10 +608,7 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
     // Half a window later nothing more may go, nor just after a window (the margin).
     for later in [30, 61] {
         *clock.lock().unwrap() = start + chrono::Duration::seconds(later);
-        sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
-            .execute(&pool)
-            .await
-            .unwrap();
+        make_turns_due(&pool).await;
         let (a, b) = tokio::join!(pool_a.run_once(), pool_b.run_once());
         assert_eq!(
             a.unwrap().completed + b.unwrap().completed,
@@ -619,10 +621,7 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
     // A full window (plus the limiter's 10 % margin for grant-to-send delays) after the first
     // calls, the rest go.
     *clock.lock().unwrap() = start + chrono::Duration::seconds(67);
-    sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    make_turns_due(&pool).await;
     let (a, b) = tokio::join!(pool_a.run_once(), pool_b.run_once());
     assert_eq!(a.unwrap().completed + b.unwrap().completed, 40);
     assert_eq!(fake.chat_count(), 100);

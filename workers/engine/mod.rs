@@ -98,6 +98,27 @@ pub struct TurnInput {
     pub language_hint: Option<Language>,
 }
 
+impl LeadSnapshot {
+    /// The lead from its stored text columns; a value that no longer parses is left out.
+    pub fn from_stored(
+        name: Option<String>,
+        phone: Option<&str>,
+        city: Option<&str>,
+        object_type: Option<&str>,
+        area_m2: Option<f64>,
+        summary: Option<String>,
+    ) -> Self {
+        Self {
+            name,
+            phone: phone.and_then(|v| Phone::parse(v).ok()),
+            city: city.and_then(|v| v.parse().ok()),
+            object_type: object_type.and_then(|v| v.parse().ok()),
+            area_m2,
+            summary,
+        }
+    }
+}
+
 /// Changes to the stored lead; each `Some` means "set this field".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LeadPatch {

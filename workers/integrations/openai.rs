@@ -196,23 +196,33 @@ impl tower::Service<HttpRequestFactory> for Transport {
         let http = self.http.clone();
         Box::pin(async move {
             let request = request.build().await?;
-            let response = http.execute(request).await.map_err(|e| {
-                OpenAIError::Boxed(Box::new(ProviderError::Unavailable(transport_message(e))))
-            })?;
-            if response.status().is_success() {
-                return Ok(response);
-            }
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let body = response.bytes().await.unwrap_or_default();
-            Err(OpenAIError::Boxed(Box::new(classify(
-                status, &headers, &body,
-            ))))
+            send(&http, request)
+                .await
+                .map_err(|e| OpenAIError::Boxed(Box::new(e)))
         })
     }
 }
 
-/// The HTTP client for OpenAI calls: one request timeout, no retries, no redirects to elsewhere.
+/// Sends one request, once: a 2xx response as it is; a failure to connect, a timeout or any other
+/// status as the [`ProviderError`] the queue acts on.
+async fn send(
+    http: &reqwest_openai::Client,
+    request: reqwest_openai::Request,
+) -> Result<reqwest_openai::Response, ProviderError> {
+    let response = http
+        .execute(request)
+        .await
+        .map_err(|e| ProviderError::Unavailable(transport_message(e)))?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    Err(classify(status, &headers, &body))
+}
+
+/// The HTTP client for OpenAI calls: one timeout per request, and no retries (see [`send`]).
 fn http_client(timeout: Duration) -> reqwest_openai::Client {
     // reqwest 0.13 takes rustls' process-wide crypto provider; ring is the one sqlx already uses.
     // Installing fails only when a provider is already installed, which is just as good.
@@ -282,23 +292,22 @@ impl WhisperTranscriber {
         if let Some(code) = hint.filter(|l| *l != Language::Mixed).map(Language::code) {
             form = form.text("language", code);
         }
-        let response = self
+        let request = self
             .http
             .post(&self.url)
             .bearer_auth(self.api_key.expose())
             .multipart(form)
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(transport_message(e)))?;
+            .build()
+            .map_err(|e| ProviderError::Refused {
+                status: 0,
+                message: e.to_string(),
+            })?;
+        let response = send(&self.http, request).await?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
             .map_err(|e| ProviderError::Unavailable(transport_message(e)))?;
-        if !(200..300).contains(&status) {
-            return Err(classify(status, &headers, &body));
-        }
         parse_transcription(&body, audio.len()).ok_or_else(|| ProviderError::Refused {
             status,
             message: "unreadable transcription".into(),

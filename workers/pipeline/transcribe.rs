@@ -79,64 +79,10 @@ impl Handler for TranscribeHandler {
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             let (text, status) = match &deps.transcriber {
                 None => (None, "unavailable"),
-                Some(transcriber) => {
-                    let Some(audio) = load_audio(&deps, &ctx, &p).await? else {
-                        return Ok(()); // the message is gone
-                    };
-                    let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
-                    let slot = match &deps.transcribe_limit {
-                        None => None,
-                        Some(limit) => match limit.acquire(&ctx.db, Some(p.tenant_id), 0).await? {
-                            Permit::Granted { slot } => Some(slot),
-                            Permit::Wait(retry_after) => {
-                                return Err(JobError::defer(
-                                    retry_after,
-                                    "speech-to-text rate limit",
-                                ));
-                            }
-                            Permit::BudgetSpent => {
-                                // No money for speech-to-text: the customer is asked to write.
-                                store(&ctx, &p, None, "unavailable").await?;
-                                deps.wake();
-                                return Ok(());
-                            }
-                        },
-                    };
-                    match transcriber
-                        .transcribe(&audio.content, &audio.mime, &audio.file_name, hint)
-                        .await
-                    {
-                        Ok(t) => {
-                            if let (Some(limit), Some(slot)) = (&deps.transcribe_limit, slot) {
-                                let model = transcriber.model();
-                                let call = CallUsage {
-                                    model,
-                                    prompt_tokens: 0,
-                                    completion_tokens: 0,
-                                    audio_seconds: t.seconds,
-                                    cost_usd: deps.prices.cost(model, 0, 0, t.seconds),
-                                };
-                                if let Err(e) = limit
-                                    .settle(&ctx.db, Some(p.tenant_id), slot, 0, &call)
-                                    .await
-                                {
-                                    tracing::warn!(error = %e, "transcription usage not recorded");
-                                }
-                            }
-                            (Some(t.text), "done")
-                        }
-                        Err(TranscribeError::Retryable(e)) => {
-                            return Err(JobError::retry(anyhow::anyhow!(e)));
-                        }
-                        Err(TranscribeError::RateLimited { retry_after }) => {
-                            return Err(JobError::defer(retry_after, "speech-to-text rate limit"));
-                        }
-                        Err(TranscribeError::Fatal(e)) => {
-                            tracing::error!(message_id = %p.message_id, error = %e, "transcription failed");
-                            (None, "failed")
-                        }
-                    }
-                }
+                Some(transcriber) => match load_audio(&deps, &ctx, &p).await? {
+                    None => return Ok(()), // the message is gone
+                    Some(audio) => transcribe(&deps, &ctx, &p, transcriber.as_ref(), audio).await?,
+                },
             };
             store(&ctx, &p, text, status).await?;
             deps.wake();
@@ -157,6 +103,60 @@ impl Handler for TranscribeHandler {
             deps.wake();
             Ok(())
         })
+    }
+}
+
+/// The transcript and its status: the budget and a limiter grant first (a spent budget is no
+/// speech-to-text: the customer is asked to write), then the call, then the bill.
+async fn transcribe(
+    deps: &Deps,
+    ctx: &JobContext,
+    p: &Payload,
+    transcriber: &dyn Transcriber,
+    audio: Audio,
+) -> Result<(Option<String>, &'static str), JobError> {
+    let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
+    let slot = match &deps.transcribe_limit {
+        None => None,
+        Some(limit) => match limit.acquire(&ctx.db, Some(p.tenant_id), 0).await? {
+            Permit::Granted { slot } => Some(slot),
+            Permit::Wait(retry_after) => {
+                return Err(JobError::defer(retry_after, "speech-to-text rate limit"));
+            }
+            Permit::BudgetSpent => return Ok((None, "unavailable")),
+        },
+    };
+    match transcriber
+        .transcribe(&audio.content, &audio.mime, &audio.file_name, hint)
+        .await
+    {
+        Ok(t) => {
+            if let (Some(limit), Some(slot)) = (&deps.transcribe_limit, slot) {
+                let model = transcriber.model();
+                let call = CallUsage {
+                    model,
+                    prompt_tokens: 0,
+                    completion_tokens: 0,
+                    audio_seconds: t.seconds,
+                    cost_usd: deps.prices.cost(model, 0, 0, t.seconds),
+                };
+                if let Err(e) = limit
+                    .settle(&ctx.db, Some(p.tenant_id), slot, 0, &call)
+                    .await
+                {
+                    tracing::warn!(error = %e, "transcription usage not recorded");
+                }
+            }
+            Ok((Some(t.text), "done"))
+        }
+        Err(TranscribeError::Retryable(e)) => Err(JobError::retry(anyhow::anyhow!(e))),
+        Err(TranscribeError::RateLimited { retry_after }) => {
+            Err(JobError::defer(retry_after, "speech-to-text rate limit"))
+        }
+        Err(TranscribeError::Fatal(e)) => {
+            tracing::error!(message_id = %p.message_id, error = %e, "transcription failed");
+            Ok((None, "failed"))
+        }
     }
 }
 

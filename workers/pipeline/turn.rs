@@ -12,10 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::{self, tenant_tx};
-use crate::domain::city::City;
 use crate::domain::language::Language;
-use crate::domain::object_type::ObjectType;
-use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
 use crate::queue::{self, Lease};
 use crate::workers::engine::{
@@ -261,16 +258,15 @@ async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>,
     conversation.extend(read.pending.iter().filter_map(|m| m.text().map(Turn::user)));
     let lead = read
         .lead
-        .map(|l| LeadSnapshot {
-            name: l.name,
-            phone: l.phone.as_deref().and_then(|v| Phone::parse(v).ok()),
-            city: l.city.as_deref().and_then(|v| v.parse::<City>().ok()),
-            object_type: l
-                .object_type
-                .as_deref()
-                .and_then(|v| v.parse::<ObjectType>().ok()),
-            area_m2: l.area_m2,
-            summary: l.summary,
+        .map(|l| {
+            LeadSnapshot::from_stored(
+                l.name,
+                l.phone.as_deref(),
+                l.city.as_deref(),
+                l.object_type.as_deref(),
+                l.area_m2,
+                l.summary,
+            )
         })
         .unwrap_or_default();
     Ok(Some(Snapshot {
@@ -502,13 +498,15 @@ async fn upsert_lead(
     }
     let mut lead = existing
         .as_ref()
-        .map(|l| LeadSnapshot {
-            name: l.name.clone(),
-            phone: l.phone.as_deref().and_then(|v| Phone::parse(v).ok()),
-            city: l.city.as_deref().and_then(|v| v.parse().ok()),
-            object_type: l.object_type.as_deref().and_then(|v| v.parse().ok()),
-            area_m2: l.area_m2,
-            summary: l.summary.clone(),
+        .map(|l| {
+            LeadSnapshot::from_stored(
+                l.name.clone(),
+                l.phone.as_deref(),
+                l.city.as_deref(),
+                l.object_type.as_deref(),
+                l.area_m2,
+                l.summary.clone(),
+            )
         })
         .unwrap_or_default();
     let before = lead.clone();
