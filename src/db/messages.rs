@@ -10,7 +10,6 @@ use uuid::Uuid;
 use crate::domain::audio::AudioFormat;
 use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, MessageId, TenantId};
-use crate::queue::{self, NewJob};
 
 use super::tenant_tx;
 
@@ -91,163 +90,78 @@ pub struct Ingested {
     pub duplicate: bool,
 }
 
-/// Records a customer message and enqueues its processing, in one short transaction.
+/// Records a customer message and enqueues its processing, in one round trip and one short
+/// transaction (`message_ingest`, migrations/0012_message_ingest.sql).
 ///
-/// The bot-user upsert allocates the message's `seq` and holds the conversation's row lock until
+/// The conversation upsert allocates the message's `seq` and holds the conversation's row lock until
 /// commit, so concurrent messages of one conversation get gap-free seqs in commit order, and a retry
 /// with the same idempotency key (checked after that lock) finds the first request's message.
+/// The jobs it enqueues: `transcribe` for a voice note (no key, 5 attempts, payload `tenant_id`,
+/// `message_id`, `bot_user_id`), and the conversation's `turn` (key and dedup key
+/// [`conversation_key`], 5 attempts, payload `tenant_id`, `bot_user_id`).
 pub async fn ingest(
     pool: &PgPool,
     tenant: TenantId,
     incoming: Incoming,
 ) -> Result<Ingested, sqlx::Error> {
-    let mut tx = tenant_tx(pool, tenant).await?;
-    let conversation = sqlx::query!(
-        r#"INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-           VALUES ($1, $2, $3, $4, 1)
-           ON CONFLICT (tenant_id, channel, external_id)
-           -- a customer who writes again has unblocked the bot
-           DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
-           RETURNING id, last_seq,
-                     (SELECT coalesce_ms FROM tenants WHERE id = $2) AS "coalesce_ms!""#,
-        Uuid::now_v7(),
-        tenant.0,
-        incoming.channel.as_str(),
-        incoming.external_id,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let bot_user = BotUserId(conversation.id);
-
-    if let Some(key) = &incoming.idempotency_key {
-        let earlier = sqlx::query!(
-            "SELECT id, bot_user_id, seq FROM messages WHERE tenant_id = $1 AND idempotency_key = $2",
-            tenant.0,
-            key
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(earlier) = earlier {
-            // Undo the seq we just took: the retry stores nothing.
-            tx.rollback().await?;
-            return Ok(Ingested {
-                message_id: MessageId(earlier.id),
-                bot_user_id: BotUserId(earlier.bot_user_id),
-                seq: earlier.seq,
-                duplicate: true,
-            });
-        }
-    }
-
-    let message_id = MessageId::new();
-    let (kind, content, transcript_status) = match &incoming.body {
-        Body::Text(text) => ("text", text.as_str(), None),
-        Body::Voice { .. } | Body::TelegramVoice { .. } => ("voice", "", Some("pending")),
+    let (kind, content) = match &incoming.body {
+        Body::Text(text) => ("text", text.as_str()),
+        Body::Voice { .. } | Body::TelegramVoice { .. } => ("voice", ""),
     };
-    sqlx::query!(
-        r#"INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content,
-                                 transcript_status, idempotency_key, status)
-           VALUES ($1, $2, $3, $4, 'user', $5, $6, $7, $8,
-                   CASE WHEN $5 = 'voice' THEN 'transcribing' ELSE 'queued' END)"#,
-        message_id.0,
-        tenant.0,
-        bot_user.0,
-        conversation.last_seq,
-        kind,
-        content,
-        transcript_status,
-        incoming.idempotency_key,
-    )
-    .execute(&mut *tx)
-    .await?;
-
-    match &incoming.body {
-        Body::Text(_) => {}
+    let (audio, audio_mime, audio_file_name) = match &incoming.body {
         Body::Voice {
             audio,
             format,
             file_name,
-        } => {
-            sqlx::query!(
-                "INSERT INTO message_audio (tenant_id, message_id, content, mime, file_name)
-                 VALUES ($1, $2, $3, $4, $5)",
-                tenant.0,
-                message_id.0,
-                audio,
-                format.mime(),
-                file_name
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        } => (
+            Some(audio.as_slice()),
+            Some(format.mime()),
+            Some(file_name.as_str()),
+        ),
+        _ => (None, None, None),
+    };
+    let (telegram_file_id, telegram_mime, telegram_file_size) = match &incoming.body {
         Body::TelegramVoice {
             file_id,
             mime,
             file_size,
-        } => {
-            sqlx::query!(
-                "INSERT INTO telegram_files (tenant_id, message_id, file_id, mime, file_size)
-                 VALUES ($1, $2, $3, $4, $5)",
-                tenant.0,
-                message_id.0,
-                file_id,
-                mime,
-                *file_size
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    if let Some(phone) = &incoming.shared_phone {
-        sqlx::query!(
-            "UPDATE bot_users SET phone = $3 WHERE tenant_id = $1 AND id = $2",
-            tenant.0,
-            bot_user.0,
-            phone.as_str()
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    if matches!(
-        incoming.body,
-        Body::Voice { .. } | Body::TelegramVoice { .. }
-    ) {
-        // Transcription runs ahead of the conversation, in parallel with other work.
-        queue::enqueue(
-            &mut *tx,
-            &NewJob::new(
-                TRANSCRIBE_JOB,
-                serde_json::json!({"tenant_id": tenant, "message_id": message_id, "bot_user_id": bot_user}),
-            )
-            .tenant(tenant),
-        )
-        .await?;
-    }
-
-    let coalesce = chrono::Duration::milliseconds(conversation.coalesce_ms.into());
-    let run_at = Utc::now() + coalesce;
-    let turn = queue::enqueue(
-        &mut *tx,
-        &NewJob::new(
-            TURN_JOB,
-            serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user}),
-        )
-        .key(conversation_key(bot_user))
-        .dedup(conversation_key(bot_user))
-        .tenant(tenant)
-        .run_at(run_at),
+        } => (Some(file_id.as_str()), Some(mime.as_str()), *file_size),
+        _ => (None, None, None),
+    };
+    let row = sqlx::query!(
+        r#"SELECT message_id AS "message_id!", bot_user_id AS "bot_user_id!", seq AS "seq!",
+                  duplicate AS "duplicate!", transcribe_job AS "transcribe_job!",
+                  turn_job AS "turn_job!"
+           FROM message_ingest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"#,
+        tenant.0,
+        incoming.channel.as_str(),
+        incoming.external_id,
+        Uuid::now_v7(),
+        MessageId::new().0,
+        kind,
+        content,
+        incoming.idempotency_key,
+        incoming.shared_phone.as_ref().map(|p| p.as_str()),
+        audio,
+        audio_mime,
+        audio_file_name,
+        telegram_file_id,
+        telegram_mime,
+        telegram_file_size,
     )
+    .fetch_one(pool)
     .await?;
-    if !turn.inserted && conversation.coalesce_ms > 0 {
-        // A burst: the pending turn waits for this message's quiet period too.
-        queue::reschedule_pending(&mut *tx, turn.id, run_at).await?;
+    if row.transcribe_job {
+        crate::metrics::job_enqueued(TRANSCRIBE_JOB, 1);
     }
-    tx.commit().await?;
+    if row.turn_job {
+        crate::metrics::job_enqueued(TURN_JOB, 1);
+    }
     Ok(Ingested {
-        message_id,
-        bot_user_id: bot_user,
-        seq: conversation.last_seq,
-        duplicate: false,
+        message_id: MessageId(row.message_id),
+        bot_user_id: BotUserId(row.bot_user_id),
+        seq: row.seq,
+        duplicate: row.duplicate,
     })
 }
 

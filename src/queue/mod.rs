@@ -464,21 +464,3 @@ fn truncate_error(error: &str) -> String {
     }
     format!("{}…", &error[..end])
 }
-
-/// Moves a job that has not started yet (or is waiting for a retry) to `at` — e.g. to stretch a
-/// burst-coalescing window when another message arrives. Running and dead jobs are left alone.
-pub async fn reschedule_pending<'e>(
-    executor: impl PgExecutor<'e>,
-    id: JobId,
-    at: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let updated = sqlx::query!(
-        "UPDATE jobs SET run_at = $2 WHERE id = $1 AND state IN ('available', 'blocked')",
-        id.0,
-        at
-    )
-    .execute(executor)
-    .await?
-    .rows_affected();
-    Ok(updated == 1)
-}

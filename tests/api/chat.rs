@@ -314,6 +314,20 @@ async fn respond_async_and_idempotency_key(pool: PgPool) {
         1,
         "no seq was burnt"
     );
+    // The key names the message, whoever the retry claims to be from: a conversation the retry
+    // would have opened is not left behind.
+    let from_elsewhere = app
+        .client
+        .post(app.url("/api/chat"))
+        .bearer_auth(&token)
+        .header("prefer", "respond-async")
+        .header("idempotency-key", "retry-1")
+        .json(&json!({"user_id": "client_elsewhere", "text": "Нужен ремонт квартиры в Астане"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted_id(from_elsewhere).await, first);
+    assert_eq!(count(&pool, "SELECT count(*) FROM bot_users").await, 1);
     let other = accepted_id(send("retry-2").await.unwrap()).await;
     assert_ne!(first, other);
 

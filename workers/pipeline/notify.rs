@@ -16,7 +16,7 @@ use crate::domain::city::City;
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::{BotUserId, LeadId, TenantId};
-use crate::queue::{self, NewJob};
+use crate::queue::NewJob;
 use crate::workers::integrations::telegram::{TelegramClient, html_escape};
 use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
@@ -210,19 +210,6 @@ impl Handler for NotifyHandler {
             Ok(())
         })
     }
-}
-
-/// Enqueues the notification inside the turn's transaction.
-pub async fn enqueue(
-    tx: &mut sqlx::PgConnection,
-    tenant: TenantId,
-    bot_user: BotUserId,
-    lead: LeadId,
-    version: i32,
-    event: LeadEvent,
-) -> Result<(), sqlx::Error> {
-    queue::enqueue(tx, &job(tenant, bot_user, lead, version, event)).await?;
-    Ok(())
 }
 
 struct Card<'a> {

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
-use crate::queue::{self, Lease};
+use crate::queue::Lease;
 use crate::workers::engine::{
-    self, EngineError, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
+    self, EngineError, LeadPatch, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
 };
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
@@ -357,11 +357,13 @@ fn plain_reply(reply: String, language: Language) -> TurnOutput {
     }
 }
 
-/// Writes the turn's results in one transaction, fenced by the lease. Returns false if there was
-/// nothing left to answer (a previous attempt committed and crashed before its ack) or a manager has
-/// taken the conversation over. The engine's structured handoff request (e.g. the customer asked for
-/// a person) hands the conversation to the managers in the same transaction — unless the message
-/// that asked predates the last release, which already answered that request (no handoff loop).
+/// Writes the turn's results in one round trip, fenced by the lease (`turn_commit`,
+/// migrations/0011_turn_commit.sql): the reply, the answered marks, the delivery outbox, the lead and
+/// its notification. Returns false if there was nothing left to answer (a previous attempt committed
+/// and crashed before its ack) or a manager has taken the conversation over. The engine's structured
+/// handoff request (e.g. the customer asked for a person) hands the conversation to the managers in
+/// the same transaction — unless the message that asked predates the last release, which already
+/// answered that request (no handoff loop).
 #[allow(clippy::too_many_arguments)]
 async fn commit(
     db: &PgPool,
@@ -373,219 +375,101 @@ async fn commit(
     notify: bool,
     handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
-    let mut tx = tenant_tx(db, p.tenant_id).await?;
-    if !queue::holds_lease(&mut tx, lease).await? {
-        return Err(JobError::retry(anyhow::anyhow!(
-            "lease lost before commit: another worker owns this turn"
-        )));
-    }
-    // The conversation's lock first (ingest's lock order), then its mode: a manager who took over
-    // while the engine ran gets the conversation, and the bot's reply is dropped — one answer only.
-    let conversation = sqlx::query!(
-        "SELECT mode, channel, released_at FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if conversation.mode == "human" {
-        return Ok(false);
-    }
-    let still_pending: Vec<Uuid> = sqlx::query_scalar!(
-        "SELECT id FROM messages WHERE tenant_id = $1 AND id = ANY ($2) AND reply_id IS NULL
-         ORDER BY seq FOR UPDATE",
-        p.tenant_id.0,
-        pending
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    if still_pending.is_empty() {
-        return Ok(false);
-    }
-    let seq = sqlx::query_scalar!(
-        "UPDATE bot_users SET last_seq = last_seq + 1, language = $3, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
+    let lead = (!output.off_topic).then(|| lead_patch_json(&output.lead_patch));
+    let new_lead_id = LeadId::new();
+    let call = sqlx::query_scalar!(
+        r#"SELECT turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS "result!""#,
         p.tenant_id.0,
         p.bot_user_id.0,
-        output.language.code()
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let reply_id = MessageId::new();
-    sqlx::query!(
-        "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine,
-                               language)
-         VALUES ($1, $2, $3, $4, 'assistant', 'text', $5, 'answered', $6, $7)",
-        reply_id.0,
-        p.tenant_id.0,
-        p.bot_user_id.0,
-        seq,
+        lease.id.0,
+        lease.token,
+        pending,
+        MessageId::new().0,
         output.reply,
         output.engine,
-        output.language.code()
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE messages SET reply_id = $3, status = $4, answered_at = clock_timestamp()
-         WHERE tenant_id = $1 AND id = ANY ($2)",
-        p.tenant_id.0,
-        &still_pending,
-        reply_id.0,
-        status
-    )
-    .execute(&mut *tx)
-    .await?;
-    if conversation.channel == db::messages::Channel::Telegram.as_str() {
-        // The outbox: the reply and its delivery commit together.
-        db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, reply_id).await?;
-    }
-    if let Some(request) = &output.handoff {
-        let latest: Option<DateTime<Utc>> = sqlx::query_scalar!(
-            "SELECT max(created_at) FROM messages WHERE tenant_id = $1 AND id = ANY ($2)",
-            p.tenant_id.0,
-            &still_pending
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let fresh = match (conversation.released_at, latest) {
-            (Some(released), Some(latest)) => latest > released,
-            _ => true,
-        };
-        if fresh {
-            db::handoff::begin(
-                &mut tx,
-                p.tenant_id,
-                p.bot_user_id,
-                &request.reason,
-                handoff_timeout,
-            )
-            .await?;
+        output.language.code(),
+        status,
+        lead,
+        new_lead_id.0,
+        notify
+    );
+    let committed = match &output.handoff {
+        // The common case: one statement, its own transaction.
+        None => parse_commit(call.fetch_one(db).await?)?,
+        Some(request) => {
+            let mut tx = tenant_tx(db, p.tenant_id).await?;
+            let committed = parse_commit(call.fetch_one(&mut *tx).await?)?;
+            if committed.outcome == "committed" && committed.handoff_fresh {
+                db::handoff::begin(
+                    &mut tx,
+                    p.tenant_id,
+                    p.bot_user_id,
+                    &request.reason,
+                    handoff_timeout,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            committed
         }
+    };
+    match committed.outcome.as_str() {
+        "committed" => {}
+        "lease_lost" => {
+            return Err(JobError::retry(anyhow::anyhow!(
+                "lease lost before commit: another worker owns this turn"
+            )));
+        }
+        _ => return Ok(false), // "human" or "nothing_pending"
     }
-    if !output.off_topic
-        && let Some((lead, version, event)) = upsert_lead(&mut tx, p, output).await?
-        && notify
-    {
-        // The outbox: the notification commits with the lead version it is about.
-        notify::enqueue(&mut tx, p.tenant_id, p.bot_user_id, lead, version, event).await?;
+    if committed.delivery_job {
+        crate::metrics::job_enqueued(db::telegram::DELIVER_JOB, 1);
     }
-    tx.commit().await?;
+    if committed.notify_job {
+        crate::metrics::job_enqueued(notify::NOTIFY_JOB, 1);
+    }
+    if let (Some(lead_id), Some(version), Some(event)) = (
+        committed.lead_id,
+        committed.lead_version,
+        committed.lead_event,
+    ) {
+        tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %lead_id, version,
+            ?event, "lead stored");
+    }
     Ok(true)
 }
 
-/// One lead per bot user. Fields only move forward: a value the engine found replaces the stored one
-/// (a correction), a field it did not find keeps its value. The status becomes `qualified` when the
-/// rule of shared/eval/README.md holds (only from `new`: managers own the later states). `version`
-/// counts changes, so side effects can be keyed per lead version.
-/// Returns the lead, its new version and what happened, when anything did.
-async fn upsert_lead(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    p: Payload,
-    output: &TurnOutput,
-) -> Result<Option<(LeadId, i32, LeadEvent)>, sqlx::Error> {
-    let patch = &output.lead_patch;
-    let existing = sqlx::query!(
-        "SELECT id, name, phone, city, object_type, area_m2, summary, status FROM leads
-         WHERE tenant_id = $1 AND bot_user_id = $2 FOR UPDATE",
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    if existing.is_none() && patch.is_empty() {
-        return Ok(None);
-    }
-    let mut lead = existing
-        .as_ref()
-        .map(|l| {
-            LeadSnapshot::from_stored(
-                l.name.clone(),
-                l.phone.as_deref(),
-                l.city.as_deref(),
-                l.object_type.as_deref(),
-                l.area_m2,
-                l.summary.clone(),
-            )
-        })
-        .unwrap_or_default();
-    let before = lead.clone();
-    patch.apply_to(&mut lead);
-    let qualified = engine::is_qualified(
-        lead.phone.as_ref(),
-        lead.city,
-        lead.object_type,
-        lead.area_m2,
-    );
-    let phone = lead.phone.as_ref().map(|p| p.as_str().to_owned());
-    let city = lead.city.map(|c| c.as_str());
-    let object_type = lead.object_type.map(|o| o.as_str());
-    match existing {
-        None => {
-            let id = LeadId::new();
-            sqlx::query!(
-                "INSERT INTO leads (id, tenant_id, bot_user_id, name, phone, city, object_type, area_m2,
-                                    summary, status, engine, qualified_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                         CASE WHEN $10 THEN 'qualified' ELSE 'new' END, $11,
-                         CASE WHEN $10 THEN now() END)",
-                id.0,
-                p.tenant_id.0,
-                p.bot_user_id.0,
-                lead.name,
-                phone,
-                city,
-                object_type,
-                lead.area_m2,
-                lead.summary,
-                qualified,
-                output.engine
-            )
-            .execute(&mut **tx)
-            .await?;
-            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, lead_id = %id, qualified, "lead created");
-            let event = if qualified {
-                LeadEvent::Qualified
-            } else {
-                LeadEvent::Created
-            };
-            Ok(Some((id, 1, event)))
-        }
-        Some(existing) => {
-            let becomes_qualified = qualified && existing.status == "new";
-            if lead == before && !becomes_qualified {
-                return Ok(None);
-            }
-            let version = sqlx::query_scalar!(
-                "UPDATE leads SET name = $3, phone = $4, city = $5, object_type = $6, area_m2 = $7,
-                        summary = $8, engine = $9, version = version + 1, updated_at = now(),
-                        status = CASE WHEN $10 THEN 'qualified' ELSE status END,
-                        qualified_at = CASE WHEN $10 THEN now() ELSE qualified_at END
-                 WHERE tenant_id = $1 AND id = $2
-                 RETURNING version",
-                p.tenant_id.0,
-                existing.id,
-                lead.name,
-                phone,
-                city,
-                object_type,
-                lead.area_m2,
-                lead.summary,
-                output.engine,
-                becomes_qualified
-            )
-            .fetch_one(&mut **tx)
-            .await?;
-            tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, lead_id = %existing.id,
-                version, qualified = becomes_qualified, "lead updated");
-            let event = if becomes_qualified {
-                LeadEvent::Qualified
-            } else {
-                LeadEvent::Updated
-            };
-            Ok(Some((LeadId(existing.id), version, event)))
-        }
-    }
+/// What `turn_commit` answers.
+#[derive(Deserialize)]
+struct Committed {
+    outcome: String,
+    #[serde(default)]
+    handoff_fresh: bool,
+    #[serde(default)]
+    delivery_job: bool,
+    #[serde(default)]
+    notify_job: bool,
+    lead_id: Option<Uuid>,
+    lead_version: Option<i32>,
+    lead_event: Option<LeadEvent>,
+}
+
+fn parse_commit(result: serde_json::Value) -> Result<Committed, JobError> {
+    serde_json::from_value(result)
+        .map_err(|e| JobError::fatal(anyhow::anyhow!("unreadable turn_commit: {e}")))
+}
+
+/// The engine's lead fields as `turn_commit` merges them: in their stored text forms, unset fields
+/// absent (so the stored value stays).
+fn lead_patch_json(patch: &LeadPatch) -> serde_json::Value {
+    serde_json::json!({
+        "name": patch.name,
+        "phone": patch.phone.as_ref().map(|p| p.as_str()),
+        "city": patch.city.map(|c| c.as_str()),
+        "object_type": patch.object_type.map(|o| o.as_str()),
+        "area_m2": patch.area_m2,
+        "summary": patch.summary,
+    })
 }
 
 #[cfg(test)]
