@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use salesbot::config::{Config, OpenAiSettings, Secret};
-use salesbot::db::usage::{Clock, RateLimit};
+use salesbot::db::usage::{Clock, Permit, RateLimit};
+use salesbot::domain::TenantId;
 use salesbot::workers::engine::Engine;
 use salesbot::workers::engine::openai::OpenAiEngine;
 use salesbot::workers::integrations::openai;
@@ -632,4 +633,67 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!(answered, 100);
+}
+
+#[sqlx::test]
+async fn one_batch_of_grants_applies_the_limits_in_order(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let tenant = |body: Value| -> uuid::Uuid {
+        body["user"]["tenant"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let spent = tenant(app.register_ok("owner@stroy.kz", "СтройДом").await.1);
+    let open = tenant(app.register_ok("other@stroy.kz", "Другой").await.1);
+    sqlx::query("UPDATE tenants SET monthly_budget_usd = 0 WHERE id = $1")
+        .bind(spent)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let start: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+    let clock = Arc::new(Mutex::new(start));
+    let limit = RateLimit {
+        name: "openai:gpt-4o".into(),
+        max_requests: 3,
+        max_tokens: 100,
+        window: Duration::from_secs(60),
+        clock: Clock::Manual(clock.clone()),
+    };
+    let (spent, open) = (Some(TenantId(spent)), Some(TenantId(open)));
+    let permits = limit
+        .acquire_many(
+            &pool,
+            &[
+                (open, 40),
+                (spent, 1),
+                (None, 40),
+                (open, 40),
+                (None, 10),
+                (open, 10),
+            ],
+        )
+        .await
+        .unwrap();
+    let granted = |p: &Permit| matches!(p, Permit::Granted { .. });
+    let kinds: Vec<&str> = permits
+        .iter()
+        .map(|p| match p {
+            Permit::Granted { .. } => "granted",
+            Permit::Wait(_) => "wait",
+            Permit::BudgetSpent => "budget",
+        })
+        .collect();
+    // 40 + 40 tokens go; the third 40 would pass 100; 10 more fits, and then 3 requests are the
+    // limit. A spent budget takes nothing from the window.
+    assert_eq!(
+        kinds,
+        ["granted", "budget", "granted", "wait", "granted", "wait"]
+    );
+    // The window is full for the next batch too, and it waits for the window plus the margin.
+    let next = limit.acquire(&pool, None, 1).await.unwrap();
+    assert_eq!(next, Permit::Wait(Duration::from_millis(66_000)));
+    *clock.lock().unwrap() = start + chrono::Duration::seconds(67);
+    assert!(granted(&limit.acquire(&pool, None, 1).await.unwrap()));
 }

@@ -26,7 +26,7 @@ use super::{
     TurnOutput, Usage, customer_language,
 };
 use crate::config::PriceTable;
-use crate::db::usage::{self, CallUsage, Permit, RateLimit};
+use crate::db::usage::{self, BatchedLimit, CallUsage, Permit, RateLimit};
 use crate::domain::city::{City, find_city};
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
@@ -42,6 +42,8 @@ pub struct OpenAiEngine {
     client: OpenAiClient,
     db: PgPool,
     model: String,
+    /// The shared limiter's grants, this process's requests batched; `limit` settles.
+    permits: BatchedLimit,
     limit: RateLimit,
     prices: PriceTable,
 }
@@ -56,6 +58,7 @@ impl OpenAiEngine {
     ) -> Self {
         Self {
             client,
+            permits: BatchedLimit::spawn(db.clone(), limit.clone()),
             db,
             model,
             limit,
@@ -143,8 +146,8 @@ impl OpenAiEngine {
         let tenant = input.tenant.id;
         let estimate = estimate_tokens(messages);
         let slot = match self
-            .limit
-            .acquire(&self.db, tenant, estimate)
+            .permits
+            .acquire(tenant, estimate)
             .await
             .map_err(retryable)?
         {
