@@ -1,4 +1,4 @@
--- Many limiter grants per round trip and per hold of the limiter's lock. The LLM bench measured
+-- Many limiter grants, and many settlements, per round trip and per hold of the limiter's lock. The LLM bench measured
 -- one grant at a time as the cap on turns: 20,000 grants spent 4.5 ms each waiting for the
 -- advisory lock (pg_stat_statements), the lock passing from one backend to the next at about
 -- 700 grants/s on 2 busy cores. A worker process now sends every request waiting at that moment in
@@ -69,6 +69,61 @@ BEGIN
 END
 $$;
 
--- Replaced by llm_acquire_many (a single request is a batch of one).
+-- After answered calls: the tokens they really used replace the estimates counted at grant time,
+-- and their tenants are billed. Once grants came in batches, one settlement per call became the
+-- top statement of the LLM bench (1.2 ms each, mostly waiting for the current slot's row, which
+-- every grant and settlement updates). Request i is described by the i-th element of each array;
+-- p_tenants[i] NULL: nothing to bill. Rows are locked in a fixed order (slots ascending, then
+-- tenant and model), so two processes settling at once cannot deadlock.
+CREATE FUNCTION llm_settle_many(p_limiter text, p_tenants uuid[], p_slots bigint[],
+                                p_estimated bigint[], p_models text[], p_prompt bigint[],
+                                p_completion bigint[], p_audio double precision[],
+                                p_cost numeric[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    -- As in 0007: bookkeeping whose last moments a database crash may forget, never worth a WAL
+    -- flush under these row locks.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    FOR r IN SELECT u.slot, sum(u.prompt + u.completion - u.estimated) AS delta
+               FROM unnest(p_slots, p_estimated, p_prompt, p_completion)
+                    AS u(slot, estimated, prompt, completion)
+              GROUP BY u.slot ORDER BY u.slot
+    LOOP
+        UPDATE rate_limit_slots SET tokens = greatest(tokens + r.delta, 0)
+         WHERE limiter = p_limiter AND slot = r.slot;
+    END LOOP;
+    FOR r IN SELECT u.tenant, u.model, count(*)::integer AS calls, sum(u.prompt) AS prompt,
+                    sum(u.completion) AS completion, sum(u.audio) AS audio, sum(u.cost) AS cost
+               FROM unnest(p_tenants, p_models, p_prompt, p_completion, p_audio, p_cost)
+                    AS u(tenant, model, prompt, completion, audio, cost)
+              WHERE u.tenant IS NOT NULL
+              GROUP BY u.tenant, u.model ORDER BY u.tenant, u.model
+    LOOP
+        PERFORM set_config('app.tenant_id', r.tenant::text, true);
+        INSERT INTO llm_usage AS u (tenant_id, day, model, calls, prompt_tokens, completion_tokens,
+                                    audio_seconds, cost_usd)
+        VALUES (r.tenant, (now() AT TIME ZONE 'UTC')::date, r.model, r.calls, r.prompt,
+                r.completion, r.audio, r.cost)
+        ON CONFLICT (tenant_id, day, model) DO UPDATE
+            SET calls = u.calls + excluded.calls,
+                prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = u.completion_tokens + excluded.completion_tokens,
+                audio_seconds = u.audio_seconds + excluded.audio_seconds,
+                cost_usd = u.cost_usd + excluded.cost_usd;
+        -- A call succeeded: the billing flag clears.
+        UPDATE tenants SET llm_quota_exhausted_at = NULL
+         WHERE id = r.tenant AND llm_quota_exhausted_at IS NOT NULL;
+    END LOOP;
+END
+$$;
+
+-- Replaced by the batch functions (a single request is a batch of one).
 DROP FUNCTION llm_acquire(uuid, text, integer, bigint, bigint, bigint, timestamptz);
 DROP FUNCTION rate_limit_acquire(text, integer, bigint, bigint, bigint, timestamptz);
+DROP FUNCTION llm_settle(uuid, text, bigint, bigint, text, bigint, bigint, double precision,
+                         numeric);
+DROP FUNCTION rate_limit_settle(text, bigint, bigint, bigint);
+DROP FUNCTION llm_usage_record(uuid, text, bigint, bigint, double precision, numeric);

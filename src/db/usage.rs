@@ -12,16 +12,6 @@ use uuid::Uuid;
 use super::tenant_tx;
 use crate::domain::TenantId;
 
-/// One provider call, as it is billed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallUsage<'a> {
-    pub model: &'a str,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub audio_seconds: f64,
-    pub cost_usd: f64,
-}
-
 /// OpenAI refused for billing (`insufficient_quota`): flag the tenant's dashboard and record an event
 /// (once per episode; a later successful call clears the flag).
 pub async fn quota_exhausted(
@@ -209,25 +199,33 @@ impl RateLimit {
 
     /// After an answered call: replaces the token estimate with the real count and bills the
     /// tenant (when one is named) — one round trip.
-    pub async fn settle(
+    pub async fn settle(&self, pool: &PgPool, call: Settlement) -> Result<(), sqlx::Error> {
+        self.settle_many(pool, &[call]).await
+    }
+
+    /// [`settle`](Self::settle) for several calls at once: one round trip.
+    pub async fn settle_many(
         &self,
         pool: &PgPool,
-        tenant: Option<TenantId>,
-        slot: i64,
-        estimated: u64,
-        call: &CallUsage<'_>,
+        calls: &[Settlement],
     ) -> Result<(), sqlx::Error> {
+        let nil = |t: Option<TenantId>| t.map_or(Uuid::nil(), |t| t.0);
+        let column = |f: fn(&Settlement) -> i64| calls.iter().map(f).collect::<Vec<i64>>();
         sqlx::query!(
-            "SELECT llm_settle($1, $2, $3, $4, $5, $6, $7, $8, $9::float8::numeric)",
-            tenant.map(|t| t.0),
+            "SELECT llm_settle_many(
+                 $1,
+                 ARRAY(SELECT nullif(t, '00000000-0000-0000-0000-000000000000')
+                         FROM unnest($2::uuid[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
+                 $3, $4, $5, $6, $7, $8, $9::float8[]::numeric[])",
             self.name,
-            slot,
-            estimated as i64,
-            call.model,
-            call.prompt_tokens as i64,
-            call.completion_tokens as i64,
-            call.audio_seconds,
-            call.cost_usd
+            &calls.iter().map(|c| nil(c.tenant)).collect::<Vec<_>>(),
+            &column(|c| c.slot),
+            &column(|c| c.estimated_tokens as i64),
+            &calls.iter().map(|c| c.model.clone()).collect::<Vec<_>>(),
+            &column(|c| c.prompt_tokens as i64),
+            &column(|c| c.completion_tokens as i64),
+            &calls.iter().map(|c| c.audio_seconds).collect::<Vec<_>>(),
+            &calls.iter().map(|c| c.cost_usd).collect::<Vec<_>>(),
         )
         .execute(pool)
         .await?;
@@ -235,50 +233,49 @@ impl RateLimit {
     }
 }
 
-/// One process's requests for one limiter, sent to the database together: under load, one round
-/// trip and one hold of the limiter's lock serve every request waiting at that moment (one at a
-/// time, grants passed the lock from backend to backend at about 700/s). When idle, a request goes
-/// out at once, alone.
+/// One answered provider call, to settle against its grant and bill.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settlement {
+    /// Whom to bill (None: nobody, e.g. a test's call).
+    pub tenant: Option<TenantId>,
+    /// The grant's slot.
+    pub slot: i64,
+    /// The tokens counted at grant time.
+    pub estimated_tokens: u64,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub audio_seconds: f64,
+    pub cost_usd: f64,
+}
+
+/// One process's grants and settlements for one limiter, sent to the database in batches: under
+/// load, one round trip and one hold of the limiter's lock (or of the current slot's row) serve
+/// every call waiting at that moment. One at a time, grants passed the lock from backend to
+/// backend at about 700/s on 2 cores. When idle, a call goes out at once, alone.
 #[derive(Clone)]
 pub struct BatchedLimit {
-    asks: tokio::sync::mpsc::UnboundedSender<Ask>,
+    grants: Batcher<(Option<TenantId>, u64), Permit>,
+    settlements: Batcher<Settlement, ()>,
 }
-
-struct Ask {
-    tenant: Option<TenantId>,
-    tokens: u64,
-    answer: tokio::sync::oneshot::Sender<Result<Permit, String>>,
-}
-
-/// Requests decided in one call at most (a bound on the time the limiter's lock is held).
-const MAX_BATCH: usize = 256;
 
 impl BatchedLimit {
-    /// Starts the sender; it stops when the last clone is dropped.
+    /// Starts the senders; they stop when the last clone is dropped.
     pub fn spawn(pool: PgPool, limit: RateLimit) -> Self {
-        let (asks, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Ask>();
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let requests: Vec<_> = batch.iter().map(|a| (a.tenant, a.tokens)).collect();
-                match limit.acquire_many(&pool, &requests).await {
-                    Ok(permits) => {
-                        // Were the answer short, the asks left over are dropped with the drain,
-                        // and their callers get an error instead of waiting forever.
-                        for (ask, permit) in batch.drain(..).zip(permits) {
-                            let _ = ask.answer.send(Ok(permit));
-                        }
-                    }
-                    Err(err) => {
-                        let err = err.to_string();
-                        for ask in batch.drain(..) {
-                            let _ = ask.answer.send(Err(err.clone()));
-                        }
-                    }
+        let (grant_pool, grant_limit) = (pool.clone(), limit.clone());
+        Self {
+            grants: Batcher::spawn(move |asks| {
+                let (pool, limit) = (grant_pool.clone(), grant_limit.clone());
+                async move { limit.acquire_many(&pool, &asks).await }
+            }),
+            settlements: Batcher::spawn(move |calls: Vec<Settlement>| {
+                let (pool, limit) = (pool.clone(), limit.clone());
+                async move {
+                    limit.settle_many(&pool, &calls).await?;
+                    Ok(vec![(); calls.len()])
                 }
-            }
-        });
-        Self { asks }
+            }),
+        }
     }
 
     /// As [`RateLimit::acquire`].
@@ -287,15 +284,71 @@ impl BatchedLimit {
         tenant: Option<TenantId>,
         tokens: u64,
     ) -> Result<Permit, sqlx::Error> {
-        let (answer, permit) = tokio::sync::oneshot::channel();
-        self.asks
-            .send(Ask {
-                tenant,
-                tokens,
-                answer,
-            })
+        self.grants.call((tenant, tokens)).await
+    }
+
+    /// As [`RateLimit::settle`].
+    pub async fn settle(&self, call: Settlement) -> Result<(), sqlx::Error> {
+        self.settlements.call(call).await
+    }
+}
+
+/// Calls decided in one statement at most (a bound on how long a lock is held).
+const MAX_BATCH: usize = 256;
+
+type Answer<A> = tokio::sync::oneshot::Sender<Result<A, String>>;
+
+/// Sends what callers queue in batches through `run`: the batch waiting when the previous one
+/// returns goes next, so batches grow with the load and add no delay when idle.
+struct Batcher<Q, A> {
+    queue: tokio::sync::mpsc::UnboundedSender<(Q, Answer<A>)>,
+}
+
+impl<Q, A> Clone for Batcher<Q, A> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<Q: Send + 'static, A: Send + 'static> Batcher<Q, A> {
+    fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: Fn(Vec<Q>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<Vec<A>, sqlx::Error>> + Send,
+    {
+        let (queue, mut waiting) = tokio::sync::mpsc::unbounded_channel::<(Q, Answer<A>)>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let (calls, answers): (Vec<Q>, Vec<Answer<A>>) = batch.drain(..).unzip();
+                match run(calls).await {
+                    // Were the answer short, the callers left over get an error when their
+                    // sender is dropped, instead of waiting forever.
+                    Ok(results) => {
+                        for (answer, result) in answers.into_iter().zip(results) {
+                            let _ = answer.send(Ok(result));
+                        }
+                    }
+                    Err(err) => {
+                        let err = err.to_string();
+                        for answer in answers {
+                            let _ = answer.send(Err(err.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn call(&self, call: Q) -> Result<A, sqlx::Error> {
+        let (answer, result) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((call, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;
-        permit
+        result
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?
             .map_err(sqlx::Error::Protocol)

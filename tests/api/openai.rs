@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use salesbot::config::{Config, OpenAiSettings, Secret};
-use salesbot::db::usage::{Clock, Permit, RateLimit};
+use salesbot::db::usage::{Clock, Permit, RateLimit, Settlement};
 use salesbot::domain::TenantId;
 use salesbot::workers::engine::Engine;
 use salesbot::workers::engine::openai::OpenAiEngine;
@@ -636,7 +636,7 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn one_batch_of_grants_applies_the_limits_in_order(pool: PgPool) {
+async fn batched_grants_and_settlements_keep_the_rules_in_order(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let tenant = |body: Value| -> uuid::Uuid {
         body["user"]["tenant"]["id"]
@@ -694,6 +694,49 @@ async fn one_batch_of_grants_applies_the_limits_in_order(pool: PgPool) {
     // The window is full for the next batch too, and it waits for the window plus the margin.
     let next = limit.acquire(&pool, None, 1).await.unwrap();
     assert_eq!(next, Permit::Wait(Duration::from_millis(66_000)));
+    // Settled together: each call's real tokens replace its estimate, and one tenant's calls are
+    // billed as that many calls.
+    let Permit::Granted { slot } = permits[0] else {
+        unreachable!()
+    };
+    let call = |tenant, estimated, prompt| Settlement {
+        tenant,
+        slot,
+        estimated_tokens: estimated,
+        model: "gpt-4o".into(),
+        prompt_tokens: prompt,
+        completion_tokens: 5,
+        audio_seconds: 0.0,
+        cost_usd: 0.25,
+    };
+    limit
+        .settle_many(
+            &pool,
+            &[call(open, 40, 20), call(None, 40, 30), call(open, 10, 10)],
+        )
+        .await
+        .unwrap();
+    let slot_tokens: i64 =
+        sqlx::query_scalar("SELECT tokens FROM rate_limit_slots WHERE slot = $1")
+            .bind(slot)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        slot_tokens,
+        25 + 35 + 15,
+        "estimates (90) replaced by real counts"
+    );
+    let (calls, prompt, cost): (i32, i64, f64) = sqlx::query_as(
+        "SELECT calls, prompt_tokens, cost_usd::float8 FROM llm_usage WHERE tenant_id = $1",
+    )
+    .bind(open.unwrap().0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((calls, prompt, cost), (2, 30, 0.5));
+
+    // A window later (plus the margin) the limiter grants again.
     *clock.lock().unwrap() = start + chrono::Duration::seconds(67);
     assert!(granted(&limit.acquire(&pool, None, 1).await.unwrap()));
 }

@@ -26,7 +26,7 @@ use super::{
     TurnOutput, Usage, customer_language,
 };
 use crate::config::PriceTable;
-use crate::db::usage::{self, BatchedLimit, CallUsage, Permit, RateLimit};
+use crate::db::usage::{self, BatchedLimit, Permit, RateLimit, Settlement};
 use crate::domain::city::{City, find_city};
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
@@ -42,9 +42,8 @@ pub struct OpenAiEngine {
     client: OpenAiClient,
     db: PgPool,
     model: String,
-    /// The shared limiter's grants, this process's requests batched; `limit` settles.
+    /// The shared limiter, this process's grants and settlements batched.
     permits: BatchedLimit,
-    limit: RateLimit,
     prices: PriceTable,
 }
 
@@ -58,10 +57,9 @@ impl OpenAiEngine {
     ) -> Self {
         Self {
             client,
-            permits: BatchedLimit::spawn(db.clone(), limit.clone()),
+            permits: BatchedLimit::spawn(db.clone(), limit),
             db,
             model,
-            limit,
             prices,
         }
     }
@@ -178,18 +176,17 @@ impl OpenAiEngine {
         let (prompt, completion) = response.usage.as_ref().map_or((0, 0), |u| {
             (u64::from(u.prompt_tokens), u64::from(u.completion_tokens))
         });
-        let call = CallUsage {
-            model: &self.model,
+        let call = Settlement {
+            tenant,
+            slot,
+            estimated_tokens: estimate,
+            model: self.model.clone(),
             prompt_tokens: prompt,
             completion_tokens: completion,
             audio_seconds: 0.0,
             cost_usd: self.prices.cost(&self.model, prompt, completion, 0.0),
         };
-        if let Err(e) = self
-            .limit
-            .settle(&self.db, tenant, slot, estimate, &call)
-            .await
-        {
+        if let Err(e) = self.permits.settle(call).await {
             // The answer is good; only the books are behind (the estimate stays counted).
             tracing::warn!(error = %e, "LLM usage not recorded");
         }

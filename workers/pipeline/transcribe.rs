@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::db::usage::{CallUsage, Permit};
+use crate::db::usage::{Permit, Settlement};
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
@@ -133,17 +133,17 @@ async fn transcribe(
         Ok(t) => {
             if let (Some(limit), Some(slot)) = (&deps.transcribe_limit, slot) {
                 let model = transcriber.model();
-                let call = CallUsage {
-                    model,
+                let call = Settlement {
+                    tenant: Some(p.tenant_id),
+                    slot,
+                    estimated_tokens: 0,
+                    model: model.to_owned(),
                     prompt_tokens: 0,
                     completion_tokens: 0,
                     audio_seconds: t.seconds,
                     cost_usd: deps.prices.cost(model, 0, 0, t.seconds),
                 };
-                if let Err(e) = limit
-                    .settle(&ctx.db, Some(p.tenant_id), slot, 0, &call)
-                    .await
-                {
+                if let Err(e) = limit.settle(&ctx.db, call).await {
                     tracing::warn!(error = %e, "transcription usage not recorded");
                 }
             }
