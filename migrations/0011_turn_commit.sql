@@ -22,6 +22,10 @@
 --
 -- p_lead is the engine's patch (keys name, phone, city, object_type, area_m2, summary; already
 -- parsed by the domain types) or NULL when the turn must not touch the lead (off topic, fallback).
+-- A lead change is announced to the managers when there is somewhere to send it: the platform's
+-- chat (p_platform_chat: TELEGRAM_BOT_TOKEN/CHAT_ID set), or the company's own managers' chat when
+-- this process serves companies' bots (p_company_chats). With neither, a notify_manager job would
+-- only find no route: at 500 turns/s that was a third of the queue's work for nothing.
 -- Returns {"outcome": "committed" | "lease_lost" | "human" | "nothing_pending", "lead_id",
 -- "lead_version", "lead_event" ("created" | "qualified" | "updated", absent when the lead did not
 -- change), "notify_job", "delivery_job", "handoff_fresh"}.
@@ -35,7 +39,7 @@
 CREATE FUNCTION turn_commit(
     p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[],
     p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text,
-    p_lead jsonb, p_new_lead_id uuid, p_notify boolean
+    p_lead jsonb, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean
 ) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -145,7 +149,10 @@ BEGIN
         IF v_event IS NOT NULL THEN
             v_result := v_result || jsonb_build_object(
                 'lead_id', v_lead_id, 'lead_version', v_version, 'lead_event', v_event);
-            IF p_notify THEN
+            IF p_platform_chat
+               OR (p_company_chats
+                   AND EXISTS (SELECT 1 FROM telegram_bots
+                                WHERE tenant_id = p_tenant AND managers_chat_id IS NOT NULL)) THEN
                 PERFORM queue_enqueue(
                     'notify_manager', 'notify:' || p_bot_user, p_tenant,
                     jsonb_build_object('tenant_id', p_tenant, 'lead_id', v_lead_id,

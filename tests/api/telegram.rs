@@ -12,6 +12,7 @@ use salesbot::domain::{BotUserId, MessageId, TenantId};
 use salesbot::workers::engine::OfflineEngine;
 use salesbot::workers::integrations::telegram::TelegramClient;
 use salesbot::workers::pipeline::notify::{self, LeadEvent, Notifier};
+use salesbot::workers::pipeline::turn::TurnHandler;
 use salesbot::workers::pipeline::{Deps, Transcriber};
 use salesbot::workers::telegram::Telegram;
 use salesbot::workers::{PoolConfig, WorkerPool, registry};
@@ -802,6 +803,62 @@ async fn the_companys_own_chat_gets_its_notifications_in_its_language_once(pool:
     .unwrap();
     workers.run_once().await.unwrap();
     assert_eq!(texts_to(&s.telegram, MANAGERS_CHAT).len(), 1);
+}
+
+#[sqlx::test]
+async fn a_lead_change_is_queued_for_managers_only_when_a_chat_can_take_it(pool: PgPool) {
+    let s = setup(&pool).await;
+    let workers = telegram_workers(&pool, s.addr); // companies' bots; no platform chat
+    let (jwt, _) = s.app.register_ok("q@stroy.kz", "Тихий").await;
+    let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
+    sqlx::query("UPDATE telegram_bots SET managers_chat_id = NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Turns only: a queued notification stays in the table to be seen.
+    let turns = WorkerPool::new(
+        pool.clone(),
+        salesbot::workers::Registry::new().with(TurnHandler {
+            deps: telegram_deps(s.addr, None),
+        }),
+        fast_config(),
+    );
+    let notifications = || {
+        count(
+            &pool,
+            "SELECT count(*) FROM jobs WHERE kind = 'notify_manager'",
+        )
+    };
+
+    post_update(
+        &s,
+        &bot,
+        &bot.secret,
+        text_update(1, 700, "Хочу дом 120 м2 в Алматы"),
+    )
+    .await;
+    turns.run_once().await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM leads").await, 1);
+    assert_eq!(notifications().await, 0, "no chat would take it");
+
+    sqlx::query("UPDATE telegram_bots SET managers_chat_id = $1")
+        .bind(MANAGERS_CHAT)
+        .execute(&pool)
+        .await
+        .unwrap();
+    post_update(
+        &s,
+        &bot,
+        &bot.secret,
+        text_update(2, 700, "Ерлан, 8 701 234 56 78"),
+    )
+    .await;
+    turns.run_once().await.unwrap();
+    assert_eq!(
+        notifications().await,
+        1,
+        "the managers' chat gets the new version"
+    );
 }
 
 #[sqlx::test]

@@ -117,8 +117,10 @@ impl Handler for TurnHandler {
             let output = respond(&deps, &snapshot, last_attempt).await?;
             let engine_done = started.elapsed();
             let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
-            // A company's own managers' chat or the platform's: notify_manager picks at send time.
-            let notify = deps.notifier.is_some() || deps.telegram.is_some();
+            let notify = ManagerChats {
+                platform: deps.notifier.is_some(),
+                companies: deps.telegram.is_some(),
+            };
             let committed = commit(
                 &ctx.db,
                 p,
@@ -172,7 +174,7 @@ impl Handler for TurnHandler {
                 &ids,
                 &output,
                 "failed",
-                false,
+                ManagerChats::NONE,
                 handoff_timeout,
             )
             .await?;
@@ -372,13 +374,14 @@ async fn commit(
     pending: &[Uuid],
     output: &TurnOutput,
     status: &str,
-    notify: bool,
+    notify: ManagerChats,
     handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
     let lead = (!output.off_topic).then(|| lead_patch_json(&output.lead_patch));
     let new_lead_id = LeadId::new();
     let call = sqlx::query_scalar!(
-        r#"SELECT turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS "result!""#,
+        r#"SELECT turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                  AS "result!""#,
         p.tenant_id.0,
         p.bot_user_id.0,
         lease.id.0,
@@ -391,7 +394,8 @@ async fn commit(
         status,
         lead,
         new_lead_id.0,
-        notify
+        notify.platform,
+        notify.companies
     );
     let committed = match &output.handoff {
         // The common case: one statement, its own transaction.
@@ -437,6 +441,22 @@ async fn commit(
             ?event, "lead stored");
     }
     Ok(true)
+}
+
+/// Where lead notifications can go from this process (notify_manager picks the chat at send time).
+#[derive(Clone, Copy)]
+struct ManagerChats {
+    /// The platform's managers' chat (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID).
+    platform: bool,
+    /// Companies' own managers' chats, through their own bots.
+    companies: bool,
+}
+
+impl ManagerChats {
+    const NONE: Self = Self {
+        platform: false,
+        companies: false,
+    };
 }
 
 /// What `turn_commit` answers.
