@@ -90,20 +90,23 @@ async fn main() -> anyhow::Result<()> {
     let status = Command::new(bin).arg("migrate").envs(env).status()?;
     anyhow::ensure!(status.success(), "migrate failed");
     let port = PORT.to_string();
+    // The processes' sizes (E2E_SERVE_CONNECTIONS, E2E_WORK_CONNECTIONS, E2E_WORK_CONCURRENCY).
+    let setting = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());
+    let concurrency = setting("E2E_WORK_CONCURRENCY", "48");
     let _processes = Processes(vec![
         Command::new(bin)
             .args(["serve", "--no-migrate"])
             .envs(env)
             .env("PORT", &port)
-            .env("DB_MAX_CONNECTIONS", "24")
+            .env("DB_MAX_CONNECTIONS", setting("E2E_SERVE_CONNECTIONS", "24"))
             .stdout(Stdio::null())
             .spawn()?,
         Command::new(bin)
             .args(["work", "--no-migrate"])
             .envs(env)
-            .env("DB_MAX_CONNECTIONS", "24")
-            .env("WORKER_CONCURRENCY", "48")
-            .env("WORKER_BATCH_SIZE", "48")
+            .env("DB_MAX_CONNECTIONS", setting("E2E_WORK_CONNECTIONS", "24"))
+            .env("WORKER_CONCURRENCY", &concurrency)
+            .env("WORKER_BATCH_SIZE", &concurrency)
             .stdout(Stdio::null())
             .spawn()?,
     ]);
@@ -209,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
     let interval = Duration::from_millis(2);
     let mut sends = Vec::with_capacity(steady);
     let start = tokio::time::Instant::now();
+    let first_steady = SystemTime::now();
     for i in 0..steady {
         tokio::time::sleep_until(start + interval * i as u32).await;
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
@@ -253,14 +257,33 @@ async fn main() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let mut latencies: Vec<f64> = answered
+    // (second of the run the request was sent in, latency in ms)
+    let timed: Vec<(usize, f64)> = answered
         .iter()
         .filter_map(|(id, at)| {
-            let sent: DateTime<Utc> = (*sent_at.get(id)?).into();
-            Some((*at - sent).num_microseconds()? as f64 / 1000.0)
+            let sent = *sent_at.get(id)?;
+            let second = sent.duration_since(first_steady).ok()?.as_secs() as usize;
+            let sent: DateTime<Utc> = sent.into();
+            Some((second, (*at - sent).num_microseconds()? as f64 / 1000.0))
         })
         .collect();
-    latencies.sort_by(|a, b| a.total_cmp(b));
+    let sorted = |pick: &dyn Fn(usize) -> bool| {
+        let mut l: Vec<f64> = timed
+            .iter()
+            .filter(|(s, _)| pick(*s))
+            .map(|(_, l)| *l)
+            .collect();
+        l.sort_by(|a, b| a.total_cmp(b));
+        l
+    };
+    let latencies = sorted(&|_| true);
+    // The first seconds on a fresh database pay for cold caches, new connections and first plans;
+    // the figure after them is the steady state.
+    let after_warmup = sorted(&|s| s >= 2);
+    let seconds = timed.iter().map(|(s, _)| s + 1).max().unwrap_or(0);
+    let p99_by_second: Vec<f64> = (0..seconds)
+        .map(|second| (percentile(&sorted(&|s| s == second), 99.0) * 10.0).round() / 10.0)
+        .collect();
     println!(
         "{}",
         json!({
@@ -272,6 +295,9 @@ async fn main() -> anyhow::Result<()> {
             "p90_ms": percentile(&latencies, 90.0),
             "p99_ms": percentile(&latencies, 99.0),
             "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
+            "after_2s_p50_ms": percentile(&after_warmup, 50.0),
+            "after_2s_p99_ms": percentile(&after_warmup, 99.0),
+            "p99_ms_by_second": p99_by_second,
         })
     );
     Ok(())
