@@ -629,6 +629,16 @@ async fn burst_coalescing_gives_three_quick_messages_one_reply(pool: PgPool) {
         count(&pool, "SELECT count(*) FROM jobs WHERE kind = 'turn'").await,
         1
     );
+    // Each message of the burst stretched the window: the turn is due 60 s after the LAST one.
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM jobs WHERE kind = 'turn'
+               AND run_at = (SELECT max(created_at) FROM messages) + interval '60 seconds'"
+        )
+        .await,
+        1
+    );
     let workers = offline_workers(&pool);
     assert_eq!(
         workers.run_once().await.unwrap().attempts(),
