@@ -403,7 +403,7 @@ async fn commit(
         Some(request) => {
             let mut tx = tenant_tx(db, p.tenant_id).await?;
             let committed = parse_commit(call.fetch_one(&mut *tx).await?)?;
-            if committed.outcome == "committed" && committed.handoff_fresh {
+            if committed.outcome == Outcome::Committed && committed.handoff_fresh {
                 db::handoff::begin(
                     &mut tx,
                     p.tenant_id,
@@ -417,14 +417,14 @@ async fn commit(
             committed
         }
     };
-    match committed.outcome.as_str() {
-        "committed" => {}
-        "lease_lost" => {
+    match committed.outcome {
+        Outcome::Committed => {}
+        Outcome::LeaseLost => {
             return Err(JobError::retry(anyhow::anyhow!(
                 "lease lost before commit: another worker owns this turn"
             )));
         }
-        _ => return Ok(false), // "human" or "nothing_pending"
+        Outcome::Human | Outcome::NothingPending => return Ok(false),
     }
     if committed.delivery_job {
         crate::metrics::job_enqueued(db::telegram::DELIVER_JOB, 1);
@@ -462,7 +462,7 @@ impl ManagerChats {
 /// What `turn_commit` answers.
 #[derive(Deserialize)]
 struct Committed {
-    outcome: String,
+    outcome: Outcome,
     #[serde(default)]
     handoff_fresh: bool,
     #[serde(default)]
@@ -472,6 +472,18 @@ struct Committed {
     lead_id: Option<Uuid>,
     lead_version: Option<i32>,
     lead_event: Option<LeadEvent>,
+}
+
+#[derive(Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum Outcome {
+    Committed,
+    /// Another worker holds the job now.
+    LeaseLost,
+    /// A manager has the conversation: the reply is dropped.
+    Human,
+    /// An earlier attempt committed and crashed before its ack.
+    NothingPending,
 }
 
 fn parse_commit(result: serde_json::Value) -> Result<Committed, JobError> {
