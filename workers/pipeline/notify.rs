@@ -49,7 +49,8 @@ struct Payload {
     event: LeadEvent,
 }
 
-/// The outbox entry the turn writes in its own transaction.
+/// A lead version's notification job. The turn writes the same job in SQL (`turn_commit`,
+/// migrations/0011_turn_commit.sql): a change here must be made there too.
 pub fn job(
     tenant: TenantId,
     bot_user: BotUserId,
