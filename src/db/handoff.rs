@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::queue::{self, NewJob};
 
-use super::messages::{Channel, TURN_JOB, conversation_key};
+use super::messages::Channel;
 use super::tenant_tx;
 
 /// Forwards customer messages (and the "needs a manager" alert) to the managers' chat.
@@ -288,18 +288,7 @@ pub async fn release(
         .fetch_one(&mut *tx)
         .await?;
         if waiting {
-            let key = conversation_key(bot_user);
-            queue::enqueue(
-                &mut *tx,
-                &NewJob::new(
-                    TURN_JOB,
-                    serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user}),
-                )
-                .key(key.clone())
-                .dedup(key)
-                .tenant(tenant),
-            )
-            .await?;
+            queue::enqueue(&mut *tx, &super::messages::turn_job(tenant, bot_user)).await?;
         }
         tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, waiting, "conversation given back to the bot");
     }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::domain::audio::AudioFormat;
 use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::queue::NewJob;
 
 use super::tenant_tx;
 
@@ -37,6 +38,20 @@ pub async fn announce_reply(pool: &PgPool, bot_user: BotUserId) -> Result<(), sq
 /// The ordering key of a conversation's jobs: one turn at a time per bot user, in message order.
 pub fn conversation_key(bot_user: BotUserId) -> String {
     format!("conversation:{bot_user}")
+}
+
+/// The conversation's next turn: keyed and deduplicated by the conversation, so one is pending at a
+/// time and turns run in order. `message_ingest` (migrations/0012_message_ingest.sql) writes the same
+/// job in SQL: a change here must be made there too.
+pub fn turn_job(tenant: TenantId, bot_user: BotUserId) -> NewJob {
+    let key = conversation_key(bot_user);
+    NewJob::new(
+        TURN_JOB,
+        serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user}),
+    )
+    .key(key.clone())
+    .dedup(key)
+    .tenant(tenant)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +112,8 @@ pub struct Ingested {
 /// commit, so concurrent messages of one conversation get gap-free seqs in commit order, and a retry
 /// with the same idempotency key (checked after that lock) finds the first request's message.
 /// The jobs it enqueues: `transcribe` for a voice note (no key, 5 attempts, payload `tenant_id`,
-/// `message_id`, `bot_user_id`), and the conversation's `turn` (key and dedup key
-/// [`conversation_key`], 5 attempts, payload `tenant_id`, `bot_user_id`).
+/// `message_id`, `bot_user_id`), and the conversation's `turn` as [`turn_job`] builds it (run at
+/// the end of the tenant's coalescing window).
 pub async fn ingest(
     pool: &PgPool,
     tenant: TenantId,

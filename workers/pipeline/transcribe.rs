@@ -12,7 +12,7 @@ use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
 use crate::domain::{BotUserId, MessageId, TenantId};
-use crate::queue::{self, NewJob};
+use crate::queue;
 use crate::workers::telegram::job_error;
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
@@ -247,16 +247,9 @@ async fn store(
     )
     .execute(&mut *tx)
     .await?;
-    let key = db::messages::conversation_key(p.bot_user_id);
     queue::enqueue(
         &mut *tx,
-        &NewJob::new(
-            db::messages::TURN_JOB,
-            serde_json::json!({"tenant_id": p.tenant_id, "bot_user_id": p.bot_user_id}),
-        )
-        .key(key.clone())
-        .dedup(key)
-        .tenant(p.tenant_id),
+        &db::messages::turn_job(p.tenant_id, p.bot_user_id),
     )
     .await?;
     tx.commit().await?;
