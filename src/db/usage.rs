@@ -162,20 +162,15 @@ impl RateLimit {
         pool: &PgPool,
         asks: &[(Option<TenantId>, u64)],
     ) -> Result<Vec<Permit>, sqlx::Error> {
-        // Arrays cannot carry NULL through the macro's types: the nil id stands for "no tenant".
-        let tenants: Vec<Uuid> = asks
-            .iter()
-            .map(|(t, _)| t.map_or(Uuid::nil(), |t| t.0))
-            .collect();
+        // NULL: no tenant, no budget. The macro's check knows no nullable array elements, hence
+        // `as _` (bound as it is: uuid[] with NULLs).
+        let tenants: Vec<Option<Uuid>> = asks.iter().map(|(t, _)| t.map(|t| t.0)).collect();
         let tokens: Vec<i64> = asks.iter().map(|(_, n)| *n as i64).collect();
         let rows = sqlx::query!(
             r#"SELECT slot, wait_seconds, budget_spent AS "budget_spent!"
-               FROM llm_acquire_many(
-                   ARRAY(SELECT nullif(t, '00000000-0000-0000-0000-000000000000')
-                           FROM unnest($1::uuid[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
-                   $2, $3, $4, $5, $6, $7)
+               FROM llm_acquire_many($1, $2, $3, $4, $5, $6, $7)
                ORDER BY ord"#,
-            &tenants,
+            &tenants as _,
             &tokens,
             self.name,
             self.max_requests as i32,
@@ -209,16 +204,15 @@ impl RateLimit {
         pool: &PgPool,
         calls: &[Settlement],
     ) -> Result<(), sqlx::Error> {
-        let nil = |t: Option<TenantId>| t.map_or(Uuid::nil(), |t| t.0);
         let column = |f: fn(&Settlement) -> i64| calls.iter().map(f).collect::<Vec<i64>>();
         sqlx::query!(
-            "SELECT llm_settle_many(
-                 $1,
-                 ARRAY(SELECT nullif(t, '00000000-0000-0000-0000-000000000000')
-                         FROM unnest($2::uuid[]) WITH ORDINALITY AS u(t, i) ORDER BY i),
-                 $3, $4, $5, $6, $7, $8, $9::float8[]::numeric[])",
+            "SELECT llm_settle_many($1, $2, $3, $4, $5, $6, $7, $8, $9::float8[]::numeric[])",
             self.name,
-            &calls.iter().map(|c| nil(c.tenant)).collect::<Vec<_>>(),
+            // NULL: nobody to bill (see acquire_many for `as _`)
+            &calls
+                .iter()
+                .map(|c| c.tenant.map(|t| t.0))
+                .collect::<Vec<_>>() as _,
             &column(|c| c.slot),
             &column(|c| c.estimated_tokens as i64),
             &calls.iter().map(|c| c.model.clone()).collect::<Vec<_>>(),
