@@ -8,13 +8,14 @@
 //! retry layer (immediate, no backoff) — expressing leases, fencing and batched acks through it would
 //! bend the queue. docs/architecture.md ("Queue") has the longer version.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -229,9 +230,7 @@ impl WorkerPool {
                 return Ok(report);
             }
             let mut tasks = JoinSet::new();
-            for job in claimed {
-                self.spawn(&mut tasks, &in_flight, job);
-            }
+            self.spawn_all(&mut tasks, &in_flight, claimed);
             let mut finished = Vec::new();
             while let Some(result) = tasks.join_next().await {
                 finished.push(result?);
@@ -242,6 +241,12 @@ impl WorkerPool {
 
     /// Runs until `shutdown` is cancelled, then drains: no new claims, in-flight jobs get the grace
     /// period, and the leases of any still running are released so they are picked up at once.
+    ///
+    /// Outcomes are recorded by a settler running beside the claim loop, so the next claim does not
+    /// wait for the previous batch's ack: each pool keeps a claim and an ack in flight at once, and
+    /// the settler acks whatever finished while its last ack ran (one statement for many jobs).
+    /// Order per key is unaffected: the next job of a key becomes claimable only when its
+    /// predecessor's ack commits.
     pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut listener = Listener::connect(&self.db).await;
         let in_flight = InFlight::default();
@@ -250,100 +255,116 @@ impl WorkerPool {
             in_flight.clone(),
             self.config.lease,
         ));
-        let mut tasks: JoinSet<Finished> = JoinSet::new();
-        let mut report = RunReport::default();
-        let mut parked = false;
-        let result = async {
-            loop {
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                let free = self.config.concurrency.saturating_sub(tasks.len());
-                let mut starved = false;
-                if free > 0 {
-                    let want = free.min(self.config.batch_size);
-                    match self.claim(want).await {
-                        Ok(claimed) => {
-                            starved = claimed.len() < want;
-                            for job in claimed {
-                                self.spawn(&mut tasks, &in_flight, job);
+        // Bounded, so a settler that cannot keep up slows the claims down.
+        let (finished_tx, finished_rx) = mpsc::channel::<Finished>(self.config.concurrency);
+        let in_flight = &in_flight;
+        let claiming = async move {
+            let mut tasks: JoinSet<Finished> = JoinSet::new();
+            let mut parked = false;
+            let result = async {
+                loop {
+                    if shutdown.is_cancelled() {
+                        break;
+                    }
+                    let free = self.config.concurrency.saturating_sub(tasks.len());
+                    let mut starved = false;
+                    if free > 0 {
+                        let want = free.min(self.config.batch_size);
+                        match self.claim(want).await {
+                            Ok(claimed) => {
+                                starved = claimed.len() < want;
+                                self.spawn_all(&mut tasks, in_flight, claimed);
+                            }
+                            Err(err) => {
+                                tracing::error!(error = %err, "claim failed; retrying after the poll interval");
+                                starved = true;
                             }
                         }
-                        Err(err) => {
-                            tracing::error!(error = %err, "claim failed; retrying after the poll interval");
-                            starved = true;
+                    }
+                    if starved && !parked {
+                        // Count ourselves parked, then claim once more before waiting: a producer
+                        // that committed before the count was visible is caught by that claim.
+                        parked = wake::park(&self.db).await.is_ok();
+                        continue;
+                    }
+                    if !starved && parked {
+                        parked = wake::unpark(&self.db).await.is_err();
+                    }
+                    // With room left and work still coming, claim again at once; otherwise wait for
+                    // a job to finish, or (with room for more) a wake-up, or shutdown.
+                    let finished = if !starved && tasks.len() < self.config.concurrency {
+                        None
+                    } else {
+                        tokio::select! {
+                            () = shutdown.cancelled() => None,
+                            Some(done) = tasks.join_next(), if !tasks.is_empty() => Some(done),
+                            _ = listener.wait(self.config.poll_interval), if starved => None,
                         }
+                    };
+                    if let Some(done) = finished {
+                        send(&finished_tx, done?).await;
+                    }
+                    while let Some(done) = tasks.try_join_next() {
+                        send(&finished_tx, done?).await;
                     }
                 }
-                if starved && !parked {
-                    // Count ourselves parked, then claim once more before waiting: a producer that
-                    // committed before the count was visible is caught by that claim.
-                    parked = wake::park(&self.db).await.is_ok();
-                    continue;
-                }
-                if !starved && parked {
-                    parked = wake::unpark(&self.db).await.is_err();
-                }
-                // With room left and work still coming, claim again at once; otherwise wait for a job
-                // to finish, or (with room for more) a wake-up, or shutdown.
-                let finished = if !starved && tasks.len() < self.config.concurrency {
-                    None
-                } else {
-                    tokio::select! {
-                        () = shutdown.cancelled() => None,
-                        Some(done) = tasks.join_next(), if !tasks.is_empty() => Some(done),
-                        _ = listener.wait(self.config.poll_interval), if starved => None,
-                    }
-                };
-                let mut batch = Vec::new();
-                if let Some(done) = finished {
-                    batch.push(done?);
-                }
-                while let Some(done) = tasks.try_join_next() {
-                    batch.push(done?);
-                }
-                if !batch.is_empty()
-                    && let Err(err) = self.settle(&in_flight, batch, &mut report).await
+                anyhow::Ok(())
+            }
+            .await;
+            if parked {
+                let _ = wake::unpark(&self.db).await;
+            }
+            for done in self.finish_in_flight(tasks).await {
+                send(&finished_tx, done).await;
+            }
+            result
+        };
+        let settling = async {
+            let mut finished_rx = finished_rx;
+            let mut report = RunReport::default();
+            let mut batch = Vec::new();
+            while finished_rx
+                .recv_many(&mut batch, self.config.concurrency)
+                .await
+                > 0
+            {
+                if let Err(err) = self
+                    .settle(in_flight, std::mem::take(&mut batch), &mut report)
+                    .await
                 {
                     tracing::error!(error = ?err, "could not record job outcomes; their leases will expire and they will run again");
                 }
             }
-            anyhow::Ok(())
-        }
-        .await;
-        if parked {
-            let _ = wake::unpark(&self.db).await;
-        }
-        self.drain(tasks, &in_flight, &mut report).await;
+        };
+        let (result, ()) = tokio::join!(claiming, settling);
+        // Whatever is still in flight was stopped at the end of the grace period: hand it back now
+        // rather than after its lease expires.
+        self.release_leftovers(in_flight).await;
         heartbeat.abort();
         result
     }
 
-    async fn drain(
-        &self,
-        mut tasks: JoinSet<Finished>,
-        in_flight: &InFlight,
-        report: &mut RunReport,
-    ) {
+    /// On shutdown: gives in-flight jobs the grace period, then stops the rest (their leases are
+    /// released by the caller).
+    async fn finish_in_flight(&self, mut tasks: JoinSet<Finished>) -> Vec<Finished> {
+        let mut finished = Vec::new();
         if tasks.is_empty() {
-            return;
+            return finished;
         }
         tracing::info!(in_flight = tasks.len(), grace = ?self.config.grace, "draining in-flight jobs");
         let deadline = tokio::time::Instant::now() + self.config.grace;
-        let mut finished = Vec::new();
         while !tasks.is_empty() {
             match tokio::time::timeout_at(deadline, tasks.join_next()).await {
                 Ok(Some(Ok(done))) => finished.push(done),
                 Ok(Some(Err(err))) => tracing::error!(error = %err, "job task failed"),
-                Ok(None) => break,
-                Err(_) => break,
+                Ok(None) | Err(_) => break,
             }
         }
-        if let Err(err) = self.settle(in_flight, finished, report).await {
-            tracing::error!(error = ?err, "could not record job outcomes during drain");
-        }
-        // Whatever is still running is stopped and handed back now rather than after lease expiry.
         tasks.abort_all();
+        finished
+    }
+
+    async fn release_leftovers(&self, in_flight: &InFlight) {
         let leftovers: Vec<Lease> = in_flight
             .lock()
             .expect("in-flight map")
@@ -371,13 +392,31 @@ impl WorkerPool {
         .await
     }
 
-    fn spawn(&self, tasks: &mut JoinSet<Finished>, in_flight: &InFlight, job: ClaimedJob) {
-        let lease_lost = CancellationToken::new();
-        in_flight
-            .lock()
-            .expect("in-flight map")
-            .insert(job.id, (Lease::from(&job), lease_lost.clone()));
-        metrics::active_leases(in_flight.lock().expect("in-flight map").len());
+    fn spawn_all(
+        &self,
+        tasks: &mut JoinSet<Finished>,
+        in_flight: &InFlight,
+        jobs: Vec<ClaimedJob>,
+    ) {
+        if jobs.is_empty() {
+            return;
+        }
+        let mut cancels = Vec::with_capacity(jobs.len());
+        {
+            let mut map = in_flight.lock().expect("in-flight map");
+            for job in &jobs {
+                let lease_lost = CancellationToken::new();
+                map.insert(job.id, (Lease::from(job), lease_lost.clone()));
+                cancels.push(lease_lost);
+            }
+            metrics::active_leases(map.len());
+        }
+        for (job, lease_lost) in jobs.into_iter().zip(cancels) {
+            self.spawn(tasks, job, lease_lost);
+        }
+    }
+
+    fn spawn(&self, tasks: &mut JoinSet<Finished>, job: ClaimedJob, lease_lost: CancellationToken) {
         let handler = self
             .registry
             .handlers
@@ -459,7 +498,10 @@ impl WorkerPool {
         }
         if !completed.is_empty() {
             let leases: Vec<Lease> = completed.iter().map(|(l, _, _)| *l).collect();
-            let done = queue::complete(&self.db, &leases).await?;
+            let done: HashSet<JobId> = queue::complete(&self.db, &leases)
+                .await?
+                .into_iter()
+                .collect();
             for (lease, kind, elapsed) in &completed {
                 if done.contains(&lease.id) {
                     report.completed += 1;
@@ -538,6 +580,12 @@ impl WorkerPool {
         }
         Ok(outcome)
     }
+}
+
+/// Hands a finished attempt to the settler. The settler only stops after the claim loop drops its
+/// sender, so a send cannot fail while the loop runs.
+async fn send(to_settler: &mpsc::Sender<Finished>, finished: Finished) {
+    let _ = to_settler.send(finished).await;
 }
 
 /// Extends the leases of running jobs every third of the lease; a lease found lost cancels its job.

@@ -416,13 +416,15 @@ pub async fn heartbeat(
         return Ok(Vec::new());
     }
     let (ids, tokens) = split(leases);
-    // Rows are locked in id order, like the batch ack, so the two never deadlock.
+    // Rows are locked in id order, like the batch ack, so the two never deadlock. Matching the token
+    // against the set is the same fence as matching pairs (each token is issued to one job only), and
+    // unlike a join with the pairs it keeps primary-key probes at any batch size
+    // (migrations/0014_queue_ack_plans.sql).
     let held: Vec<i64> = sqlx::query_scalar!(
         r#"WITH mine AS (
-               SELECT j.id FROM jobs j JOIN unnest($1::bigint[], $2::uuid[]) AS a(id, token)
-                 ON j.id = a.id AND j.lease_token = a.token
-               WHERE j.state = 'running'
-               ORDER BY j.id FOR UPDATE OF j)
+               SELECT id FROM jobs
+               WHERE id = ANY ($1) AND lease_token = ANY ($2) AND state = 'running'
+               ORDER BY id FOR UPDATE)
            UPDATE jobs SET lease_until = now() + make_interval(secs => $3::float8 / 1000),
                   run_at = now() + make_interval(secs => $3::float8 / 1000)
            WHERE id IN (SELECT id FROM mine)

@@ -1,0 +1,55 @@
+-- Plans of the batch ack that held only for small batches (found by bench/queue at batch 256, where
+-- draining fell from 40k to 12k jobs/s). Inside plpgsql the first executions are planned with the
+-- actual arrays; at a few hundred elements the planner then joined `unnest(ids, tokens)` to `jobs`
+-- by hashing a sequential scan of the whole table (24 ms per ack at a 50k backlog), and the key
+-- release did the same over `job_keys`. The statements below keep primary-key probes whatever the
+-- batch size:
+-- - jobs are found with `id = ANY (ids)`; the token is checked with `lease_token = ANY (tokens)`,
+--   which is the same fence as matching the pairs, because every token is issued to exactly one
+--   job (a fresh uuid per job per claim);
+-- - the promotion finds the next blocked job of each key with `id = ANY (ARRAY(…))` instead of
+--   `id IN (subquery)`, which evaluated the per-key probe twice;
+-- - the key counts are joined by nested loop (planner settings on the function), the only join
+--   shape that probes `job_keys` by key instead of scanning it.
+
+CREATE OR REPLACE FUNCTION queue_release_keys(p_keys text[]) RETURNS void
+LANGUAGE plpgsql
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+AS $$
+DECLARE
+    v_still_pending text[];
+BEGIN
+    IF p_keys IS NULL OR cardinality(p_keys) = 0 THEN
+        RETURN;
+    END IF;
+    WITH r AS (SELECT key, count(*)::int AS n FROM unnest(p_keys) AS key GROUP BY key),
+         l AS (SELECT k.key, r.n FROM job_keys k JOIN r USING (key) ORDER BY k.key FOR UPDATE OF k),
+         u AS (UPDATE job_keys k SET pending = k.pending - l.n FROM l WHERE k.key = l.key
+               RETURNING k.key, k.pending)
+    SELECT array_agg(u.key) INTO v_still_pending FROM u WHERE u.pending > 0;
+    IF v_still_pending IS NOT NULL THEN
+        UPDATE jobs SET state = 'available'
+        WHERE id = ANY (ARRAY(SELECT (SELECT b.id FROM jobs b WHERE b.key = k AND b.state = 'blocked'
+                                      ORDER BY b.id LIMIT 1)
+                              FROM unnest(v_still_pending) AS k));
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION queue_complete(p_ids bigint[], p_tokens uuid[]) RETURNS bigint[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_done bigint[];
+    v_keys text[];
+BEGIN
+    -- Rows are locked in id order first, like the heartbeat, so the two never deadlock.
+    PERFORM 1 FROM jobs WHERE id = ANY (p_ids) ORDER BY id FOR UPDATE;
+    WITH d AS (
+        DELETE FROM jobs
+        WHERE id = ANY (p_ids) AND lease_token = ANY (p_tokens) AND state = 'running'
+        RETURNING id, key)
+    SELECT array_agg(d.id), array_agg(d.key) FILTER (WHERE d.key IS NOT NULL)
+    INTO v_done, v_keys FROM d;
+    PERFORM queue_release_keys(v_keys);
+    RETURN coalesce(v_done, '{}');
+END $$;
