@@ -6,12 +6,13 @@
 //! first if it exists), applies the migrations, and measures:
 //!
 //! 1. bulk enqueue (`enqueue_many`, 1,000 rows per statement, 2 producers), 10k keys and no key;
-//! 2. one-by-one enqueue, 8 producers, each job in its own transaction
-//!    (begin → `enqueue` → commit → `Waker::wake`), keys spread over 10k keys;
+//! 2. one-by-one enqueue, 8 producers, each job in its own transaction, keys spread over 10k keys:
+//!    begin → `enqueue` → commit → `Waker::wake`, and `enqueue` committing on its own → `Waker::wake`;
 //! 3. draining a prefilled backlog of no-op jobs with `WorkerPool::run` (several pools in this
 //!    process), no key and 10k keys; plus, as a diagnostic without a target, the same drain with a
 //!    bare `claim` → `complete` loop (the queue's SQL without the pool around it);
-//! 4. enqueue → handler-start latency with an idle worker, one job every 5 ms.
+//! 4. enqueue → handler-start latency with an idle worker, one job every 5 ms, with the default
+//!    wake-up (NOTIFY after the commit) and with `wake::notify_at_commit`.
 //!
 //! The only SQL of its own is setup (create database, TRUNCATE, VACUUM ANALYZE, CHECKPOINT, row
 //! counts to check a drain left nothing behind); every measured path is the library's.
@@ -36,7 +37,7 @@ use anyhow::{Context, bail};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use salesbot::config::DatabaseUrl;
-use salesbot::queue::wake::Waker;
+use salesbot::queue::wake::{self, Waker};
 use salesbot::queue::{self, Lease, NewJob};
 use salesbot::workers::{Handler, JobContext, JobFuture, PoolConfig, Registry, WorkerPool};
 use serde_json::{Value, json};
@@ -84,9 +85,10 @@ impl Settings {
             url: DatabaseUrl::parse(&url)?,
             scale: var("QUEUE_BENCH_SCALE", 1.0f64)?,
             runs: var("QUEUE_BENCH_RUNS", 3usize)?.max(1),
-            pools: var("QUEUE_BENCH_POOLS", 4usize)?.max(1),
-            concurrency: var("QUEUE_BENCH_CONCURRENCY", 128usize)?.max(1),
-            batch: var("QUEUE_BENCH_BATCH", 128usize)?.max(1),
+            // The best of a sweep on this machine (BENCHMARKS.md, "Queue").
+            pools: var("QUEUE_BENCH_POOLS", 2usize)?.max(1),
+            concurrency: var("QUEUE_BENCH_CONCURRENCY", 1024usize)?.max(1),
+            batch: var("QUEUE_BENCH_BATCH", 512usize)?.max(1),
             only: std::env::var("QUEUE_BENCH_ONLY")
                 .ok()
                 .filter(|v| !v.trim().is_empty())
@@ -124,8 +126,8 @@ impl Settings {
     }
 
     fn db_connections(&self) -> u32 {
-        // Per pool: its LISTEN connection (held), the claim/settle loop, heartbeat, park/unpark.
-        (self.pools * 3 + 8).max(ONE_BY_ONE_PRODUCERS + 4) as u32
+        // Per pool: its LISTEN connection (held), the claim loop, the settler, heartbeat, park/unpark.
+        (self.pools * 4 + 8).max(ONE_BY_ONE_PRODUCERS + 4) as u32
     }
 }
 
@@ -265,7 +267,15 @@ async fn bulk_enqueue(db: &PgPool, keyed: bool, secs: Duration) -> anyhow::Resul
 // ---------------------------------------------------------------------------------------------
 // 2. One-by-one enqueue
 
-async fn one_by_one_enqueue(db: &PgPool, secs: Duration) -> anyhow::Result<f64> {
+/// Each producer enqueues one job per transaction and then wakes workers. `in_transaction`: inside
+/// an explicit transaction (BEGIN, enqueue, COMMIT: three round trips), as a producer writing its own
+/// rows with the job does; otherwise the enqueue statement commits on its own (one round trip), as
+/// the pgbench ceiling's single INSERT does.
+async fn one_by_one_enqueue(
+    db: &PgPool,
+    secs: Duration,
+    in_transaction: bool,
+) -> anyhow::Result<f64> {
     reset(db).await?;
     let shutdown = CancellationToken::new();
     let waker = Waker::spawn(db.clone(), shutdown.clone());
@@ -281,9 +291,13 @@ async fn one_by_one_enqueue(db: &PgPool, secs: Duration) -> anyhow::Result<f64> 
             while Instant::now() < deadline {
                 let job =
                     NewJob::new(KIND, json!({ "n": sent })).key(key_of(rng.random_range(0..KEYS)));
-                let mut tx = db.begin().await?;
-                queue::enqueue(&mut *tx, &job).await?;
-                tx.commit().await?;
+                if in_transaction {
+                    let mut tx = db.begin().await?;
+                    queue::enqueue(&mut *tx, &job).await?;
+                    tx.commit().await?;
+                } else {
+                    queue::enqueue(&db, &job).await?;
+                }
                 waker.wake();
                 sent += 1;
             }
@@ -483,7 +497,10 @@ impl Handler for Probe {
     }
 }
 
-async fn latency(s: &Settings, db: &PgPool) -> anyhow::Result<Value> {
+/// `notify_at_commit`: the producer NOTIFYs inside its transaction when a worker is parked
+/// (`wake::notify_at_commit`), else the default protocol: a conditional NOTIFY after the commit
+/// (`Waker::wake`).
+async fn latency(s: &Settings, db: &PgPool, notify_at_commit: bool) -> anyhow::Result<Value> {
     reset(db).await?;
     warm(db).await?;
     let samples = s.latency_samples();
@@ -530,9 +547,12 @@ async fn latency(s: &Settings, db: &PgPool) -> anyhow::Result<Value> {
         let t0 = base.elapsed().as_nanos() as u64;
         let job = NewJob::new(KIND, json!({ "seq": seq, "enqueued_ns": t0 }));
         queue::enqueue(&mut *tx, &job).await?;
+        let notified = notify_at_commit && wake::notify_at_commit(&mut tx).await?;
         tx.commit().await?;
         let t1 = base.elapsed().as_nanos() as u64;
-        waker.wake();
+        if !notified {
+            waker.wake();
+        }
         before_insert_ns[seq] = t0;
         after_commit_ns[seq] = t1;
     }
@@ -570,7 +590,12 @@ async fn latency(s: &Settings, db: &PgPool) -> anyhow::Result<Value> {
     let p50 = commit_stats["p50_ms"].as_f64().unwrap_or(f64::MAX);
     let p99 = commit_stats["p99_ms"].as_f64().unwrap_or(f64::MAX);
     Ok(json!({
-        "figure": "pickup_latency",
+        "figure": if notify_at_commit { "pickup_latency_notify_at_commit" } else { "pickup_latency" },
+        "wake": if notify_at_commit {
+            "NOTIFY in the producer's transaction if a worker is parked (wake::notify_at_commit), else Waker::wake after commit"
+        } else {
+            "Waker::wake after commit (conditional NOTIFY in its own transaction)"
+        },
         "clock_from": "commit returned to the producer (primary); also from just before the enqueue statement",
         "samples": samples,
         "warmup_discarded": LATENCY_WARMUP,
@@ -654,20 +679,32 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if s.wants("one") {
-        let mut rates = Vec::new();
-        for run in 0..s.runs {
-            let rate = one_by_one_enqueue(&db, s.enqueue_secs()).await?;
-            eprintln!("one_by_one_enqueue run {run}: {rate:.0} jobs/s");
-            rates.push(rate);
+        for (in_transaction, figure, per_job) in [
+            (
+                true,
+                "one_by_one_enqueue_10k_keys",
+                "begin, enqueue, commit, waker.wake()",
+            ),
+            (
+                false,
+                "one_by_one_enqueue_autocommit_10k_keys",
+                "enqueue (its own transaction), waker.wake()",
+            ),
+        ] {
+            let mut rates = Vec::new();
+            for run in 0..s.runs {
+                let rate = one_by_one_enqueue(&db, s.enqueue_secs(), in_transaction).await?;
+                eprintln!("{figure} run {run}: {rate:.0} jobs/s");
+                rates.push(rate);
+            }
+            emit(throughput_line(
+                figure,
+                &rates,
+                Some(5_000.0),
+                json!({ "producers": ONE_BY_ONE_PRODUCERS, "keys": KEYS, "per_job": per_job,
+                        "seconds_per_run": s.enqueue_secs().as_secs_f64() }),
+            ));
         }
-        emit(throughput_line(
-            "one_by_one_enqueue_10k_keys",
-            &rates,
-            Some(5_000.0),
-            json!({ "producers": ONE_BY_ONE_PRODUCERS, "keys": KEYS,
-                    "per_job": "begin, enqueue, commit, waker.wake()",
-                    "seconds_per_run": s.enqueue_secs().as_secs_f64() }),
-        ));
     }
 
     if s.wants("process") {
@@ -713,8 +750,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if s.wants("latency") {
-        let line = latency(&s, &db).await?;
-        emit(line);
+        for notify_at_commit in [false, true] {
+            let line = latency(&s, &db, notify_at_commit).await?;
+            emit(line);
+        }
     }
 
     db.close().await;

@@ -116,29 +116,93 @@ pub struct Enqueued {
 
 /// Enqueues one job through `executor` — pass the caller's transaction so the job commits with the
 /// rows it is about. Wake parked workers after the commit ([`wake::Waker`]).
+///
+/// A deduplicated job goes through `queue_enqueue()` (it must find a pending twin under the key's
+/// lock before inserting); the common shapes are single statements that do the same as that
+/// function's other branches, because a plpgsql call costs ~15 % of one-by-one enqueue throughput
+/// (pgbench, 8 clients: 6.6k vs 7.5k/s). As there, priority p is applied as a bias of p seconds on
+/// the due time, and the key's row lock serialises enqueues of one key so that per-key id order is
+/// commit order.
 pub async fn enqueue<'e>(
     executor: impl PgExecutor<'e>,
     job: &NewJob,
 ) -> Result<Enqueued, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT job_id AS "job_id!", inserted AS "inserted!"
-           FROM queue_enqueue($1, $2, $3, $4, $5, $6, $7, $8)"#,
-        job.kind,
-        job.key,
-        job.tenant_id.map(|t| t.0),
-        job.payload,
-        job.run_at,
-        job.priority,
-        job.max_attempts,
-        job.dedup_key,
-    )
-    .fetch_one(executor)
-    .await?;
-    crate::metrics::job_enqueued(&job.kind, 1);
-    Ok(Enqueued {
-        id: JobId(row.job_id),
-        inserted: row.inserted,
-    })
+    let tenant = job.tenant_id.map(|t| t.0);
+    let enqueued = match (&job.key, &job.dedup_key) {
+        (None, None) => Enqueued {
+            id: JobId(
+                sqlx::query_scalar!(
+                    r#"INSERT INTO jobs (kind, tenant_id, payload, run_at, priority, max_attempts)
+                       VALUES ($1, $2, $3,
+                               CASE WHEN $4::timestamptz IS NULL OR $4 <= now()
+                                    THEN now() - make_interval(secs => $5::int2) ELSE $4 END,
+                               $5, $6)
+                       RETURNING id"#,
+                    job.kind,
+                    tenant,
+                    job.payload,
+                    job.run_at,
+                    job.priority,
+                    job.max_attempts,
+                )
+                .fetch_one(executor)
+                .await?,
+            ),
+            inserted: true,
+        },
+        (Some(key), None) => Enqueued {
+            id: JobId(
+                sqlx::query_scalar!(
+                    r#"WITH k AS (INSERT INTO job_keys AS jk (key, pending) VALUES ($2, 1)
+                                  ON CONFLICT (key) DO UPDATE SET pending = jk.pending + 1
+                                  RETURNING pending)
+                       INSERT INTO jobs (kind, key, tenant_id, payload, run_at, priority, max_attempts,
+                                         state)
+                       SELECT $1, $2, $3, $4,
+                              CASE WHEN $5::timestamptz IS NULL OR $5 <= now()
+                                   THEN now() - make_interval(secs => $6::int2) ELSE $5 END,
+                              $6, $7,
+                              CASE WHEN k.pending = 1 THEN 'available' ELSE 'blocked' END::job_state
+                       FROM k
+                       RETURNING id"#,
+                    job.kind,
+                    key,
+                    tenant,
+                    job.payload,
+                    job.run_at,
+                    job.priority,
+                    job.max_attempts,
+                )
+                .fetch_one(executor)
+                .await?,
+            ),
+            inserted: true,
+        },
+        (_, Some(dedup_key)) => {
+            let row = sqlx::query!(
+                r#"SELECT job_id AS "job_id!", inserted AS "inserted!"
+                   FROM queue_enqueue($1, $2, $3, $4, $5, $6, $7, $8)"#,
+                job.kind,
+                job.key,
+                tenant,
+                job.payload,
+                job.run_at,
+                job.priority,
+                job.max_attempts,
+                dedup_key,
+            )
+            .fetch_one(executor)
+            .await?;
+            Enqueued {
+                id: JobId(row.job_id),
+                inserted: row.inserted,
+            }
+        }
+    };
+    if enqueued.inserted {
+        crate::metrics::job_enqueued(&job.kind, 1);
+    }
+    Ok(enqueued)
 }
 
 /// Enqueues many jobs in one statement (ids returned in input order). Ordering keys keep their

@@ -965,3 +965,48 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
         .unwrap();
     assert_eq!(available, KEYS as i64);
 }
+
+/// A latency-sensitive producer's NOTIFY rides its own commit, and only while a worker is parked
+/// (otherwise it reports that it did not notify, and the producer wakes workers after the commit).
+#[sqlx::test]
+async fn notify_at_commit_wakes_a_parked_worker_when_the_job_commits(pool: PgPool) {
+    use queue::wake;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener.listen(queue::WAKE_CHANNEL).await.unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    queue::enqueue(&mut *tx, &NewJob::new("quick", json!({})))
+        .await
+        .unwrap();
+    assert!(
+        !wake::notify_at_commit(&mut tx).await.unwrap(),
+        "nobody is parked"
+    );
+    tx.commit().await.unwrap();
+    // Notifications arrive in commit order: the sentinel comes first only if that commit sent none.
+    sqlx::query("SELECT pg_notify($1, 'sentinel')")
+        .bind(queue::WAKE_CHANNEL)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("the sentinel arrives")
+        .unwrap();
+    assert_eq!(first.payload(), "sentinel");
+
+    wake::park(&pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    queue::enqueue(&mut *tx, &NewJob::new("quick", json!({})))
+        .await
+        .unwrap();
+    assert!(wake::notify_at_commit(&mut tx).await.unwrap());
+    tx.commit().await.unwrap();
+    let note = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("the parked worker's channel is notified at commit")
+        .unwrap();
+    assert_eq!(note.payload(), "", "the wake-up, not the sentinel again");
+}
