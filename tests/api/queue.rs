@@ -901,7 +901,7 @@ async fn a_deduplicated_job_is_not_claimed_before_the_producer_commits(pool: PgP
     assert_eq!(after[0].id, first.id);
 }
 
-/// Acks of a few hundred jobs keep to index probes. Planned with the actual arrays, the ack once
+/// Acks and burials of a few hundred jobs keep to index probes. Planned with the actual arrays, the ack once
 /// joined its (id, token) pairs to `jobs` by hashing a sequential scan of the whole queue (24 ms per
 /// ack at a 50k backlog), and the key release scanned `job_keys` the same way. The acks run in one
 /// transaction so that its own scan counts can be read; ten calls cover the plans made with the
@@ -958,12 +958,45 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
         vec![("job_keys".to_owned(), 0), ("jobs".to_owned(), 0)],
         "an ack scanned a whole table"
     );
-    // Every key's second job was promoted by the acks of the first.
-    let available: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'available'")
-        .fetch_one(&pool)
+    // Every key's second job was promoted by the acks of the first; burying those scans nothing
+    // either.
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..KEYS / BATCH {
+        let batch = queue::claim(
+            &pool,
+            &["wide".into()],
+            BATCH as i64,
+            0,
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
-    assert_eq!(available, KEYS as i64);
+        assert_eq!(batch.len(), BATCH, "the second jobs were promoted");
+        let ids: Vec<i64> = batch.iter().map(|j| j.id.0).collect();
+        let tokens: Vec<uuid::Uuid> = batch.iter().map(|j| j.lease_token).collect();
+        let errors = vec!["poisoned".to_owned(); BATCH];
+        let dead: Vec<i64> = sqlx::query_scalar("SELECT queue_bury($1, $2, $3)")
+            .bind(&ids)
+            .bind(&tokens)
+            .bind(&errors)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(dead.len(), BATCH);
+    }
+    let scans: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT relname::text, seq_scan FROM pg_stat_xact_user_tables
+         WHERE relname IN ('jobs', 'job_keys') ORDER BY relname",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        scans,
+        vec![("job_keys".to_owned(), 0), ("jobs".to_owned(), 0)],
+        "a burial scanned a whole table"
+    );
 }
 
 /// A latency-sensitive producer's NOTIFY rides its own commit, and only while a worker is parked
