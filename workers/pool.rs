@@ -50,13 +50,14 @@ pub trait Handler: Send + Sync + 'static {
 /// What a handler gets: the job, the database, and the lease that fences its writes.
 #[derive(Clone)]
 pub struct JobContext {
-    pub job: ClaimedJob,
+    /// Shared with the pool, which keeps it to record the outcome: no copy of the payload per job.
+    pub job: Arc<ClaimedJob>,
     pub db: PgPool,
 }
 
 impl JobContext {
     pub fn lease(&self) -> Lease {
-        Lease::from(&self.job)
+        Lease::from(&*self.job)
     }
 }
 
@@ -188,7 +189,7 @@ enum Ending {
 }
 
 struct Finished {
-    job: ClaimedJob,
+    job: Arc<ClaimedJob>,
     ending: Ending,
     elapsed: Duration,
 }
@@ -417,6 +418,7 @@ impl WorkerPool {
     }
 
     fn spawn(&self, tasks: &mut JoinSet<Finished>, job: ClaimedJob, lease_lost: CancellationToken) {
+        let job = Arc::new(job);
         let handler = self
             .registry
             .handlers
@@ -475,7 +477,7 @@ impl WorkerPool {
         let mut completed = Vec::new();
         let mut buried = Vec::new();
         for f in finished {
-            let lease = Lease::from(&f.job);
+            let lease = Lease::from(&*f.job);
             let kind = f.job.kind.as_str();
             let outcome = match f.ending {
                 Ending::Done(Ok(())) => {
@@ -523,12 +525,12 @@ impl WorkerPool {
     /// retry-after), defer, or dead.
     async fn fail(
         &self,
-        job: &ClaimedJob,
+        job: &Arc<ClaimedJob>,
         error: JobError,
         buried: &mut Vec<(Lease, String)>,
         report: &mut RunReport,
     ) -> Result<Outcome, sqlx::Error> {
-        let lease = Lease::from(job);
+        let lease = Lease::from(&**job);
         let message = error.to_string();
         let (how, outcome) = match error {
             JobError::Fatal(_) => (None, Outcome::Dead),
