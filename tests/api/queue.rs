@@ -935,8 +935,7 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
 
     let mut tx = pool.begin().await.unwrap();
     for batch in &batches {
-        let ids: Vec<i64> = batch.iter().map(|j| j.id.0).collect();
-        let tokens: Vec<uuid::Uuid> = batch.iter().map(|j| j.lease_token).collect();
+        let (ids, tokens) = ids_and_tokens(batch);
         let done: Vec<i64> = sqlx::query_scalar("SELECT queue_complete($1, $2)")
             .bind(&ids)
             .bind(&tokens)
@@ -945,19 +944,7 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
             .unwrap();
         assert_eq!(done.len(), BATCH);
     }
-    let scans: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT relname::text, seq_scan FROM pg_stat_xact_user_tables
-         WHERE relname IN ('jobs', 'job_keys') ORDER BY relname",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(
-        scans,
-        vec![("job_keys".to_owned(), 0), ("jobs".to_owned(), 0)],
-        "an ack scanned a whole table"
-    );
+    assert_no_table_scanned(tx, "an ack").await;
     // Every key's second job was promoted by the acks of the first; burying those scans nothing
     // either.
     let mut tx = pool.begin().await.unwrap();
@@ -972,8 +959,7 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
         .await
         .unwrap();
         assert_eq!(batch.len(), BATCH, "the second jobs were promoted");
-        let ids: Vec<i64> = batch.iter().map(|j| j.id.0).collect();
-        let tokens: Vec<uuid::Uuid> = batch.iter().map(|j| j.lease_token).collect();
+        let (ids, tokens) = ids_and_tokens(&batch);
         let errors = vec!["poisoned".to_owned(); BATCH];
         let dead: Vec<i64> = sqlx::query_scalar("SELECT queue_bury($1, $2, $3)")
             .bind(&ids)
@@ -984,6 +970,15 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
             .unwrap();
         assert_eq!(dead.len(), BATCH);
     }
+    assert_no_table_scanned(tx, "a burial").await;
+}
+
+fn ids_and_tokens(batch: &[queue::ClaimedJob]) -> (Vec<i64>, Vec<uuid::Uuid>) {
+    batch.iter().map(|j| (j.id.0, j.lease_token)).unzip()
+}
+
+/// Reads the transaction's own sequential scans of the queue tables, then commits it.
+async fn assert_no_table_scanned(mut tx: sqlx::Transaction<'_, sqlx::Postgres>, what: &str) {
     let scans: Vec<(String, i64)> = sqlx::query_as(
         "SELECT relname::text, seq_scan FROM pg_stat_xact_user_tables
          WHERE relname IN ('jobs', 'job_keys') ORDER BY relname",
@@ -995,7 +990,7 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
     assert_eq!(
         scans,
         vec![("job_keys".to_owned(), 0), ("jobs".to_owned(), 0)],
-        "a burial scanned a whole table"
+        "{what} scanned a whole table"
     );
 }
 
