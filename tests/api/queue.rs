@@ -918,17 +918,11 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
+    let kinds = ["wide".to_owned()];
+    let claim = || queue::claim(&pool, &kinds, BATCH as i64, 0, Duration::from_secs(30));
     let mut batches = Vec::new();
     for _ in 0..KEYS / BATCH {
-        let claimed = queue::claim(
-            &pool,
-            &["wide".into()],
-            BATCH as i64,
-            0,
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        let claimed = claim().await.unwrap();
         assert_eq!(claimed.len(), BATCH);
         batches.push(claimed);
     }
@@ -949,15 +943,7 @@ async fn large_batch_acks_never_scan_the_queue(pool: PgPool) {
     // either.
     let mut tx = pool.begin().await.unwrap();
     for _ in 0..KEYS / BATCH {
-        let batch = queue::claim(
-            &pool,
-            &["wide".into()],
-            BATCH as i64,
-            0,
-            Duration::from_secs(30),
-        )
-        .await
-        .unwrap();
+        let batch = claim().await.unwrap();
         assert_eq!(batch.len(), BATCH, "the second jobs were promoted");
         let (ids, tokens) = ids_and_tokens(&batch);
         let errors = vec!["poisoned".to_owned(); BATCH];
