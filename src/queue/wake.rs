@@ -42,7 +42,10 @@ impl Waker {
                     () = shutdown.cancelled() => break,
                     () = wakes.notified() => {}
                 }
-                tokio::time::sleep_until(last_check + WAKE_DEBOUNCE).await;
+                let next_check = last_check + WAKE_DEBOUNCE;
+                if next_check > tokio::time::Instant::now() {
+                    tokio::time::sleep_until(next_check).await;
+                }
                 last_check = tokio::time::Instant::now();
                 if let Err(err) = notify_parked(&pool).await {
                     tracing::warn!(error = %err, "could not wake parked workers (they poll anyway)");
