@@ -84,3 +84,13 @@ BEGIN
     PERFORM queue_release_keys(v_keys);
     RETURN coalesce(v_dead, '{}');
 END $$;
+
+-- The due time of a new job: priority p is a bias of p seconds on it (the claim stays a plain range
+-- scan on (run_at, id)); a delayed job keeps its requested time. One definition for the enqueue
+-- statements of src/queue/mod.rs; the planner inlines it. Its twin inside queue_enqueue (0006) is
+-- landed and stays as it is.
+CREATE FUNCTION queue_due_at(p_run_at timestamptz, p_priority smallint) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN p_run_at IS NULL OR p_run_at <= now()
+                THEN now() - make_interval(secs => p_priority) ELSE p_run_at END
+$$;

@@ -120,9 +120,9 @@ pub struct Enqueued {
 /// A deduplicated job goes through `queue_enqueue()` (it must find a pending twin under the key's
 /// lock before inserting); the common shapes are single statements that do the same as that
 /// function's other branches, because a plpgsql call costs ~15 % of one-by-one enqueue throughput
-/// (pgbench, 8 clients: 6.6k vs 7.5k/s). As there, priority p is applied as a bias of p seconds on
-/// the due time, and the key's row lock serialises enqueues of one key so that per-key id order is
-/// commit order.
+/// (pgbench, 8 clients: 6.6k vs 7.5k/s). As there, priority is a bias of the due time
+/// (`queue_due_at()`), and the key's row lock serialises enqueues of one key so that per-key id order
+/// is commit order.
 pub async fn enqueue<'e>(
     executor: impl PgExecutor<'e>,
     job: &NewJob,
@@ -133,10 +133,7 @@ pub async fn enqueue<'e>(
             id: JobId(
                 sqlx::query_scalar!(
                     r#"INSERT INTO jobs (kind, tenant_id, payload, run_at, priority, max_attempts)
-                       VALUES ($1, $2, $3,
-                               CASE WHEN $4::timestamptz IS NULL OR $4 <= now()
-                                    THEN now() - make_interval(secs => $5::int2) ELSE $4 END,
-                               $5, $6)
+                       VALUES ($1, $2, $3, queue_due_at($4, $5), $5, $6)
                        RETURNING id"#,
                     job.kind,
                     tenant,
@@ -158,10 +155,7 @@ pub async fn enqueue<'e>(
                                   RETURNING pending)
                        INSERT INTO jobs (kind, key, tenant_id, payload, run_at, priority, max_attempts,
                                          state)
-                       SELECT $1, $2, $3, $4,
-                              CASE WHEN $5::timestamptz IS NULL OR $5 <= now()
-                                   THEN now() - make_interval(secs => $6::int2) ELSE $5 END,
-                              $6, $7,
+                       SELECT $1, $2, $3, $4, queue_due_at($5, $6), $6, $7,
                               CASE WHEN k.pending = 1 THEN 'available' ELSE 'blocked' END::job_state
                        FROM k
                        RETURNING id"#,
@@ -243,9 +237,7 @@ pub async fn enqueue_many<'e>(
            numbered AS (SELECT i.*, row_number() OVER (PARTITION BY i.key ORDER BY i.pos) AS rn
                         FROM input i)
            INSERT INTO jobs (kind, key, tenant_id, payload, run_at, priority, max_attempts, state)
-           SELECT n.kind, n.key, n.tenant_id, n.payload,
-                  CASE WHEN n.run_at IS NULL OR n.run_at <= now()
-                       THEN now() - make_interval(secs => n.priority) ELSE n.run_at END,
+           SELECT n.kind, n.key, n.tenant_id, n.payload, queue_due_at(n.run_at, n.priority),
                   n.priority, n.max_attempts,
                   CASE WHEN n.key IS NULL OR (n.rn = 1 AND k.pending = c.n) THEN 'available'
                        ELSE 'blocked' END::job_state
