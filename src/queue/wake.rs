@@ -74,10 +74,10 @@ pub async fn notify_parked(pool: &PgPool) -> Result<(), sqlx::Error> {
 }
 
 /// For a latency-sensitive producer: NOTIFY parked workers as part of the caller's transaction, so
-/// they wake as its commit lands instead of one round trip after it (bench/queue: pickup p50 1.27 →
-/// 0.85 ms, p99 3.0 → 2.1 ms). Only while a worker is parked, because a NOTIFY serialises commits;
-/// even so it suits low-rate producers, not bulk ones (queue.md §4: −45 % one-by-one throughput when
-/// every transaction notifies). Returns whether it notified; if not, call [`Waker::wake`] after the
+/// they wake as its commit lands instead of one round trip after it (bench/queue, recorded runs:
+/// pickup p50 0.74–0.87 ms against 1.05–1.37 ms, p99 2.4–3.2 against 3.4–4.1 ms). Only while a
+/// worker is parked, because a NOTIFY serialises commits; even so it suits low-rate producers, not
+/// bulk ones (queue.md §4: −45 % one-by-one throughput when every transaction notifies). Returns whether it notified; if not, call [`Waker::wake`] after the
 /// commit as usual, because a worker may park between this check and the commit.
 pub async fn notify_at_commit(conn: &mut sqlx::PgConnection) -> Result<bool, sqlx::Error> {
     let notified = sqlx::query_scalar!(
