@@ -7,7 +7,8 @@
 //! 2. Latency at a steady 500 messages/s (open loop: one request every 2 ms, 1,000 conversations ×
 //!    5 messages, interleaved) → request sent to reply stored, p50/p99.
 //!
-//! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run). Results go to stdout as
+//! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run; E2E_SKIP_THROUGHPUT /
+//! E2E_SKIP_LATENCY for one part; E2E_SALESBOT_BIN to measure another build). Results go to stdout as
 //! JSON lines; BENCHMARKS.md records them with the machine and commit.
 
 use std::collections::HashMap;
@@ -47,6 +48,26 @@ fn scale() -> f64 {
         .unwrap_or(1.0)
 }
 
+/// CPU time the whole machine spent busy since boot (user, nice, system, irq, softirq, steal), from
+/// /proc/stat.
+fn cpu_busy_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: f64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    busy / 100.0 // USER_HZ is 100 on Linux
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -59,7 +80,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let conversations = ((10_000.0 * scale()) as usize).max(10);
     let steady_conversations = ((1_000.0 * scale()) as usize).max(10);
-    let bin = env!("CARGO_BIN_EXE_salesbot");
+    // E2E_SALESBOT_BIN: another build of salesbot to measure (A/B runs of two builds).
+    let bin = std::env::var("E2E_SALESBOT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_salesbot").to_owned());
+    let bin = bin.as_str();
     let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
     let db_name = "salesbot_e2e";
     let url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
@@ -146,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let messages = conversations * TEXTS.len();
     let concurrency = Arc::new(Semaphore::new(64));
     let first_request = SystemTime::now();
+    let cpu_before = cpu_busy_seconds();
     let mut tasks = Vec::with_capacity(conversations);
     for c in 0..conversations {
         let (client, base, token, concurrency) = (
@@ -189,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
+    let cpu_busy = cpu_busy_seconds() - cpu_before;
     let first: DateTime<Utc> = first_request.into();
     let seconds = (done_at - first).num_microseconds().unwrap() as f64 / 1e6;
     let replies: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE role = 'assistant'")
@@ -204,8 +230,15 @@ async fn main() -> anyhow::Result<()> {
             "ingest_seconds": sent_in.as_secs_f64(),
             "seconds_to_last_reply": seconds,
             "messages_per_s": messages as f64 / seconds,
+            // Both cores' busy time (all processes) per message: steadier than the rate on a
+            // shared machine, and what an optimisation has to reduce.
+            "cpu_busy_seconds": cpu_busy,
+            "cpu_ms_per_message": cpu_busy * 1000.0 / messages.max(1) as f64,
         })
     );
+    if std::env::var_os("E2E_SKIP_LATENCY").is_some() {
+        return Ok(());
+    }
 
     // 2. Latency at a steady 500 messages/s.
     let steady = steady_conversations * TEXTS.len();
