@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::http::accounts::AccountCache;
 use crate::http::{self, AppState};
 
 pub struct Application {
@@ -18,6 +19,7 @@ pub struct Application {
     grace: Duration,
     /// Stops the state's background tasks once the server has stopped.
     tasks: CancellationToken,
+    accounts: AccountCache,
 }
 
 impl Application {
@@ -30,11 +32,17 @@ impl Application {
         let tasks = CancellationToken::new();
         let state = AppState::new(config, pool, tasks.clone());
         Self {
+            accounts: state.accounts.clone(),
             listener,
             router: http::router(config, state),
             grace: config.shutdown_grace,
             tasks,
         }
+    }
+
+    /// The process's account cache (tests wait on its evictions).
+    pub fn accounts(&self) -> AccountCache {
+        self.accounts.clone()
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

@@ -1,8 +1,9 @@
 //! Authentication: JWT access tokens (HS256, prototype-compatible claims), bcrypt passwords, and the
 //! [`AuthUser`] extractor every tenant route takes.
 //!
-//! The token names the user; each request reloads the user by id (one primary-key read), so a
-//! deactivated account is refused at once rather than when its token expires.
+//! The token names the user; each request checks the account as it is now (from the process's
+//! account cache, which the database's change notifications evict, else by one primary-key read),
+//! so a deactivated account is refused at once rather than when its token expires.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,8 +156,18 @@ impl FromRequestParts<AppState> for AuthUser {
             tracing::debug!(error = %err, "token refused");
             invalid_token("the access token is invalid or expired")
         })?;
-        let user = db::users::by_id(&state.pool, claims.uid)
-            .await?
+        let user = match state.accounts.get(claims.uid) {
+            Some(user) => Some(user),
+            None => {
+                let ticket = state.accounts.ticket();
+                let user = db::users::by_id(&state.pool, claims.uid).await?;
+                if let Some(user) = &user {
+                    state.accounts.store(ticket, user.clone());
+                }
+                user
+            }
+        };
+        let user = user
             .filter(|u| u.is_active && u.tenant_id == claims.tid && u.email == claims.sub)
             .ok_or_else(|| invalid_token("the account is disabled or no longer exists"))?;
         Ok(Self {

@@ -4,6 +4,7 @@
 //! Routes are registered through `utoipa_axum::OpenApiRouter`, so a route cannot exist without its
 //! OpenAPI description (the document at `/openapi.json` lists every route by construction).
 
+pub mod accounts;
 pub mod auth;
 pub mod json;
 pub mod replies;
@@ -31,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{Config, CorsOrigins};
 use crate::crypto::SecretBox;
 use crate::queue::wake::Waker;
+use accounts::AccountCache;
 use auth::AuthKeys;
 use replies::ReplyHub;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub waker: Waker,
     /// Wakes requests waiting for a conversation's reply.
     pub replies: ReplyHub,
+    /// The accounts requests authenticate as, evicted when they change.
+    pub accounts: AccountCache,
     pub chat_wait: Duration,
     /// Seals tenants' bot tokens before they are stored.
     pub secrets: SecretBox,
@@ -55,10 +59,12 @@ pub struct AppState {
 impl AppState {
     /// Starts the state's background tasks (wake-ups, reply listener) until `shutdown`.
     pub fn new(config: &Config, pool: PgPool, shutdown: CancellationToken) -> Self {
+        let accounts = AccountCache::default();
         Self {
             auth: AuthKeys::new(&config.secret_key, config.jwt_ttl, config.bcrypt_cost),
             waker: Waker::spawn(pool.clone(), shutdown.clone()),
-            replies: ReplyHub::spawn(pool.clone(), shutdown),
+            replies: ReplyHub::spawn(pool.clone(), accounts.clone(), shutdown),
+            accounts,
             chat_wait: config.chat_wait,
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),

@@ -5,6 +5,9 @@
 //! *before* it checks the database, so a reply that lands between the check and the wait still wakes
 //! it. When the listener reconnects every waiter is woken to re-check (notifications may have been
 //! missed); a lost notification costs the waiter at most its timeout, never a wrong answer.
+//!
+//! The same connection carries the account changes that evict the process's account cache
+//! (`accounts.rs`); the cache is used only while this listener is connected.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -17,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::messages::REPLIES_CHANNEL;
+use crate::http::accounts::{ACCOUNTS_CHANNEL, AccountCache};
 
 #[derive(Clone, Default)]
 pub struct ReplyHub {
@@ -35,8 +39,8 @@ impl Subscription {
 }
 
 impl ReplyHub {
-    /// Starts the listener task (until `shutdown`).
-    pub fn spawn(pool: PgPool, shutdown: CancellationToken) -> Self {
+    /// Starts the listener task (until `shutdown`); it also keeps `accounts` evicted and live.
+    pub fn spawn(pool: PgPool, accounts: AccountCache, shutdown: CancellationToken) -> Self {
         let hub = Self::default();
         let this = hub.clone();
         tokio::spawn(async move {
@@ -51,10 +55,14 @@ impl ReplyHub {
                         }
                     }
                 };
-                if let Err(err) = listener.listen(REPLIES_CHANNEL).await {
+                if let Err(err) = listener
+                    .listen_all([REPLIES_CHANNEL, ACCOUNTS_CHANNEL])
+                    .await
+                {
                     tracing::warn!(error = %err, "replies listener: LISTEN failed; retrying");
                     continue;
                 }
+                accounts.set_live(true);
                 this.wake_all();
                 loop {
                     let next = tokio::select! {
@@ -62,15 +70,22 @@ impl ReplyHub {
                         next = listener.try_recv() => next,
                     };
                     match next {
+                        Ok(Some(n)) if n.channel() == ACCOUNTS_CHANNEL => {
+                            accounts.changed(n.payload());
+                        }
                         Ok(Some(n)) => {
                             if let Ok(id) = n.payload().parse::<Uuid>() {
                                 this.wake(id);
                             }
                         }
                         // Reconnected after a lost connection: anything may have been missed.
-                        Ok(None) => this.wake_all(),
+                        Ok(None) => {
+                            accounts.set_live(true);
+                            this.wake_all();
+                        }
                         Err(err) => {
                             tracing::warn!(error = %err, "replies listener failed; reconnecting");
+                            accounts.set_live(false);
                             this.wake_all();
                             break;
                         }

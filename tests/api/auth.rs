@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header};
+use salesbot::domain::UserId;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -222,17 +223,33 @@ async fn forged_expired_and_malformed_tokens_are_401(pool: PgPool) {
 async fn tokens_of_deactivated_users_are_refused(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (token, _) = app.register_ok("leaver@stroy.kz", "Leaver").await;
+    // Twice: the second request is answered from the app's account cache.
+    let me: Value = app.get_json("/api/me", Some(&token)).await;
     assert_eq!(app.get("/api/me", Some(&token)).await.status(), 200);
-    sqlx::query("UPDATE users SET is_active = false WHERE email = 'leaver@stroy.kz'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let id = UserId(me["id"].as_str().unwrap().parse().unwrap());
+    assert!(app.accounts.get(id).is_some(), "the account is cached");
+    app.change_accounts("UPDATE users SET is_active = false WHERE email = 'leaver@stroy.kz'")
+        .await;
     let resp = app.get("/api/me", Some(&token)).await;
     assert_eq!(error_code(resp, 401).await, "invalid_token");
     let resp = app
         .login_form("leaver@stroy.kz", "correct horse battery")
         .await;
     assert_eq!(error_code(resp, 401).await, "invalid_credentials");
+}
+
+#[sqlx::test]
+async fn a_renamed_company_shows_in_cached_accounts(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (token, _) = app.register_ok("owner@stroy.kz", "Old Name").await;
+    for _ in 0..2 {
+        let me: Value = app.get_json("/api/me", Some(&token)).await;
+        assert_eq!(me["tenant"]["name"], "Old Name");
+    }
+    app.change_accounts("UPDATE tenants SET name = 'New Name'")
+        .await;
+    let me: Value = app.get_json("/api/me", Some(&token)).await;
+    assert_eq!(me["tenant"]["name"], "New Name");
 }
 
 #[sqlx::test]
@@ -243,10 +260,8 @@ async fn schema_diagnostics_are_for_platform_admins_only(pool: PgPool) {
         .get("/api/admin/diagnostics/db/schema", Some(&token))
         .await;
     assert_eq!(error_code(resp, 403).await, "forbidden");
-    sqlx::query("UPDATE users SET is_platform_admin = true")
-        .execute(&pool)
-        .await
-        .unwrap();
+    app.change_accounts("UPDATE users SET is_platform_admin = true")
+        .await;
     let report: Value = app
         .get("/api/admin/diagnostics/db/schema", Some(&token))
         .await

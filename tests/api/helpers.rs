@@ -8,6 +8,7 @@ use std::time::Duration;
 use salesbot::config::{
     Config, CorsOrigins, DatabaseTarget, DatabaseUrl, LogFormat, Secret, SecretOrigin,
 };
+use salesbot::http::accounts::AccountCache;
 use salesbot::startup::Application;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -21,6 +22,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub pool: PgPool,
     pub client: reqwest::Client,
+    /// The app's account cache, whose evictions tests wait on.
+    pub accounts: AccountCache,
     shutdown: CancellationToken,
 }
 
@@ -63,7 +66,13 @@ pub fn test_config() -> Config {
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    spawn_app_with(test_config(), pool).await
+    let app = spawn_app_with(test_config(), pool).await;
+    // The account cache goes live (generation 1) once the app's listener is LISTENing; waiting
+    // for it makes the tests' requests take the cached path, as production requests do.
+    tokio::time::timeout(Duration::from_secs(10), app.accounts.evicted_since(0))
+        .await
+        .expect("the app's listener never connected");
+    app
 }
 
 pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
@@ -74,11 +83,13 @@ pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = Application::with_listener(&config, pool.clone(), listener);
     let addr = app.local_addr().unwrap();
+    let accounts = app.accounts();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp {
         addr,
         pool,
+        accounts,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -88,6 +99,19 @@ pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
 }
 
 impl TestApp {
+    /// Runs SQL that changes accounts, and returns once the app's account cache has heard of it
+    /// (the database's notification evicted it), as a later request would see it in production.
+    pub async fn change_accounts(&self, sql: &str) {
+        let seen = self.accounts.generation();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.accounts.evicted_since(seen))
+            .await
+            .expect("the account change never reached the app's account cache");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
