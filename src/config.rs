@@ -78,6 +78,16 @@ impl DatabaseUrl {
         &self.0
     }
 
+    /// The URL chooses the TLS mode itself (`sslmode` or sqlx's `ssl-mode` parameter).
+    pub fn names_ssl_mode(&self) -> bool {
+        self.0.split_once('?').is_some_and(|(_, query)| {
+            query.split('&').any(|pair| {
+                let name = pair.split('=').next().unwrap_or_default();
+                name.eq_ignore_ascii_case("sslmode") || name.eq_ignore_ascii_case("ssl-mode")
+            })
+        })
+    }
+
     /// The same URL with another database name (used to create the database when it is missing).
     pub fn with_database(&self, database: &str) -> Self {
         let (before_query, query) = match self.0.split_once('?') {

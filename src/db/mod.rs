@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::config::{Config, DEFAULT_DATABASE_URL, DatabaseTarget, DatabaseUrl};
@@ -108,15 +108,28 @@ pub async fn ensure_database(url: &DatabaseUrl) -> Result<(), sqlx::Error> {
 
 /// Options every connection of the service gets: a stray transaction or runaway statement must not
 /// hold locks or stop vacuum (the job queue churns rows and depends on vacuum keeping up).
+///
+/// A server on this host's loopback is reached without TLS unless the URL (or PGSSLMODE) names an
+/// `sslmode`: libpq's default `prefer` encrypts loopback traffic, which no one else can see, and
+/// that cost a fifth of the end-to-end benchmark's throughput. Remote servers keep the default.
 pub fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, sqlx::Error> {
-    Ok(url
+    let mut options = url
         .expose()
         .parse::<PgConnectOptions>()?
         .application_name("salesbot")
         .options([
             ("idle_in_transaction_session_timeout", "60s"),
             ("statement_timeout", "60s"),
-        ]))
+        ]);
+    let ssl_mode_chosen = url.names_ssl_mode() || std::env::var_os("PGSSLMODE").is_some();
+    if !ssl_mode_chosen && is_loopback(options.get_host()) {
+        options = options.ssl_mode(PgSslMode::Disable);
+    }
+    Ok(options)
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
 }
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
@@ -194,4 +207,38 @@ pub async fn tenant_tx(
     .fetch_one(&mut *tx)
     .await?;
     Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_servers_are_reached_without_tls_unless_the_url_says() {
+        // PGSSLMODE in the environment also counts as choosing; the assertions need it unset.
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        let mode = |url: &str| {
+            connect_options(&DatabaseUrl::parse(url).unwrap())
+                .unwrap()
+                .get_ssl_mode()
+        };
+        assert!(matches!(
+            mode("postgres://u@127.0.0.1:5432/db"),
+            PgSslMode::Disable
+        ));
+        assert!(matches!(
+            mode("postgres://u@localhost/db"),
+            PgSslMode::Disable
+        ));
+        assert!(matches!(
+            mode("postgres://u@127.0.0.1/db?sslmode=require"),
+            PgSslMode::Require
+        ));
+        assert!(matches!(
+            mode("postgres://u@db.internal:5432/db"),
+            PgSslMode::Prefer
+        ));
+    }
 }
