@@ -111,7 +111,8 @@ pub async fn ensure_database(url: &DatabaseUrl) -> Result<(), sqlx::Error> {
 ///
 /// A server on this host's loopback is reached without TLS unless the URL (or PGSSLMODE) names an
 /// `sslmode`: libpq's default `prefer` encrypts loopback traffic, which no one else can see, and
-/// that cost a fifth of the end-to-end benchmark's throughput. Remote servers keep the default.
+/// that cost about a tenth of the end-to-end benchmark's throughput. Remote servers keep the
+/// default.
 pub fn connect_options(url: &DatabaseUrl) -> Result<PgConnectOptions, sqlx::Error> {
     let mut options = url
         .expose()
