@@ -34,14 +34,14 @@ const CAPACITY: usize = 10_000;
 #[derive(Clone)]
 pub struct AccountCache {
     inner: Arc<Mutex<Inner>>,
-    /// Bumped on every eviction; tests wait on it instead of sleeping.
+    /// The eviction count, bumped while `inner` is locked (so a store compares it with its ticket
+    /// consistently); tests wait on it instead of sleeping.
     generation: Arc<watch::Sender<u64>>,
 }
 
 struct Inner {
     /// The listener is connected and LISTENing, so evictions arrive.
     live: bool,
-    generation: u64,
     entries: HashMap<UserId, (User, Instant)>,
 }
 
@@ -54,7 +54,6 @@ impl Default for AccountCache {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 live: false,
-                generation: 0,
                 entries: HashMap::new(),
             })),
             generation: Arc::new(watch::Sender::new(0)),
@@ -77,13 +76,13 @@ impl AccountCache {
     }
 
     pub fn ticket(&self) -> Ticket {
-        Ticket(self.lock().generation)
+        Ticket(self.generation())
     }
 
     /// Stores what a read taken with `ticket` found, unless something was evicted since.
     pub fn store(&self, ticket: Ticket, user: User) {
         let mut inner = self.lock();
-        if !inner.live || inner.generation != ticket.0 {
+        if !inner.live || self.generation() != ticket.0 {
             return;
         }
         if inner.entries.len() >= CAPACITY {
@@ -95,18 +94,20 @@ impl AccountCache {
     /// What the listener heard on [`ACCOUNTS_CHANNEL`].
     pub fn changed(&self, payload: &str) {
         match payload.parse::<uuid::Uuid>() {
-            Ok(id) => self.evict(|entries| {
-                entries.remove(&UserId(id));
+            Ok(id) => self.evict(|inner| {
+                inner.entries.remove(&UserId(id));
             }),
-            Err(_) => self.evict(HashMap::clear),
+            Err(_) => self.evict(|inner| inner.entries.clear()),
         }
     }
 
     /// The listener is connected and LISTENing (true), or has lost its connection (false). Either
     /// way what is cached may have missed changes, so it is dropped.
     pub fn set_live(&self, live: bool) {
-        self.evict(HashMap::clear);
-        self.lock().live = live;
+        self.evict(|inner| {
+            inner.entries.clear();
+            inner.live = live;
+        });
     }
 
     /// The eviction count; with [`Self::evicted_since`], a test waits for an eviction to arrive.
@@ -120,14 +121,10 @@ impl AccountCache {
         let _ = seen.wait_for(|now| *now > generation).await;
     }
 
-    fn evict(&self, how: impl FnOnce(&mut HashMap<UserId, (User, Instant)>)) {
-        let generation = {
-            let mut inner = self.lock();
-            how(&mut inner.entries);
-            inner.generation += 1;
-            inner.generation
-        };
-        self.generation.send_replace(generation);
+    fn evict(&self, how: impl FnOnce(&mut Inner)) {
+        let mut inner = self.lock();
+        how(&mut inner);
+        self.generation.send_modify(|generation| *generation += 1);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
