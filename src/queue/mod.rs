@@ -472,19 +472,26 @@ pub async fn heartbeat(
         return Ok(Vec::new());
     }
     let (ids, tokens) = split(leases);
-    // Rows are locked in id order, like the batch ack, so the two never deadlock. Matching the token
-    // against the set is the same fence as matching pairs (each token is issued to one job only), and
-    // unlike a join with the pairs it keeps primary-key probes at any batch size
-    // (migrations/0014_queue_ack_plans.sql).
+    // The heartbeat never waits for a row lock: a job's row is locked only briefly by its own
+    // worker (the ack, a handler's lease fence), and a heartbeat that waited for the ack while
+    // holding other rows could deadlock with it (the ack's delete visits rows in its plan's order,
+    // which on an unanalyzed table was not id order: the end-to-end bench lost a batch of acks to
+    // it, and the jobs' leases had to expire). A row locked now is extended at the next tick. The
+    // held leases are read from the statement's snapshot, so a locked row still counts as held.
+    // Matching the token against the set is the same fence as matching pairs (each token is
+    // issued to one job only), and unlike a join with the pairs it keeps primary-key probes at any
+    // batch size (migrations/0014_queue_ack_plans.sql).
     let held: Vec<i64> = sqlx::query_scalar!(
         r#"WITH mine AS (
                SELECT id FROM jobs
                WHERE id = ANY ($1) AND lease_token = ANY ($2) AND state = 'running'
-               ORDER BY id FOR UPDATE)
-           UPDATE jobs SET lease_until = now() + make_interval(secs => $3::float8 / 1000),
-                  run_at = now() + make_interval(secs => $3::float8 / 1000)
-           WHERE id IN (SELECT id FROM mine)
-           RETURNING id"#,
+               FOR UPDATE SKIP LOCKED),
+           extended AS (
+               UPDATE jobs SET lease_until = now() + make_interval(secs => $3::float8 / 1000),
+                      run_at = now() + make_interval(secs => $3::float8 / 1000)
+               WHERE id IN (SELECT id FROM mine))
+           SELECT id AS "id!" FROM jobs
+           WHERE id = ANY ($1) AND lease_token = ANY ($2) AND state = 'running'"#,
         &ids,
         &tokens,
         lease.as_millis() as f64,

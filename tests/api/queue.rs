@@ -876,6 +876,96 @@ async fn concurrent_heartbeats_and_acks_do_not_deadlock(pool: PgPool) {
     assert_eq!(count_jobs(&pool).await, 0);
 }
 
+/// A heartbeat never waits for a job row another transaction has locked (the ack deleting it, a
+/// handler's lease fence): it extends the others and still reports the locked one as held.
+#[sqlx::test]
+async fn a_heartbeat_skips_a_locked_job_and_keeps_it_held(pool: PgPool) {
+    let jobs: Vec<NewJob> = (0..2).map(|i| NewJob::new("hb", json!({"i": i}))).collect();
+    queue::enqueue_many(&pool, &jobs).await.unwrap();
+    let claimed = queue::claim(&pool, &["hb".into()], 2, 0, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let leases: Vec<Lease> = claimed.iter().map(Lease::from).collect();
+    let (locked, free) = (leases[0].id, leases[1].id);
+    let lease_until = |id: JobId| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT lease_until FROM jobs WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (locked_before, free_before) = (lease_until(locked).await, lease_until(free).await);
+
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE")
+        .bind(locked)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    // Had it waited for the lock, it would wait for `holder`, which this task only ends below.
+    let held = tokio::time::timeout(
+        Duration::from_secs(60),
+        queue::heartbeat(&pool, &leases, Duration::from_secs(600)),
+    )
+    .await
+    .expect("the heartbeat waited for a locked row")
+    .unwrap();
+    holder.rollback().await.unwrap();
+
+    let mut held: Vec<JobId> = held;
+    held.sort_by_key(|id| id.0);
+    assert_eq!(held, vec![locked, free]);
+    assert_eq!(
+        lease_until(locked).await,
+        locked_before,
+        "locked: extended next tick"
+    );
+    assert!(
+        lease_until(free).await > free_before + chrono::Duration::seconds(300),
+        "the free job's lease was extended"
+    );
+}
+
+/// With autovacuum off (this server), the worker's maintenance gives changed tables their
+/// statistics, as autovacuum would: without them the generic plans of the hot functions picked
+/// the wrong index.
+#[sqlx::test]
+async fn maintenance_analyzes_changed_tables_when_autovacuum_is_off(pool: PgPool) {
+    let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let jobs: Vec<NewJob> = (0..200)
+        .map(|i| NewJob::new("stats", json!({"i": i})))
+        .collect();
+    let mut conn = pool.acquire().await.unwrap();
+    queue::enqueue_many(&mut *conn, &jobs).await.unwrap();
+    // Make this session report its row counts now rather than up to a second later.
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+    drop(conn);
+
+    salesbot::workers::maintenance::analyze_changed_tables(&pool).await;
+
+    let analyzed: bool = sqlx::query_scalar(
+        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables
+          WHERE schemaname = current_schema() AND relname = 'jobs'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // With autovacuum on, analyzing is Postgres' own job and the maintenance leaves it alone.
+    assert_eq!(analyzed, autovacuum == "off", "autovacuum = {autovacuum}");
+}
+
 /// A producer whose enqueue was deduplicated into a pending job holds that job until it commits, so
 /// no worker can start it before the producer's rows (e.g. the new message) are visible.
 #[sqlx::test]
