@@ -19,6 +19,10 @@ pub const JOB_DURATION: &str = "salesbot_job_duration_seconds";
 pub const QUEUE_DEPTH: &str = "salesbot_queue_depth";
 pub const QUEUE_LAG: &str = "salesbot_queue_lag_seconds";
 pub const ACTIVE_LEASES: &str = "salesbot_active_leases";
+/// Chat text messages are recorded in batches (src/db/ingestor.rs): messages ÷ batches is the
+/// batch size, 1 on a quiet service.
+pub const INGEST_BATCHES: &str = "salesbot_ingest_batches_total";
+pub const INGEST_BATCHED_MESSAGES: &str = "salesbot_ingest_batched_messages_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -49,6 +53,11 @@ pub fn render() -> String {
 
 pub fn job_enqueued(kind: &str, n: u64) {
     metrics::counter!(JOBS_ENQUEUED, "kind" => kind.to_owned()).increment(n);
+}
+
+pub fn ingest_batch(messages: usize) {
+    metrics::counter!(INGEST_BATCHES).increment(1);
+    metrics::counter!(INGEST_BATCHED_MESSAGES).increment(messages as u64);
 }
 
 pub fn job_claimed(kind: &str) {

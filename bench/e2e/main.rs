@@ -8,8 +8,8 @@
 //!    5 messages, interleaved) → request sent to reply stored, p50/p99.
 //!
 //! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run; E2E_SKIP_THROUGHPUT /
-//! E2E_SKIP_LATENCY for one part; E2E_SALESBOT_BIN to measure another build). Results go to stdout as
-//! JSON lines; BENCHMARKS.md records them with the machine and commit.
+//! E2E_SKIP_LATENCY for one part; E2E_SALESBOT_BIN to measure another build, E2E_SERVE_BIN to run
+//! `serve` from yet another build). Results go to stdout as JSON lines; BENCHMARKS.md records them with the machine and commit.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let bin = std::env::var("E2E_SALESBOT_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_salesbot").to_owned());
     let bin = bin.as_str();
+    let serve_bin = std::env::var("E2E_SERVE_BIN").unwrap_or_else(|_| bin.to_owned());
     let admin_url = "postgres://postgres@127.0.0.1:5432/postgres";
     let db_name = "salesbot_e2e";
     let url = format!("postgres://postgres@127.0.0.1:5432/{db_name}");
@@ -118,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
     let setting = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());
     let concurrency = setting("E2E_WORK_CONCURRENCY", "48");
     let _processes = Processes(vec![
-        Command::new(bin)
+        Command::new(&serve_bin)
             .args(["serve", "--no-migrate"])
             .envs(env)
             .env("PORT", &port)

@@ -6,6 +6,7 @@
 
 pub mod embedded;
 pub mod handoff;
+pub mod ingestor;
 pub mod leads;
 pub mod messages;
 pub mod telegram;

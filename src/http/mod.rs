@@ -31,6 +31,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{Config, CorsOrigins};
 use crate::crypto::SecretBox;
+use crate::db::ingestor::Ingestor;
 use crate::queue::wake::Waker;
 use accounts::AccountCache;
 use auth::AuthKeys;
@@ -41,6 +42,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Records chat messages, batching concurrent ones.
+    pub ingestor: Ingestor,
     pub auth: Arc<AuthKeys>,
     /// Wakes parked workers after jobs are committed.
     pub waker: Waker,
@@ -69,6 +72,7 @@ impl AppState {
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),
             handoff_timeout: config.handoff_timeout,
+            ingestor: Ingestor::spawn(pool.clone()),
             pool,
         }
     }

@@ -11,6 +11,7 @@ mod fakes;
 mod handoff;
 mod health;
 mod helpers;
+mod ingest;
 mod leads;
 mod migrations;
 mod notify;

@@ -104,18 +104,19 @@ pub async fn chat(
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
     let (external_id, body) = parse_chat_body(&state, request).await?;
-    let ingested = db::messages::ingest(
-        &state.pool,
-        user.tenant_id,
-        Incoming {
-            channel: Channel::Api,
-            external_id: external_id.clone(),
-            body,
-            idempotency_key,
-            shared_phone: None,
-        },
-    )
-    .await?;
+    let ingested = state
+        .ingestor
+        .ingest(
+            user.tenant_id,
+            Incoming {
+                channel: Channel::Api,
+                external_id: external_id.clone(),
+                body,
+                idempotency_key,
+                shared_phone: None,
+            },
+        )
+        .await?;
     if !ingested.duplicate {
         state.waker.wake();
         // Long-polls of this conversation in this process see the customer's message at once.

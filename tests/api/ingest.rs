@@ -1,0 +1,258 @@
+//! Group commit of chat messages (`db::ingestor`): concurrent text messages are recorded together,
+//! and each request still gets exactly the answer it would get alone.
+
+use salesbot::db::ingestor::Ingestor;
+use salesbot::db::messages::{Body, Channel, Incoming, Ingested};
+use salesbot::domain::TenantId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+async fn tenant(pool: &PgPool) -> TenantId {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, 'Stroy')")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    TenantId(id)
+}
+
+fn text(user: &str, text: &str, idempotency_key: Option<&str>) -> Incoming {
+    Incoming {
+        channel: Channel::Api,
+        external_id: user.to_owned(),
+        body: Body::Text(text.to_owned()),
+        idempotency_key: idempotency_key.map(str::to_owned),
+        shared_phone: None,
+    }
+}
+
+/// Sends every message at once (each from its own task, as concurrent requests would) and returns
+/// the answers in the order given.
+async fn ingest_all(
+    ingestor: &Ingestor,
+    messages: Vec<(TenantId, Incoming)>,
+) -> Vec<Result<Ingested, sqlx::Error>> {
+    let tasks: Vec<_> = messages
+        .into_iter()
+        .map(|(tenant, incoming)| {
+            let ingestor = ingestor.clone();
+            tokio::spawn(async move { ingestor.ingest(tenant, incoming).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// Transactions that wrote the customer messages (each row's xmin is its inserting transaction).
+async fn writing_transactions(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM messages WHERE role = 'user'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn concurrent_messages_share_a_transaction_and_get_their_own_answers(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let ingestor = Ingestor::spawn(pool.clone());
+    let messages = (0..12)
+        .map(|i| {
+            (
+                tenant,
+                text(&format!("user-{i}"), &format!("hello {i}"), None),
+            )
+        })
+        .collect();
+    let answers: Vec<Ingested> = ingest_all(&ingestor, messages)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    assert!(
+        writing_transactions(&pool).await < 12,
+        "concurrent messages were not batched"
+    );
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer.seq, 1);
+        assert!(!answer.duplicate);
+        let (user, content): (String, String) = sqlx::query_as(
+            "SELECT b.external_id, m.content FROM messages m
+               JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+              WHERE m.tenant_id = $1 AND m.id = $2 AND b.id = $3",
+        )
+        .bind(tenant.0)
+        .bind(answer.message_id.0)
+        .bind(answer.bot_user_id.0)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((user, content), (format!("user-{i}"), format!("hello {i}")));
+    }
+    let turns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'turn' AND key LIKE 'conversation:%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(turns, 12, "one pending turn per conversation");
+}
+
+#[sqlx::test]
+async fn one_conversation_s_concurrent_messages_get_gapless_seqs_and_one_turn(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let ingestor = Ingestor::spawn(pool.clone());
+    let mut messages: Vec<(TenantId, Incoming)> = (0..5)
+        .map(|i| (tenant, text("same", &format!("part {i}"), None)))
+        .collect();
+    messages.push((tenant, text("other", "hi", None)));
+    let answers = ingest_all(&ingestor, messages).await;
+    let mut seqs: Vec<i64> = answers[..5]
+        .iter()
+        .map(|a| a.as_ref().unwrap().seq)
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
+    let bot_user = answers[0].as_ref().unwrap().bot_user_id;
+    assert!(
+        answers[..5]
+            .iter()
+            .all(|a| a.as_ref().unwrap().bot_user_id == bot_user)
+    );
+    let (last_seq, pending_turns): (i64, i64) = sqlx::query_as(
+        "SELECT b.last_seq, (SELECT count(*) FROM jobs j
+                              WHERE j.kind = 'turn' AND j.key = 'conversation:' || b.id)
+           FROM bot_users b WHERE b.tenant_id = $1 AND b.id = $2",
+    )
+    .bind(tenant.0)
+    .bind(bot_user.0)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((last_seq, pending_turns), (5, 1));
+}
+
+#[sqlx::test]
+async fn a_message_that_cannot_be_stored_fails_alone(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let ingestor = Ingestor::spawn(pool.clone());
+    // A tenant that does not exist: its conversation row violates the foreign key, which fails
+    // the whole batch's transaction; the others are then recorded one by one.
+    let gone = TenantId(Uuid::now_v7());
+    let answers = ingest_all(
+        &ingestor,
+        vec![
+            (tenant, text("a", "one", None)),
+            (gone, text("b", "two", None)),
+            (tenant, text("c", "three", None)),
+        ],
+    )
+    .await;
+    assert!(answers[0].is_ok());
+    assert!(matches!(&answers[1], Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation()));
+    assert!(answers[2].is_ok());
+    let stored: Vec<String> = sqlx::query_scalar("SELECT content FROM messages ORDER BY content")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, vec!["one", "three"]);
+}
+
+#[sqlx::test]
+async fn an_idempotency_key_sent_twice_at_once_records_one_message(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let ingestor = Ingestor::spawn(pool.clone());
+    let answers = ingest_all(
+        &ingestor,
+        vec![
+            (tenant, text("first", "hello", Some("retry-1"))),
+            (tenant, text("second", "hello", Some("retry-1"))),
+        ],
+    )
+    .await;
+    let (a, b) = (answers[0].as_ref().unwrap(), answers[1].as_ref().unwrap());
+    assert_eq!(a.message_id, b.message_id);
+    assert_eq!([a.duplicate, b.duplicate].iter().filter(|d| **d).count(), 1);
+    let (messages, conversations): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM bot_users)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // The duplicate's conversation, created by that request only, is removed again.
+    assert_eq!((messages, conversations), (1, 1));
+}
+
+/// A turn's commit takes the conversation's row before its job's lease fence, the order an ingest
+/// takes them in (the conversation's row, then the pending turn's row, following its update chain
+/// to the running version). Fence first deadlocked with an ingest of the same conversation.
+#[sqlx::test]
+async fn a_turn_commit_waits_for_the_conversation_before_locking_its_job(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let ingested = salesbot::db::messages::ingest(&pool, tenant, text("u", "hello", None))
+        .await
+        .unwrap();
+    let claimed = salesbot::queue::claim(
+        &pool,
+        &["turn".into()],
+        1,
+        0,
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let lease = salesbot::queue::Lease::from(&claimed[0]);
+
+    // An ingest of the same conversation holds its row.
+    let mut ingest = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE")
+        .bind(tenant.0)
+        .bind(ingested.bot_user_id.0)
+        .execute(&mut *ingest)
+        .await
+        .unwrap();
+    let commit = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, serde_json::Value>(
+                "SELECT turn_commit($1, $2, $3, $4, $5, $6, 'reply', 'offline', 'ru', 'answered',
+                                    NULL, $7, false, false)",
+            )
+            .bind(tenant.0)
+            .bind(ingested.bot_user_id.0)
+            .bind(lease.id.0)
+            .bind(lease.token)
+            .bind(vec![ingested.message_id.0])
+            .bind(Uuid::now_v7())
+            .bind(Uuid::now_v7())
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    });
+    // Until the commit is blocked on a lock.
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE '%turn_commit(%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // The job's row is free: the ingest can still reach the pending turn, so no deadlock.
+    sqlx::query("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE NOWAIT")
+        .bind(lease.id.0)
+        .execute(&mut *ingest)
+        .await
+        .expect("the turn's commit locked its job before the conversation");
+    ingest.commit().await.unwrap();
+    assert_eq!(commit.await.unwrap()["outcome"], "committed");
+}
