@@ -1,7 +1,7 @@
 //! Queue housekeeping, run by every worker process (each step is idempotent, so several processes
 //! doing it is harmless): deletes dead jobs past their retention and idle key rows, vacuums the queue
-//! tables when autovacuum is left at its server defaults, gives tables their first statistics, and
-//! samples depth and lag gauges.
+//! tables when autovacuum is left at its server defaults, ANALYZEs grown tables when autovacuum is
+//! off, and samples depth and lag gauges.
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ pub async fn run(db: PgPool, dead_retention: Duration, shutdown: CancellationTok
             _ = cleanup.tick() => housekeep(&db, dead_retention).await,
             _ = vacuum.tick() => {
                 vacuum_queue(&db).await;
-                analyze_changed_tables(&db).await;
+                analyze_grown_tables(&db).await;
             }
         }
     }
@@ -76,16 +76,19 @@ async fn vacuum_queue(db: &PgPool) {
 }
 
 /// With autovacuum off (this project's CI server; Render's Postgres has it on), ANALYZEs this
-/// schema's tables by autovacuum's own rule: once their changes since the last ANALYZE exceed
-/// `autovacuum_analyze_threshold` + `autovacuum_analyze_scale_factor` × rows.
+/// schema's tables that have at least `autovacuum_analyze_threshold` rows and either no statistics
+/// yet or twice the rows their statistics describe.
 ///
 /// Without statistics every index that starts with `tenant_id` looks as good as the primary key,
 /// and the generic plans sessions keep for plpgsql statements took `bot_users_recent` (tenant_id,
 /// updated_at) for lookups by (tenant_id, id): each turn's conversation update then walked every
 /// conversation of the tenant (end-to-end bench, pg_stat_statements: 3,600 blocks and 6 ms a
 /// call; turn_commit 8.1 ms against 0.6 ms once analyzed). An ANALYZE also invalidates the plans
-/// built before it.
-pub async fn analyze_changed_tables(db: &PgPool) {
+/// built before it. Growth, not autovacuum's count of changes, is the trigger: plans change with
+/// a table's order of magnitude, while the queue tables churn through far more changes than they
+/// hold rows, so by the change-count rule they would be re-analyzed on every tick, each time
+/// invalidating every session's cached plans.
+pub async fn analyze_grown_tables(db: &PgPool) {
     let analyze = sqlx::query(
         "DO $$
          DECLARE t record;
@@ -96,15 +99,14 @@ pub async fn analyze_changed_tables(db: &PgPool) {
              FOR t IN SELECT s.relid::regclass AS rel
                         FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
                        WHERE s.schemaname = current_schema()
-                         AND s.n_mod_since_analyze >
-                             current_setting('autovacuum_analyze_threshold')::integer
-                             + current_setting('autovacuum_analyze_scale_factor')::float8
-                               * greatest(c.reltuples, 0) LOOP
+                         AND s.n_live_tup >= current_setting('autovacuum_analyze_threshold')::integer
+                         AND (coalesce(s.last_analyze, s.last_autoanalyze) IS NULL
+                              OR s.n_live_tup > 2 * c.reltuples) LOOP
                  EXECUTE format('ANALYZE %s', t.rel);
              END LOOP;
          END $$",
     );
     if let Err(err) = analyze.execute(db).await {
-        tracing::debug!(error = %err, "ANALYZE of changed tables skipped");
+        tracing::debug!(error = %err, "ANALYZE of grown tables skipped");
     }
 }

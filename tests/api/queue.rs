@@ -931,39 +931,66 @@ async fn a_heartbeat_skips_a_locked_job_and_keeps_it_held(pool: PgPool) {
     );
 }
 
-/// With autovacuum off (this server), the worker's maintenance gives changed tables their
-/// statistics, as autovacuum would: without them the generic plans of the hot functions picked
-/// the wrong index.
+/// With autovacuum off (this server), the worker's maintenance gives tables their statistics once
+/// they hold rows and again when they have doubled: without them the generic plans of the hot
+/// functions picked the wrong index; with the churn-driven rule they would be re-planned every tick.
 #[sqlx::test]
-async fn maintenance_analyzes_changed_tables_when_autovacuum_is_off(pool: PgPool) {
+async fn maintenance_analyzes_grown_tables_when_autovacuum_is_off(pool: PgPool) {
     let autovacuum: String = sqlx::query_scalar("SELECT current_setting('autovacuum')")
         .fetch_one(&pool)
         .await
         .unwrap();
-    let jobs: Vec<NewJob> = (0..200)
-        .map(|i| NewJob::new("stats", json!({"i": i})))
-        .collect();
-    let mut conn = pool.acquire().await.unwrap();
-    queue::enqueue_many(&mut *conn, &jobs).await.unwrap();
-    // Make this session report its row counts now rather than up to a second later.
-    sqlx::query("SELECT pg_stat_force_next_flush()")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
-    drop(conn);
+    let add_jobs = |from: i32, to: i32| {
+        let pool = pool.clone();
+        async move {
+            let jobs: Vec<NewJob> = (from..to)
+                .map(|i| NewJob::new("stats", json!({"i": i})))
+                .collect();
+            let mut conn = pool.acquire().await.unwrap();
+            queue::enqueue_many(&mut *conn, &jobs).await.unwrap();
+            // Make this session report its row counts now rather than up to a second later.
+            sqlx::query("SELECT pg_stat_force_next_flush()")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
+        }
+    };
+    let analyze_count = || {
+        let pool = pool.clone();
+        async move {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT analyze_count FROM pg_stat_user_tables
+                  WHERE schemaname = current_schema() AND relname = 'jobs'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            count
+        }
+    };
+    let analyze = salesbot::workers::maintenance::analyze_grown_tables;
 
-    salesbot::workers::maintenance::analyze_changed_tables(&pool).await;
-
-    let analyzed: bool = sqlx::query_scalar(
-        "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables
-          WHERE schemaname = current_schema() AND relname = 'jobs'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    add_jobs(0, 200).await;
+    analyze(&pool).await;
     // With autovacuum on, analyzing is Postgres' own job and the maintenance leaves it alone.
-    assert_eq!(analyzed, autovacuum == "off", "autovacuum = {autovacuum}");
+    let expected = if autovacuum == "off" { 1 } else { 0 };
+    assert_eq!(analyze_count().await, expected, "autovacuum = {autovacuum}");
+    if autovacuum != "off" {
+        return;
+    }
+
+    add_jobs(200, 300).await;
+    analyze(&pool).await;
+    assert_eq!(
+        analyze_count().await,
+        1,
+        "150% of the analyzed rows: no new ANALYZE"
+    );
+
+    add_jobs(300, 500).await;
+    analyze(&pool).await;
+    assert_eq!(analyze_count().await, 2, "doubled: analyzed again");
 }
 
 /// A producer whose enqueue was deduplicated into a pending job holds that job until it commits, so
