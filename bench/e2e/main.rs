@@ -9,7 +9,7 @@
 //!
 //! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run; E2E_SKIP_THROUGHPUT /
 //! E2E_SKIP_LATENCY for one part; E2E_SALESBOT_BIN to measure another build, E2E_SERVE_BIN to run
-//! `serve` from yet another build). Results go to stdout as JSON lines; BENCHMARKS.md records them with the machine and commit.
+//! `serve` from yet another build; E2E_SETUP_SQL to apply a file of SQL after the migrations). Results go to stdout as JSON lines; BENCHMARKS.md records them with the machine and commit.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -114,6 +114,23 @@ async fn main() -> anyhow::Result<()> {
     ];
     let status = Command::new(bin).arg("migrate").envs(env).status()?;
     anyhow::ensure!(status.success(), "migrate failed");
+    // E2E_SETUP_SQL: a file of SQL run after the migrations, to measure a schema or function change
+    // against the same build (A/B without rebuilding).
+    if let Ok(setup) = std::env::var("E2E_SETUP_SQL") {
+        let status = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &url,
+                "-f",
+                &setup,
+            ])
+            .status()?;
+        anyhow::ensure!(status.success(), "E2E_SETUP_SQL {setup} failed");
+    }
     let port = PORT.to_string();
     // The processes' sizes (E2E_SERVE_CONNECTIONS, E2E_WORK_CONNECTIONS, E2E_WORK_CONCURRENCY).
     let setting = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());

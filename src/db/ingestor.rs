@@ -1,6 +1,7 @@
 //! Group commit for the chat API's text messages: the messages that arrive while earlier ones are
 //! being recorded go to the database together, in one statement and one transaction
-//! (`message_ingest_batch`, migrations/0017_message_ingest_batch.sql).
+//! (`message_ingest_batch`, migrations/0017_message_ingest_batch.sql, set-based since
+//! migrations/0018_message_ingest_set_based.sql).
 //!
 //! Nothing waits for a batch to fill: a request alone is recorded at once, as a batch of one. Under
 //! load, requests queue up while [`IN_FLIGHT`] batches are committing, and the next batch takes

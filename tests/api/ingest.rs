@@ -256,3 +256,167 @@ async fn a_turn_commit_waits_for_the_conversation_before_locking_its_job(pool: P
     ingest.commit().await.unwrap();
     assert_eq!(commit.await.unwrap()["outcome"], "committed");
 }
+
+/// One row of `message_ingest_batch`'s answer, by item (1-based).
+#[derive(sqlx::FromRow, Debug)]
+struct BatchRow {
+    item: i32,
+    message_id: Uuid,
+    bot_user_id: Uuid,
+    seq: i64,
+    duplicate: bool,
+    turn_job: bool,
+}
+
+/// The batch function itself, with every case a batch can hold at once: two tenants (one with
+/// burst coalescing), a retry of a stored message, two requests with that key, a conversation
+/// whose turn is running, a new one with a shared phone, and a pending turn to deduplicate against.
+#[sqlx::test]
+async fn a_batch_records_each_case_as_a_single_ingest_would(pool: PgPool) {
+    let plain = tenant(&pool).await;
+    let bursty = tenant(&pool).await;
+    sqlx::query("UPDATE tenants SET coalesce_ms = 1500 WHERE id = $1")
+        .bind(bursty.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let ingest = |tenant: TenantId, incoming: Incoming| {
+        let pool = pool.clone();
+        async move {
+            salesbot::db::messages::ingest(&pool, tenant, incoming)
+                .await
+                .unwrap()
+        }
+    };
+    let stored = ingest(plain, text("old", "hello", Some("k-old"))).await;
+    let running = ingest(plain, text("running", "hello", None)).await;
+    sqlx::query(
+        "UPDATE jobs SET state = 'running', attempts = 1, lease_token = gen_random_uuid(),
+                         lease_until = now() + interval '1 minute'
+          WHERE key = 'conversation:' || $1::text",
+    )
+    .bind(running.bot_user_id.0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let pending = ingest(bursty, text("b-old", "hello", None)).await;
+    sqlx::query("UPDATE jobs SET run_at = now() - interval '1 hour' WHERE key = 'conversation:' || $1::text")
+        .bind(pending.bot_user_id.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    let items = [
+        (plain, "old", Some("k-old"), None),
+        (plain, "new-dup", Some("k-old"), None),
+        (plain, "running", None, None),
+        (plain, "fresh", None, Some("+77011234567")),
+        (bursty, "b-old", None, None),
+        (bursty, "b-new", None, None),
+    ];
+    let messages: Vec<Uuid> = items.iter().map(|_| Uuid::now_v7()).collect();
+    let mut rows: Vec<BatchRow> =
+        sqlx::query_as("SELECT * FROM message_ingest_batch($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(items.iter().map(|i| i.0.0).collect::<Vec<_>>())
+            .bind(vec!["api"; items.len()])
+            .bind(items.iter().map(|i| i.1).collect::<Vec<_>>())
+            .bind(items.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+            .bind(&messages)
+            .bind(
+                items
+                    .iter()
+                    .map(|i| format!("text of {}", i.1))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(items.iter().map(|i| i.2).collect::<Vec<_>>())
+            .bind(items.iter().map(|i| i.3).collect::<Vec<_>>())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    rows.sort_by_key(|r| r.item);
+    assert_eq!(rows.len(), items.len(), "{rows:?}");
+    let row = |item: i32| &rows[item as usize - 1];
+
+    // The retry and the other request with its key get the stored message; nothing new is kept.
+    for item in [1, 2] {
+        assert!(
+            row(item).duplicate && !row(item).turn_job,
+            "{:?}",
+            row(item)
+        );
+        assert_eq!(
+            (row(item).message_id, row(item).seq),
+            (stored.message_id.0, 1)
+        );
+    }
+    // The running turn's conversation: the next seq, and a new turn that waits for it.
+    assert_eq!(
+        (
+            row(3).bot_user_id,
+            row(3).seq,
+            row(3).duplicate,
+            row(3).turn_job
+        ),
+        (running.bot_user_id.0, 2, false, true)
+    );
+    // The new conversation: seq 1, its turn, and the phone it shared.
+    assert_eq!((row(4).seq, row(4).turn_job), (1, true));
+    // The pending turn is reused; the new conversation of the bursty tenant gets a turn.
+    assert_eq!(
+        (row(5).bot_user_id, row(5).seq, row(5).turn_job),
+        (pending.bot_user_id.0, 2, false)
+    );
+    assert_eq!((row(6).seq, row(6).turn_job), (1, true));
+    for item in 3..=6 {
+        assert_eq!(row(item).message_id, messages[item as usize - 1]);
+    }
+
+    let conversations: Vec<(String, i64, Option<String>)> =
+        sqlx::query_as("SELECT external_id, last_seq, phone FROM bot_users ORDER BY external_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        conversations,
+        vec![
+            ("b-new".to_owned(), 1, None),
+            ("b-old".to_owned(), 2, None),
+            ("fresh".to_owned(), 1, Some("+77011234567".to_owned())),
+            ("old".to_owned(), 1, None),
+            ("running".to_owned(), 2, None),
+        ],
+        "the duplicates gave their seq back, and the conversation created only by one is gone"
+    );
+    let stored_texts: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored_texts, 3 + 4);
+
+    let turns: Vec<(String, String, bool, i32)> = sqlx::query_as(
+        "SELECT b.external_id, j.state::text, j.run_at >= $1 + interval '1.5 seconds',
+                (SELECT pending FROM job_keys k WHERE k.key = j.key)
+           FROM jobs j JOIN bot_users b ON j.key = 'conversation:' || b.id
+          WHERE j.kind = 'turn' ORDER BY b.external_id, j.id",
+    )
+    .bind(before)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        turns,
+        vec![
+            ("b-new".to_owned(), "available".to_owned(), true, 1),
+            ("b-old".to_owned(), "available".to_owned(), true, 1),
+            ("fresh".to_owned(), "available".to_owned(), false, 1),
+            ("old".to_owned(), "available".to_owned(), false, 1),
+            ("running".to_owned(), "running".to_owned(), false, 2),
+            ("running".to_owned(), "blocked".to_owned(), false, 2),
+        ],
+        "one pending turn per conversation; the bursty tenant's wait for the quiet period"
+    );
+}
