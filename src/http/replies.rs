@@ -38,6 +38,15 @@ impl Subscription {
     }
 }
 
+/// Waits before the listener tries again (a server refusing LISTEN would otherwise be asked in a
+/// tight loop); false if the process is shutting down.
+async fn pause(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => false,
+        () = tokio::time::sleep(Duration::from_secs(1)) => true,
+    }
+}
+
 impl ReplyHub {
     /// Starts the listener task (until `shutdown`); it also keeps `accounts` evicted and live.
     pub fn spawn(pool: PgPool, accounts: AccountCache, shutdown: CancellationToken) -> Self {
@@ -49,10 +58,10 @@ impl ReplyHub {
                     Ok(l) => l,
                     Err(err) => {
                         tracing::warn!(error = %err, "replies listener: cannot connect; retrying");
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        if pause(&shutdown).await {
+                            continue;
                         }
+                        return;
                     }
                 };
                 if let Err(err) = listener
@@ -60,7 +69,10 @@ impl ReplyHub {
                     .await
                 {
                     tracing::warn!(error = %err, "replies listener: LISTEN failed; retrying");
-                    continue;
+                    if pause(&shutdown).await {
+                        continue;
+                    }
+                    return;
                 }
                 accounts.set_live(true);
                 this.wake_all();
