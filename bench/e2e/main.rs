@@ -10,8 +10,10 @@
 //!
 //! Run: `cargo bench --bench e2e` (E2E_SCALE=0.1 for a quick smoke run; E2E_SKIP_THROUGHPUT /
 //! E2E_SKIP_LATENCY for one part; E2E_SALESBOT_BIN to measure another build, E2E_SERVE_BIN to run
-//! `serve` from yet another build; E2E_SETUP_SQL to apply a file of SQL after the migrations; E2E_RUST_LOG and
-//! E2E_LOG_DIR for the processes' logs). Results go to stdout as JSON lines; BENCHMARKS.md records them with the machine and commit.
+//! `serve` from yet another build; E2E_SETUP_SQL to apply a file of SQL after the migrations;
+//! E2E_RUST_LOG and E2E_LOG_DIR for the processes' logs; E2E_WARMUP_SECONDS for the latency part's
+//! warm-up). Results go to stdout as JSON lines; BENCHMARKS.md records them with the machine and
+//! commit.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -104,9 +106,10 @@ async fn main() -> anyhow::Result<()> {
             .execute(&admin)
             .await?;
     }
+    let setting = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());
     // E2E_RUST_LOG: the processes' log filter (warn); E2E_LOG_DIR: where their logs go
     // (inherited).
-    let rust_log = std::env::var("E2E_RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let rust_log = setting("E2E_RUST_LOG", "warn");
     let log_dir = std::env::var("E2E_LOG_DIR").ok();
     let output = |name: &str| -> anyhow::Result<Stdio> {
         Ok(match &log_dir {
@@ -145,7 +148,6 @@ async fn main() -> anyhow::Result<()> {
     }
     let port = PORT.to_string();
     // The processes' sizes (E2E_SERVE_CONNECTIONS, E2E_WORK_CONNECTIONS, E2E_WORK_CONCURRENCY).
-    let setting = |name: &str, default: &str| std::env::var(name).unwrap_or(default.into());
     let concurrency = setting("E2E_WORK_CONCURRENCY", "48");
     let _processes = Processes(vec![
         Command::new(&serve_bin)
