@@ -100,6 +100,13 @@ fn cipher(secret: &Secret) -> ChaCha20Poly1305 {
     ChaCha20Poly1305::new(&Key::from(key))
 }
 
+/// Makes ring rustls' process-wide crypto provider (the one sqlx uses) before any HTTP client is
+/// built: reqwest is compiled without a provider of its own, so one TLS stack serves everything.
+/// Installing fails only when a provider is already installed, which is just as good.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

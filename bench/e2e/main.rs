@@ -169,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
             .spawn()?,
     ]);
     let base = format!("http://127.0.0.1:{PORT}");
+    salesbot::crypto::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;

@@ -219,6 +219,7 @@ async fn run(
     };
     let hwm = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
     // The worker's own view of a turn: how long attempts took (sum/count of the histogram).
+    salesbot::crypto::install_tls_provider();
     let metrics = reqwest::get("http://127.0.0.1:19091/metrics")
         .await?
         .text()

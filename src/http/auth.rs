@@ -46,12 +46,15 @@ pub struct AuthKeys {
 
 impl AuthKeys {
     pub fn new(secret: &Secret, ttl: Duration, bcrypt_cost: u32) -> Arc<Self> {
+        hs256::install();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 0;
+        let key = secret.expose().as_bytes();
         Arc::new(Self {
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            // Config has already refused a SECRET_KEY shorter than 32 characters.
+            encoding: EncodingKey::from_secret(key).expect("SECRET_KEY is not empty"),
+            decoding: DecodingKey::from_secret(key).expect("SECRET_KEY is not empty"),
             validation,
             ttl,
             bcrypt_cost,
@@ -185,5 +188,79 @@ fn invalid_token(message: &str) -> AppError {
     AppError::Unauthorized {
         code: "invalid_token",
         message: message.to_owned(),
+    }
+}
+
+/// jsonwebtoken's crypto provider, HS256 and nothing else: tokens are only ever signed with
+/// `SECRET_KEY`, so RSA/EC/EdDSA code (and the `rsa` crate's advisory) has no business in the binary.
+/// Any other `alg` in a token's header is refused before a key is even looked at.
+mod hs256 {
+    use hmac::{Hmac, KeyInit, Mac};
+    use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+    use jsonwebtoken::errors::{ErrorKind, Result};
+    use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
+    use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+    use sha2::Sha256;
+
+    struct Hs256(Hmac<Sha256>);
+
+    impl Hs256 {
+        fn new(algorithm: &Algorithm, key: &[u8]) -> Result<Self> {
+            if *algorithm != Algorithm::HS256 {
+                return Err(ErrorKind::InvalidAlgorithm.into());
+            }
+            let mac = Hmac::new_from_slice(key).map_err(|_| ErrorKind::InvalidKeyFormat)?;
+            Ok(Self(mac))
+        }
+    }
+
+    impl Signer<Vec<u8>> for Hs256 {
+        fn try_sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, SignatureError> {
+            let mut mac = self.0.clone();
+            mac.update(message);
+            Ok(mac.finalize().into_bytes().to_vec())
+        }
+    }
+
+    impl Verifier<Vec<u8>> for Hs256 {
+        fn verify(
+            &self,
+            message: &[u8],
+            signature: &Vec<u8>,
+        ) -> std::result::Result<(), SignatureError> {
+            let mut mac = self.0.clone();
+            mac.update(message);
+            // Constant time: `verify_slice` compares with `subtle`.
+            mac.verify_slice(signature)
+                .map_err(|_| SignatureError::new())
+        }
+    }
+
+    impl JwtSigner for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    impl JwtVerifier for Hs256 {
+        fn algorithm(&self) -> Algorithm {
+            Algorithm::HS256
+        }
+    }
+
+    static PROVIDER: CryptoProvider = CryptoProvider {
+        signer_factory: |algorithm: &Algorithm, key: &EncodingKey| {
+            Ok(Box::new(Hs256::new(algorithm, key.as_bytes())?) as Box<dyn JwtSigner>)
+        },
+        verifier_factory: |algorithm: &Algorithm, key: &DecodingKey| {
+            Ok(Box::new(Hs256::new(algorithm, key.try_get_as_bytes()?)?) as Box<dyn JwtVerifier>)
+        },
+        // JWKs are never read: every key is our own secret.
+        key_utils: KeyUtils::new_unimplemented(),
+    };
+
+    /// Makes [`PROVIDER`] the process's; a second call (tests build many apps) finds it installed.
+    pub fn install() {
+        let _ = PROVIDER.install_default();
     }
 }

@@ -170,10 +170,37 @@ async fn forged_expired_and_malformed_tokens_are_401(pool: PgPool) {
         jsonwebtoken::encode(
             &Header::default(),
             claims,
-            &EncodingKey::from_secret(key.as_bytes()),
+            &EncodingKey::from_secret(key.as_bytes()).unwrap(),
         )
         .unwrap()
     };
+    // Tokens whose header we write ourselves, signed with the right key: the signature is good, so
+    // only the header can be why they are refused.
+    let sign_with_header = |header: &Value, claims: &Value, mac: &str| {
+        use hmac::{Hmac, KeyInit, Mac};
+        let message = format!("{}.{}", b64(header), b64(claims));
+        let signature = match mac {
+            "sha256" => {
+                let mut m = Hmac::<sha2::Sha256>::new_from_slice(TEST_SECRET.as_bytes()).unwrap();
+                m.update(message.as_bytes());
+                m.finalize().into_bytes().to_vec()
+            }
+            _ => {
+                let mut m = Hmac::<sha2::Sha384>::new_from_slice(TEST_SECRET.as_bytes()).unwrap();
+                m.update(message.as_bytes());
+                m.finalize().into_bytes().to_vec()
+            }
+        };
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    };
+    let well_formed = sign_with_header(&json!({"alg": "HS256", "typ": "JWT"}), &claims, "sha256");
+    assert_eq!(app.get("/api/me", Some(&well_formed)).await.status(), 200);
+    let hs384 = sign_with_header(&json!({"alg": "HS384", "typ": "JWT"}), &claims, "sha384");
+    let unknown_crit = sign_with_header(
+        &json!({"alg": "HS256", "typ": "JWT", "crit": ["x-unknown"], "x-unknown": 1}),
+        &claims,
+        "sha256",
+    );
     // Sanity: our own signature with the right key is accepted, so the refusals below mean something.
     assert_eq!(
         app.get("/api/me", Some(&sign(&claims, TEST_SECRET)))
@@ -203,6 +230,8 @@ async fn forged_expired_and_malformed_tokens_are_401(pool: PgPool) {
         ("expired", expired.as_str()),
         ("tampered payload", tampered.as_str()),
         ("garbage", "not.a.jwt"),
+        ("another HMAC algorithm", hs384.as_str()),
+        ("a critical header we do not know", unknown_crit.as_str()),
     ] {
         let resp = app.get("/api/me", Some(bad)).await;
         assert_eq!(error_code(resp, 401).await, "invalid_token", "{what}");

@@ -90,7 +90,7 @@ pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
         addr,
         pool,
         accounts,
-        client: reqwest::Client::builder()
+        client: client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
@@ -193,4 +193,10 @@ pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
 /// The built `salesbot` binary, for tests of the command line.
 pub fn salesbot_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_salesbot"))
+}
+
+/// A reqwest builder with the process's TLS provider installed (reqwest has none of its own).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    salesbot::crypto::install_tls_provider();
+    reqwest::Client::builder()
 }

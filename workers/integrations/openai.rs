@@ -16,11 +16,12 @@ use std::time::Duration;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
-use reqwest_openai::header::HeaderMap;
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
 use crate::config::Secret;
 use crate::domain::language::Language;
+use crate::workers::integrations::http_client;
 use crate::workers::pipeline::transcribe::{
     TranscribeError, TranscribeFuture, Transcriber, Transcript,
 };
@@ -163,7 +164,7 @@ pub fn provider_error(error: OpenAIError) -> ProviderError {
     }
 }
 
-fn transport_message(e: reqwest_openai::Error) -> String {
+fn transport_message(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
@@ -177,14 +178,13 @@ fn transport_message(e: reqwest_openai::Error) -> String {
 /// Sends each request exactly once; a non-2xx answer becomes a [`ProviderError`].
 #[derive(Clone)]
 struct Transport {
-    http: reqwest_openai::Client,
+    http: reqwest::Client,
 }
 
-type TransportFuture =
-    Pin<Box<dyn Future<Output = Result<reqwest_openai::Response, OpenAIError>> + Send>>;
+type TransportFuture = Pin<Box<dyn Future<Output = Result<reqwest::Response, OpenAIError>> + Send>>;
 
 impl tower::Service<HttpRequestFactory> for Transport {
-    type Response = reqwest_openai::Response;
+    type Response = reqwest::Response;
     type Error = OpenAIError;
     type Future = TransportFuture;
 
@@ -206,9 +206,9 @@ impl tower::Service<HttpRequestFactory> for Transport {
 /// Sends one request, once: a 2xx response as it is; a failure to connect, a timeout or any other
 /// status as the [`ProviderError`] the queue acts on.
 async fn send(
-    http: &reqwest_openai::Client,
-    request: reqwest_openai::Request,
-) -> Result<reqwest_openai::Response, ProviderError> {
+    http: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<reqwest::Response, ProviderError> {
     let response = http
         .execute(request)
         .await
@@ -222,18 +222,6 @@ async fn send(
     Err(classify(status, &headers, &body))
 }
 
-/// The HTTP client for OpenAI calls: one timeout per request, and no retries (see [`send`]).
-fn http_client(timeout: Duration) -> reqwest_openai::Client {
-    // reqwest 0.13 takes rustls' process-wide crypto provider; ring is the one sqlx already uses.
-    // Installing fails only when a provider is already installed, which is just as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest_openai::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .build()
-        .expect("TLS backend available")
-}
-
 /// An async-openai client that sends each request once, with `timeout`.
 pub fn client(base_url: &str, api_key: &Secret, timeout: Duration) -> OpenAiClient {
     let http = http_client(timeout);
@@ -245,7 +233,7 @@ pub fn client(base_url: &str, api_key: &Secret, timeout: Duration) -> OpenAiClie
 
 /// Speech-to-text over an OpenAI-compatible `/audio/transcriptions`.
 pub struct WhisperTranscriber {
-    http: reqwest_openai::Client,
+    http: reqwest::Client,
     url: String,
     api_key: Secret,
     model: String,
@@ -278,14 +266,14 @@ impl WhisperTranscriber {
         file_name: &str,
         hint: Option<Language>,
     ) -> Result<Transcript, ProviderError> {
-        let part = reqwest_openai::multipart::Part::bytes(audio.to_vec())
+        let part = reqwest::multipart::Part::bytes(audio.to_vec())
             .file_name(file_name.to_owned())
             .mime_str(mime)
             .map_err(|e| ProviderError::Refused {
                 status: 0,
                 message: format!("bad audio type {mime:?}: {e}"),
             })?;
-        let mut form = reqwest_openai::multipart::Form::new()
+        let mut form = reqwest::multipart::Form::new()
             .part("file", part)
             .text("model", self.model.clone())
             .text("response_format", self.response_format());
@@ -376,7 +364,7 @@ impl Transcriber for WhisperTranscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest_openai::header::HeaderValue;
+    use reqwest::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -62,10 +62,7 @@ impl TelegramClient {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
         let base_url = base_url.trim_end_matches('/').to_owned();
         Self {
-            http: reqwest::Client::builder()
-                .timeout(timeout)
-                .build()
-                .expect("TLS backend available"),
+            http: super::http_client(timeout),
             file_base: format!("{base_url}/file"),
             base_url,
         }
