@@ -361,10 +361,14 @@ pub async fn leads_csv(
         .into_response())
 }
 
-/// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is defused so a spreadsheet never runs a
-/// customer's text as a formula.
+/// RFC 4180 quoting; a value a spreadsheet would run as a formula is defused with a leading `'`.
+/// Spreadsheets skip leading whitespace before `=`, `+`, `-` or `@`, and treat a leading TAB or CR
+/// as a formula trigger too (OWASP's CSV injection list); plain numbers such as `+77012345678` stay.
 fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+    let starts_formula = value.starts_with(['\t', '\r'])
+        || (value.trim_start().starts_with(['=', '+', '-', '@'])
+            && value.trim().parse::<f64>().is_err());
+    let value = if starts_formula {
         format!("'{value}")
     } else {
         value.to_owned()
@@ -401,5 +405,12 @@ mod tests {
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("+77012345678"), "+77012345678");
+        assert_eq!(csv_field("-5"), "-5");
+        // Leading whitespace, TAB or CR before a formula does not get it past.
+        assert_eq!(csv_field("\t=1+1"), "'\t=1+1");
+        assert_eq!(csv_field("  =1+1"), "'  =1+1");
+        assert_eq!(csv_field("\r=1+1"), "\"'\r=1+1\"");
+        assert_eq!(csv_field(" @SUM(A1)"), "' @SUM(A1)");
+        assert_eq!(csv_field("\tplain"), "'\tplain");
     }
 }
