@@ -114,11 +114,15 @@ pub struct LeadFilter {
     pub created_to: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The order of a lead list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema)]
 pub enum LeadSort {
     #[default]
+    #[serde(rename = "-created_at")]
     NewestFirst,
+    #[serde(rename = "created_at")]
     OldestFirst,
+    #[serde(rename = "-updated_at")]
     RecentlyUpdated,
 }
 

@@ -54,7 +54,9 @@ pub fn turn_job(tenant: TenantId, bot_user: BotUserId) -> NewJob {
     .tenant(tenant)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a conversation happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Api,
     Telegram,

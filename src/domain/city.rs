@@ -158,12 +158,30 @@ impl Serialize for City {
     }
 }
 
+/// Exactly a key, as the OpenAPI enum says (`FromStr` also forgives case and spaces).
 impl<'de> Deserialize<'de> for City {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        City::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = City::ALL.iter().map(|v| v.as_str()).collect();
+                serde::de::Error::custom(format_args!("must be one of: {}", keys.join(", ")))
+            })
     }
 }
+
+impl utoipa::PartialSchema for City {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::key_schema(
+            City::ALL.iter().map(|v| v.as_str()),
+            "A city key; `other` for any other town of Kazakhstan.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for City {}
 
 /// Spellings of the listed cities, folded (see `tokens::fold`).
 const CITY_NAMES: &[(City, &[&str])] = &[

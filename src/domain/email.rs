@@ -9,15 +9,20 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
+/// Its message never repeats the address: it goes back to API clients.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("`{0}` is not a valid email address")]
-pub struct EmailError(String);
+#[error("is not a valid email address")]
+pub struct EmailError;
+
+/// RFC 5321's limit on a whole address.
+pub const MAX_EMAIL_CHARS: usize = 254;
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, EmailError> {
         let email = raw.trim().to_lowercase();
-        let invalid = || EmailError(raw.trim().chars().take(80).collect());
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let invalid = || EmailError;
+        let too_long = raw.trim().chars().count() > MAX_EMAIL_CHARS;
+        if too_long || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
@@ -38,6 +43,27 @@ impl Email {
         &self.0
     }
 }
+
+impl<'de> serde::Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&raw).map_err(|_| serde::de::Error::custom("must be a valid email address"))
+    }
+}
+
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .max_length(Some(MAX_EMAIL_CHARS))
+            .examples([serde_json::json!("owner@stroy.kz")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
 
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,6 +6,7 @@
 pub mod area;
 pub mod audio;
 pub mod city;
+pub mod dates;
 pub mod email;
 pub mod ids;
 pub mod language;
@@ -17,6 +18,7 @@ pub mod person_name;
 pub mod phone;
 pub mod telegram;
 pub mod tenant_name;
+pub mod text;
 pub mod tokens;
 pub mod working_hours;
 
@@ -24,6 +26,19 @@ pub use email::Email;
 pub use ids::{BotUserId, LeadId, MessageId, TenantId, UserId};
 pub use password::Password;
 pub use tenant_name::TenantName;
+
+/// The OpenAPI schema of a string that must be one of `keys` (an enum whose serde form is its key).
+pub(crate) fn key_schema<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .enum_values(Some(keys))
+        .description(Some(description))
+        .into()
+}
 
 /// A user's role within a tenant.
 #[derive(

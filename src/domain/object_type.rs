@@ -123,12 +123,30 @@ impl Serialize for ObjectType {
     }
 }
 
+/// Exactly a key, as the OpenAPI enum says (`FromStr` also forgives case and spaces).
 impl<'de> Deserialize<'de> for ObjectType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        ObjectType::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                let keys: Vec<&str> = ObjectType::ALL.iter().map(|v| v.as_str()).collect();
+                serde::de::Error::custom(format_args!("must be one of: {}", keys.join(", ")))
+            })
     }
 }
+
+impl utoipa::PartialSchema for ObjectType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        super::key_schema(
+            ObjectType::ALL.iter().map(|v| v.as_str()),
+            "What the customer builds.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ObjectType {}
 
 /// How strongly a mention names the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

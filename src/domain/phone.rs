@@ -113,10 +113,37 @@ impl Serialize for Phone {
 
 impl<'de> Deserialize<'de> for Phone {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Phone::parse(&s).map_err(serde::de::Error::custom)
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        // PhoneError's messages quote the input; this one goes back to an API client.
+        Phone::parse(&s).map_err(|_| {
+            serde::de::Error::custom("must be a Kazakhstan mobile number, e.g. +7 701 234 56 78")
+        })
     }
 }
+
+/// What [`Phone::parse`] accepts, as a regular expression valid in ECMA-262 (OpenAPI) and in the
+/// `regex` crate alike: an optional `+7`, `8` or `7`, then the national `7XX` (not `71X`/`72X`,
+/// the landlines) and eight more digits, with spaces, no-break spaces (a literal U+00A0 below),
+/// TABs, dashes, dots and brackets anywhere between the digits. A test holds it to `parse`.
+pub const PHONE_PATTERN: &str = concat!(
+    r"^\s*(?:\+[  \t().-]*7|[78])?[  \t().-]*7[  \t().-]*[03-9]",
+    r"(?:[  \t().-]*[0-9]){8}[  \t().-]*\s*$"
+);
+
+impl utoipa::PartialSchema for Phone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .pattern(Some(PHONE_PATTERN))
+            .description(Some(
+                "A Kazakhstan mobile number in any common format; stored as +77XXXXXXXXX.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Phone {}
 
 /// A phone found in a token list; `first..=last` are the token indices it covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -447,6 +474,67 @@ pub fn find_last_phone(text: &str) -> Option<Phone> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_pattern_accepts_exactly_what_parse_accepts() {
+        let pattern = regex::Regex::new(PHONE_PATTERN).unwrap();
+        let mut samples: Vec<String> = [
+            "+7 701 234 56 78",
+            "8(701)2345678",
+            "87012345678",
+            "7012345678",
+            "77012345678",
+            "+77012345678",
+            "+7(701)234-56-78",
+            " 8 701 234 56 78 ",
+            "8.701.234.56.78",
+            "+ 7 701 2345678",
+            "7172345678",
+            "7272345678",
+            "+79012345678",
+            "+1 701 234 5678",
+            "701234567",
+            "870123456789",
+            "+8 701 234 56 78",
+            "8\u{a0}701\u{a0}2345678",
+            "8\t701 2345678",
+            "8/701/2345678",
+            "",
+            " ",
+            "+",
+            "7 0 1 2 3 4 5 6 7 8",
+            "(7012345678)",
+            "++77012345678",
+            "8 701 234 56 78\n",
+            "97012345678",
+            "7712345678",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every way to write the same ten digits with the separators and prefixes parse knows.
+        for prefix in ["", "+7", "8", "7", "+", "9", "+8"] {
+            for national in [
+                "7012345678",
+                "7212345678",
+                "7512345678",
+                "701234567",
+                "70123456789",
+            ] {
+                for sep in ["", " ", "-", "(", ")", ".", "\u{a0}", "\t", "_"] {
+                    let spaced: Vec<String> = national.chars().map(String::from).collect();
+                    samples.push(format!("{prefix}{sep}{}", spaced.join(sep)));
+                }
+            }
+        }
+        for sample in &samples {
+            assert_eq!(
+                pattern.is_match(sample),
+                Phone::parse(sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
 
     fn p(s: &str) -> String {
         Phone::parse(s).unwrap().as_str().to_string()

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::language::Language;
+use super::text::{self, MessageText};
 
 /// Telegram's limit on one message's text, in characters (UTF-16 code units in fact; counting chars
 /// stays under it for Cyrillic and Latin text, and a split only needs to err short).
@@ -63,6 +64,40 @@ impl fmt::Debug for BotToken {
     }
 }
 
+/// What [`BotToken::parse`] accepts, in ECMA-262 and `regex` syntax alike.
+pub const BOT_TOKEN_PATTERN: &str = r"^\s*[0-9]{3,20}:[A-Za-z0-9_-]{20,100}\s*$";
+
+impl<'de> serde::Deserialize<'de> for BotToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&raw).map_err(|_| {
+            serde::de::Error::custom(
+                "must be a bot token as BotFather gives it, `<digits>:<secret>`",
+            )
+        })
+    }
+}
+
+impl utoipa::PartialSchema for BotToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        pattern_schema(BOT_TOKEN_PATTERN, "The bot's token from @BotFather.")
+    }
+}
+
+impl utoipa::ToSchema for BotToken {}
+
+fn pattern_schema(
+    pattern: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some(pattern))
+        .description(Some(description))
+        .into()
+}
+
 /// A managers' chat id: a user, group (`-123…`) or supergroup/channel (`-100…`) id, or `@channel`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatId(String);
@@ -95,6 +130,31 @@ impl ChatId {
     }
 }
 
+/// What [`ChatId::parse`] accepts, in ECMA-262 and `regex` syntax alike.
+pub const CHAT_ID_PATTERN: &str = r"^\s*(?:-[0-9]{1,20}|[0-9]{2,21}|@[A-Za-z0-9_]{5,32})\s*$";
+
+impl<'de> serde::Deserialize<'de> for ChatId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&raw).map_err(|_| {
+            serde::de::Error::custom(
+                "must be a Telegram chat id (a number such as -1001234567890, or @channelname)",
+            )
+        })
+    }
+}
+
+impl utoipa::PartialSchema for ChatId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        pattern_schema(
+            CHAT_ID_PATTERN,
+            "A Telegram chat: a number such as -1001234567890, or @channelname.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ChatId {}
+
 /// A random secret for `setWebhook`'s `secret_token` (1–256 of `A-Z a-z 0-9 _ -`): 256 bits, hex.
 pub fn new_webhook_secret() -> String {
     use rand::Rng;
@@ -104,6 +164,8 @@ pub fn new_webhook_secret() -> String {
 
 /// The subset of Telegram's `Update` salesbot reads; unknown fields are ignored (Telegram adds
 /// fields over time, and a webhook that refused an update would get it redelivered forever).
+/// Every string is scrubbed by the text policy as it is read ([`text::scrub`]): Telegram cannot
+/// correct what a customer typed, and a NUL must neither fail the update nor reach the database.
 #[derive(Debug, Deserialize)]
 pub struct Update {
     pub update_id: i64,
@@ -115,10 +177,13 @@ pub struct Update {
 pub struct Message {
     pub chat: Chat,
     pub from: Option<User>,
+    #[serde(default, deserialize_with = "scrubbed_message")]
     pub text: Option<String>,
     /// The text under a photo or document.
+    #[serde(default, deserialize_with = "scrubbed_message")]
     pub caption: Option<String>,
     /// Set on every item of an album (photos sent together).
+    #[serde(default, deserialize_with = "scrubbed_id")]
     pub media_group_id: Option<String>,
     pub voice: Option<File>,
     pub audio: Option<File>,
@@ -128,27 +193,54 @@ pub struct Message {
 #[derive(Debug, Deserialize)]
 pub struct Chat {
     pub id: i64,
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "scrubbed_id_req")]
     pub kind: String,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct User {
     pub id: i64,
+    #[serde(default, deserialize_with = "scrubbed_id")]
     pub language_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct File {
+    #[serde(deserialize_with = "scrubbed_id_req")]
     pub file_id: String,
     pub file_size: Option<i64>,
+    #[serde(default, deserialize_with = "scrubbed_id")]
     pub mime_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Contact {
+    #[serde(deserialize_with = "scrubbed_message_req")]
     pub phone_number: String,
     pub user_id: Option<i64>,
+}
+
+/// Telegram's own limit for an identifier-like string we keep (file ids are under 100).
+const MAX_ID_CHARS: usize = 256;
+
+fn scrubbed_message<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(raw.map(|r| text::scrub(&r, MessageText::MAX_CHARS)))
+}
+
+fn scrubbed_message_req<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(text::scrub(&raw, MessageText::MAX_CHARS))
+}
+
+fn scrubbed_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(raw.map(|r| text::scrub(&r, MAX_ID_CHARS)))
+}
+
+fn scrubbed_id_req<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    Ok(text::scrub(&raw, MAX_ID_CHARS))
 }
 
 /// What an update asks of salesbot.
@@ -194,7 +286,8 @@ impl Update {
             return Inbound::Ignore;
         }
         let chat_id = message.chat.id;
-        if let Some(text) = &message.text {
+        // A text that was nothing but control characters is no text at all.
+        if let Some(text) = message.text.as_ref().filter(|t| !t.is_empty()) {
             let command = text.split_whitespace().next().unwrap_or_default();
             if command == "/start" || command.starts_with("/start@") {
                 return Inbound::Start { chat_id };
@@ -340,6 +433,64 @@ pub fn split_message(text: &str, max: usize) -> Vec<String> {
         rest = tail.trim_start();
     }
     parts
+}
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn documented_patterns_accept_exactly_what_parse_accepts() {
+        let token = regex::Regex::new(BOT_TOKEN_PATTERN).unwrap();
+        let secret = "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+        let long = "a".repeat(101);
+        for sample in [
+            format!("123456:{secret}"),
+            format!(" 123456:{secret} "),
+            format!("12:{secret}"),
+            format!("123456:{}", &secret[..19]),
+            format!("123456:{}", &secret[..20]),
+            format!("123456:{long}"),
+            format!("123456:{secret}!"),
+            format!("x123456:{secret}"),
+            "123456".into(),
+            format!("{}:{secret}", "1".repeat(21)),
+        ] {
+            assert_eq!(
+                token.is_match(&sample),
+                BotToken::parse(&sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+        let chat = regex::Regex::new(CHAT_ID_PATTERN).unwrap();
+        for sample in [
+            "-1001234567890",
+            "12",
+            "1",
+            "-1",
+            "-",
+            "",
+            " -100 ",
+            "@channel",
+            "@chan",
+            "@chn",
+            "@with_underscore_and_32_chars_xx",
+            "@with_underscore_and_33_chars_xxx",
+            "@bad-dash",
+            "123456789012345678901",
+            "1234567890123456789012",
+            "-12345678901234567890",
+            "-123456789012345678901",
+            "+123",
+            "12 34",
+        ] {
+            assert_eq!(
+                chat.is_match(sample),
+                ChatId::parse(sample).is_ok(),
+                "{sample:?}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

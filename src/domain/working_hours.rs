@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 /// Kazakhstan's single time zone.
 pub const KZ_UTC_OFFSET_MINUTES: i64 = 5 * 60;
 
-/// Daily hours `from`–`to` (minutes after local midnight); `to` before `from` spans midnight.
+/// Daily hours `from`–`to` (minutes after local midnight); `to` before `from` spans midnight, and
+/// `to` equal to `from` is around the clock (`00:00-00:00`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkingHours {
     from: u16,
@@ -19,20 +20,24 @@ pub struct WorkingHours {
 #[error("working hours look like 09:00-18:00 (Kazakhstan time)")]
 pub struct BadWorkingHours;
 
+/// What [`WorkingHours::parse`] accepts, in ECMA-262 and `regex` syntax alike (a test holds them
+/// together).
+pub const WORKING_HOURS_PATTERN: &str =
+    r"^\s*(?:[01][0-9]|2[0-3]):[0-5][0-9]\s*-\s*(?:[01][0-9]|2[0-3]):[0-5][0-9]\s*$";
+
 impl WorkingHours {
     pub fn parse(raw: &str) -> Result<Self, BadWorkingHours> {
         let (from, to) = raw.trim().split_once('-').ok_or(BadWorkingHours)?;
-        let (from, to) = (minutes(from)?, minutes(to)?);
-        if from == to {
-            return Err(BadWorkingHours);
-        }
-        Ok(Self { from, to })
+        Ok(Self {
+            from: minutes(from)?,
+            to: minutes(to)?,
+        })
     }
 
     /// From the stored minutes; None when either is missing or out of range.
     pub fn from_minutes(from: Option<i16>, to: Option<i16>) -> Option<Self> {
         let (from, to) = (u16::try_from(from?).ok()?, u16::try_from(to?).ok()?);
-        (from < 1440 && to < 1440 && from != to).then_some(Self { from, to })
+        (from < 1440 && to < 1440).then_some(Self { from, to })
     }
 
     pub fn from_minute(self) -> i16 {
@@ -46,7 +51,9 @@ impl WorkingHours {
     pub fn is_open(self, now: DateTime<Utc>) -> bool {
         let local =
             (now.timestamp().div_euclid(60) + KZ_UTC_OFFSET_MINUTES).rem_euclid(1440) as u16;
-        if self.from < self.to {
+        if self.from == self.to {
+            true
+        } else if self.from < self.to {
             (self.from..self.to).contains(&local)
         } else {
             local >= self.from || local < self.to
@@ -54,13 +61,43 @@ impl WorkingHours {
     }
 }
 
+/// `HH:MM`, two digits each.
+impl<'de> serde::Deserialize<'de> for WorkingHours {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&raw)
+            .map_err(|_| serde::de::Error::custom("must look like 09:00-18:00 (Kazakhstan time)"))
+    }
+}
+
+impl utoipa::PartialSchema for WorkingHours {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .pattern(Some(WORKING_HOURS_PATTERN))
+            .description(Some(
+                "Daily hours in Kazakhstan time, e.g. 09:00-18:00; 20:00-02:00 spans midnight, \
+                 00:00-00:00 is around the clock.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WorkingHours {}
+
 fn minutes(hhmm: &str) -> Result<u16, BadWorkingHours> {
+    let digits = |s: &str| -> Result<u16, BadWorkingHours> {
+        match s.as_bytes() {
+            [a, b] if a.is_ascii_digit() && b.is_ascii_digit() => {
+                Ok(u16::from((a - b'0') * 10 + (b - b'0')))
+            }
+            _ => Err(BadWorkingHours),
+        }
+    };
     let (h, m) = hhmm.trim().split_once(':').ok_or(BadWorkingHours)?;
-    let (h, m): (u16, u16) = (
-        h.parse().map_err(|_| BadWorkingHours)?,
-        m.parse().map_err(|_| BadWorkingHours)?,
-    );
-    if h > 23 || m > 59 || hhmm.trim().len() != 5 {
+    let (h, m) = (digits(h)?, digits(m)?);
+    if h > 23 || m > 59 {
         return Err(BadWorkingHours);
     }
     Ok(h * 60 + m)
@@ -91,15 +128,28 @@ mod tests {
     fn parses_and_prints() {
         let hours = WorkingHours::parse(" 09:00-18:30 ").unwrap();
         assert_eq!(hours.to_string(), "09:00-18:30");
+        let pattern = regex::Regex::new(WORKING_HOURS_PATTERN).unwrap();
         for bad in [
             "",
             "9-18",
             "09:00",
             "25:00-18:00",
-            "09:00-09:00",
             "09:60-18:00",
+            "+9:00-18:00",
+            "09:00-18:00-19:00",
+            "٠٩:٠٠-18:00",
         ] {
             assert!(WorkingHours::parse(bad).is_err(), "{bad}");
+            assert!(!pattern.is_match(bad), "{bad}");
+        }
+        for good in [
+            "09:00-18:00",
+            " 00:00 - 23:59 ",
+            "20:00-02:00",
+            "09:00-09:00",
+        ] {
+            assert!(WorkingHours::parse(good).is_ok(), "{good}");
+            assert!(pattern.is_match(good), "{good}");
         }
         assert_eq!(
             WorkingHours::from_minutes(Some(540), Some(1080)),
@@ -120,5 +170,7 @@ mod tests {
         assert!(night.is_open(at("2026-11-25T15:00:00Z")));
         assert!(night.is_open(at("2026-11-25T20:59:00Z")));
         assert!(!night.is_open(at("2026-11-25T21:00:00Z")));
+        let always = WorkingHours::parse("00:00-00:00").unwrap();
+        assert!(always.is_open(at("2026-11-25T21:00:00Z")));
     }
 }

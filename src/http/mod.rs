@@ -6,9 +6,10 @@
 
 pub mod accounts;
 pub mod auth;
-pub mod json;
+pub mod extract;
 pub mod replies;
 pub mod routes;
+pub mod security;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -149,10 +150,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 pub fn router(config: &Config, state: AppState) -> Router {
     let (api, openapi) = api();
     let request_id = HeaderName::from_static("x-request-id");
+    let policy = security::Policy {
+        https: config.public_url.starts_with("https://"),
+    };
     api.route("/", get(routes::pages::index))
         .with_state(state)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(security::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(policy, security::layer))
         .layer(cors(&config.cors_origins))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(

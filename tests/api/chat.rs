@@ -692,7 +692,7 @@ async fn bad_chat_input_is_a_clear_4xx_and_stores_nothing(pool: PgPool) {
             form()
                 .text("user_id", "u")
                 .text("text", "а".repeat(1 << 19)),
-            413,
+            422,
         ),
         (
             "a PNG named voice.ogg",

@@ -9,6 +9,7 @@ mod extract;
 mod fake_openai;
 mod fakes;
 mod handoff;
+mod hardening;
 mod health;
 mod helpers;
 mod ingest;

@@ -21,6 +21,7 @@ use serde::Deserialize;
 
 use crate::config::Secret;
 use crate::domain::language::Language;
+use crate::domain::text;
 use crate::workers::integrations::http_client;
 use crate::workers::pipeline::transcribe::{
     TranscribeError, TranscribeFuture, Transcriber, Transcript,
@@ -323,7 +324,7 @@ fn parse_transcription(body: &[u8], audio_bytes: usize) -> Option<Transcript> {
         .or(answer.usage.and_then(|u| u.seconds))
         // No duration reported: bill by size at Opus voice-note bitrates (~16 kbit/s).
         .unwrap_or(audio_bytes as f64 / 2000.0);
-    let text = answer.text.trim().to_owned();
+    let text = text::scrub(&answer.text, text::MAX_TRANSCRIPT_CHARS);
     let language = answer
         .language
         .and_then(|l| l.parse::<Language>().ok())

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
+use crate::domain::text::{self, LeadSummary, NameText, ReplyText};
 use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
 use crate::queue::Lease;
 use crate::workers::engine::{
@@ -378,6 +379,7 @@ async fn commit(
     handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
     let lead = (!output.off_topic).then(|| lead_patch_json(&output.lead_patch));
+    let reply = text::scrub(&output.reply, ReplyText::MAX_CHARS);
     let new_lead_id = LeadId::new();
     let call = sqlx::query_scalar!(
         r#"SELECT turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
@@ -388,7 +390,7 @@ async fn commit(
         lease.token,
         pending,
         MessageId::new().0,
-        output.reply,
+        reply,
         output.engine,
         output.language.code(),
         status,
@@ -494,13 +496,22 @@ fn parse_commit(result: serde_json::Value) -> Result<Committed, JobError> {
 /// The engine's lead fields as `turn_commit` merges them: in their stored text forms, unset fields
 /// absent (so the stored value stays).
 fn lead_patch_json(patch: &LeadPatch) -> serde_json::Value {
+    // The engine's free text (an LLM's, possibly) is held to the text policy like a client's.
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| text::scrub(n, NameText::MAX_CHARS));
+    let summary = patch
+        .summary
+        .as_deref()
+        .map(|s| text::scrub(s, LeadSummary::MAX_CHARS));
     serde_json::json!({
-        "name": patch.name,
+        "name": name,
         "phone": patch.phone.as_ref().map(|p| p.as_str()),
         "city": patch.city.map(|c| c.as_str()),
         "object_type": patch.object_type.map(|o| o.as_str()),
         "area_m2": patch.area_m2,
-        "summary": patch.summary,
+        "summary": summary,
     })
 }
 

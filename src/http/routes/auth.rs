@@ -1,10 +1,9 @@
 //! `POST /api/auth/register` and `POST /api/auth/login`, compatible with the prototype's clients.
 
+use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use axum::{Form, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -12,19 +11,17 @@ use crate::db;
 use crate::domain::{Email, Password, TenantName};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
-use crate::http::json::ApiJson;
+use crate::http::extract::{self, ApiForm, ApiJson};
 
 use super::me::UserView;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "owner@stroy.kz")]
-    pub email: String,
-    /// At least 8 characters.
-    pub password: String,
+    pub email: Email,
+    pub password: Password,
     #[schema(example = "ТОО Құрылыс")]
-    pub company_name: String,
+    pub company_name: TenantName,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,13 +53,13 @@ pub async fn register(
     state: axum::extract::State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    let email = Email::parse(&req.email).map_err(|e| AppError::Validation(e.to_string()))?;
-    let password =
-        Password::parse(req.password).map_err(|e| AppError::Validation(e.to_string()))?;
-    let company =
-        TenantName::parse(&req.company_name).map_err(|e| AppError::Validation(e.to_string()))?;
+    let RegisterRequest {
+        email,
+        password,
+        company_name,
+    } = req;
     let hash = state.auth.hash_password(&password).await?;
-    let user = db::tenants::register(&state.pool, &company, &email, &hash)
+    let user = db::tenants::register(&state.pool, &company_name, &email, &hash)
         .await
         .map_err(|err| match err {
             db::tenants::RegisterError::EmailTaken => AppError::Conflict {
@@ -99,18 +96,11 @@ impl FromRequest<AppState> for LoginCredentials {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
-        if is_json {
+        if extract::is_json(req.headers()) {
             let ApiJson(body) = ApiJson::<LoginRequest>::from_request(req, state).await?;
             Ok(Self(body))
         } else {
-            let Form(body) = Form::<LoginRequest>::from_request(req, state)
-                .await
-                .map_err(|e| AppError::Validation(e.body_text()))?;
+            let ApiForm(body) = ApiForm::<LoginRequest>::from_request(req, state).await?;
             Ok(Self(body))
         }
     }
@@ -125,6 +115,7 @@ impl FromRequest<AppState> for LoginCredentials {
     responses(
         (status = 200, description = "Access token", body = TokenResponse),
         (status = 401, description = "Unknown email or wrong password (the same answer for both)", body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn login(
     state: axum::extract::State<AppState>,

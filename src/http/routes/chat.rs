@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -20,32 +20,31 @@ use crate::db;
 use crate::db::leads::Lead;
 use crate::db::messages::{Body, Channel, ConversationMessage, Incoming, MessageStatus};
 use crate::domain::audio::{AudioFormat, MAX_AUDIO_BYTES};
+use crate::domain::text::{ExternalUserId, MessageText, TextError};
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::json::ApiJson;
+use crate::http::extract::{self, ApiForm, ApiJson, ApiPath, ApiQuery, IntIn};
 
-/// Longest customer text accepted (Telegram's own message limit).
-pub const MAX_TEXT_CHARS: usize = 4096;
-const MAX_USER_ID_CHARS: usize = 200;
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
-/// JSON form of a chat message.
+/// A text message, as JSON or as a form (`application/x-www-form-urlencoded`, what `curl -d` and
+/// Python's `requests.post(data=…)` send, as the prototype's FastAPI `Form` fields accepted).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     /// The customer's id in your channel, e.g. `client_telegram_123`.
-    pub user_id: String,
-    pub text: String,
+    pub user_id: ExternalUserId,
+    pub text: MessageText,
 }
 
 /// Multipart form of a chat message: `user_id` plus `text`, or plus a voice file.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the multipart body for OpenAPI
 pub struct ChatUpload {
-    user_id: String,
-    text: Option<String>,
+    user_id: ExternalUserId,
+    text: Option<MessageText>,
     /// ogg/oga/opus, mp3, m4a, wav or webm, at most 25 MB (also accepted as `voice`).
     #[schema(format = Binary, value_type = Option<String>)]
     audio: Option<Vec<u8>>,
@@ -60,6 +59,10 @@ pub struct ChatAnswer {
     pub reply_id: Uuid,
     pub status: String,
     pub user_id: String,
+    /// `text` or `voice`.
+    pub kind: String,
+    /// What was heard in a voice note (null for text, or when it could not be transcribed).
+    pub transcript: Option<String>,
     /// The lead so far (null while the conversation has none).
     pub lead: Option<Lead>,
 }
@@ -80,6 +83,7 @@ pub struct ChatAccepted {
     ),
     request_body(content(
         (ChatUpload = "multipart/form-data"),
+        (ChatRequest = "application/x-www-form-urlencoded"),
         (ChatRequest = "application/json"),
     )),
     responses(
@@ -104,6 +108,7 @@ pub async fn chat(
                 .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
         });
     let (external_id, body) = parse_chat_body(&state, request).await?;
+    let external_id = external_id.into_string();
     let ingested = state
         .ingestor
         .ingest(
@@ -157,6 +162,8 @@ pub async fn chat(
                     reply_id: reply.id,
                     status: status.status,
                     user_id: external_id,
+                    kind: status.kind,
+                    transcript: status.transcript,
                     lead,
                 }),
             )
@@ -226,83 +233,62 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     Ok(Some(key.to_owned()))
 }
 
-fn valid_user_id(raw: &str) -> Result<String, AppError> {
-    let id = raw.trim();
-    if id.is_empty() {
-        return Err(AppError::Validation("user_id is required".into()));
-    }
-    if id.chars().count() > MAX_USER_ID_CHARS {
-        return Err(AppError::Validation(format!(
-            "user_id must be at most {MAX_USER_ID_CHARS} characters"
-        )));
-    }
-    Ok(id.to_owned())
-}
-
-fn valid_text(raw: &str) -> Result<Option<String>, AppError> {
-    let text = raw.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        return Err(AppError::PayloadTooLarge(format!(
-            "text must be at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    Ok(Some(text.to_owned()))
-}
-
-async fn parse_chat_body(state: &AppState, request: Request) -> Result<(String, Body), AppError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if content_type.starts_with("application/json") {
+async fn parse_chat_body(
+    state: &AppState,
+    request: Request,
+) -> Result<(ExternalUserId, Body), AppError> {
+    let media_type = extract::media_type(request.headers()).unwrap_or_default();
+    if extract::is_json(request.headers()) {
         let ApiJson(body) = ApiJson::<ChatRequest>::from_request(request, state).await?;
-        let user_id = valid_user_id(&body.user_id)?;
-        let text = valid_text(&body.text)?
-            .ok_or_else(|| AppError::Validation("text must not be empty".into()))?;
-        return Ok((user_id, Body::Text(text)));
+        return Ok((body.user_id, Body::Text(body.text.into_string())));
     }
-    if !content_type.starts_with("multipart/form-data") {
+    if media_type == "application/x-www-form-urlencoded" {
+        let ApiForm(body) = ApiForm::<ChatRequest>::from_request(request, state).await?;
+        return Ok((body.user_id, Body::Text(body.text.into_string())));
+    }
+    if media_type != "multipart/form-data" {
         return Err(AppError::UnsupportedMediaType(
-            "send multipart/form-data (user_id, text or audio) or application/json".into(),
+            "send application/json, application/x-www-form-urlencoded (user_id, text), \
+             or multipart/form-data (user_id, and text or audio)"
+                .into(),
         ));
     }
     let mut multipart = Multipart::from_request(request, state)
         .await
-        .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        .map_err(|_| AppError::BadRequest("the multipart body has no boundary".into()))?;
     let (mut user_id, mut text, mut audio) = (None, None, None);
+    let field_text =
+        |name: &str, error: TextError| AppError::Validation(format!("field `{name}` {error}"));
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
-            "user_id" => user_id = Some(field.text().await.map_err(multipart_error)?),
-            "text" => text = Some(field.text().await.map_err(multipart_error)?),
+            "user_id" => {
+                let raw = field.text().await.map_err(multipart_error)?;
+                user_id = Some(ExternalUserId::parse(&raw).map_err(|e| field_text("user_id", e))?);
+            }
+            "text" => {
+                let raw = field.text().await.map_err(multipart_error)?;
+                text = Some(MessageText::parse(&raw).map_err(|e| field_text("text", e))?);
+            }
             "audio" | "voice" => {
                 let file_name = field.file_name().unwrap_or("voice").to_owned();
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 audio = Some((file_name, bytes));
             }
-            other => {
-                return Err(AppError::Validation(format!(
-                    "unknown field `{other}` (expected user_id, text, audio or voice)"
-                )));
+            _ => {
+                return Err(AppError::Validation(
+                    "unknown field: expected user_id, text, audio or voice".into(),
+                ));
             }
         }
     }
     let user_id =
-        valid_user_id(&user_id.ok_or_else(|| AppError::Validation("user_id is required".into()))?)?;
-    let text = match text {
-        Some(t) => valid_text(&t)?,
-        None => None,
-    };
+        user_id.ok_or_else(|| AppError::Validation("field `user_id` is required".into()))?;
     match (text, audio) {
         (Some(_), Some(_)) => Err(AppError::Validation(
             "send either text or audio, not both".into(),
         )),
-        (Some(text), None) => Ok((user_id, Body::Text(text))),
+        (Some(text), None) => Ok((user_id, Body::Text(text.into_string()))),
         (None, Some((file_name, bytes))) => {
             if bytes.len() > MAX_AUDIO_BYTES {
                 return Err(AppError::PayloadTooLarge(
@@ -325,7 +311,7 @@ async fn parse_chat_body(state: &AppState, request: Request) -> Result<(String, 
             ))
         }
         (None, None) => Err(AppError::Validation(
-            "a message needs non-empty text or an audio file".into(),
+            "a message needs text or an audio file".into(),
         )),
     }
 }
@@ -334,7 +320,7 @@ fn multipart_error(err: axum::extract::multipart::MultipartError) -> AppError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge("the request is larger than allowed (audio: 25 MB)".into())
     } else {
-        AppError::BadRequest(err.body_text())
+        AppError::BadRequest("the multipart body could not be read".into())
     }
 }
 
@@ -366,7 +352,7 @@ fn sanitize_file_name(raw: &str, format: AudioFormat) -> String {
 pub async fn message_status(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<MessageStatus>, AppError> {
     db::messages::status(&state.pool, user.tenant_id, MessageId(id))
         .await?
@@ -375,11 +361,14 @@ pub async fn message_status(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LongPoll {
     /// Only messages with a greater seq (default 0: from the start).
-    pub after_seq: Option<i64>,
-    /// Seconds to wait for something newer when there is nothing yet (0–30, default 0).
-    pub wait: Option<u64>,
+    #[param(inline)]
+    pub after_seq: Option<IntIn<0, { i64::MAX }>>,
+    /// Seconds to wait for something newer when there is nothing yet (default 0).
+    #[param(inline)]
+    pub wait: Option<IntIn<0, 30>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -389,26 +378,28 @@ pub struct ConversationMessages {
     pub last_seq: i64,
 }
 
-const MAX_LONG_POLL: Duration = Duration::from_secs(30);
-
 /// A conversation's messages after `after_seq`; with `wait`, a long-poll that returns as soon as
 /// something newer exists.
 #[utoipa::path(get, path = "/api/conversations/{user_id}/messages", tag = "conversations",
     security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "The customer's id in the API channel"), LongPoll),
+    params(("user_id" = ExternalUserId, Path, description = "The customer's id in the API channel"), LongPoll),
     responses((status = 200, body = ConversationMessages), (status = 404, body = ErrorBody)))]
 pub async fn conversation_messages(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(user_id): Path<String>,
-    Query(params): Query<LongPoll>,
+    ApiPath(user_id): ApiPath<ExternalUserId>,
+    ApiQuery(params): ApiQuery<LongPoll>,
 ) -> Result<Json<ConversationMessages>, AppError> {
-    let bot_user =
-        db::messages::find_conversation(&state.pool, user.tenant_id, Channel::Api, &user_id)
-            .await?
-            .ok_or(AppError::NotFound("conversation"))?;
-    let after = params.after_seq.unwrap_or(0);
-    let wait = Duration::from_secs(params.wait.unwrap_or(0)).min(MAX_LONG_POLL);
+    let bot_user = db::messages::find_conversation(
+        &state.pool,
+        user.tenant_id,
+        Channel::Api,
+        user_id.as_str(),
+    )
+    .await?
+    .ok_or(AppError::NotFound("conversation"))?;
+    let after = params.after_seq.map_or(0, |s| s.0);
+    let wait = Duration::from_secs(params.wait.map_or(0, |w| w.0) as u64);
     let deadline = Instant::now() + wait;
     let subscription = state.replies.subscribe(bot_user.0);
     loop {

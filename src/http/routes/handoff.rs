@@ -2,7 +2,7 @@
 //! machine is described in `db::handoff`). The web process records and enqueues; workers deliver.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -10,36 +10,25 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db;
 use crate::db::handoff::{HandoffError, HandoffState, ManagerReply};
 use crate::db::messages::Channel;
+use crate::domain::text::{ExternalUserId, ReplyText};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::json::ApiJson;
-
-use super::chat::MAX_TEXT_CHARS;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelParam {
-    /// `api` or `telegram`; needed only when the user id exists in both.
-    pub channel: Option<String>,
-}
-
-impl ChannelParam {
-    fn parse(&self) -> Result<Option<Channel>, AppError> {
-        match self.channel.as_deref() {
-            None => Ok(None),
-            Some("api") => Ok(Some(Channel::Api)),
-            Some("telegram") => Ok(Some(Channel::Telegram)),
-            Some(_) => Err(AppError::Validation(
-                "channel: expected api or telegram".into(),
-            )),
-        }
-    }
+    /// Needed only when the user id exists in both channels.
+    #[param(inline)]
+    pub channel: Option<Channel>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerReplyRequest {
-    pub text: String,
+    /// Long answers reach a Telegram customer in several messages.
+    pub text: ReplyText,
 }
 
 fn map(err: HandoffError) -> AppError {
@@ -61,20 +50,20 @@ fn map(err: HandoffError) -> AppError {
 /// to the managers' chat. Taking over a conversation already in human mode changes nothing.
 #[utoipa::path(post, path = "/api/conversations/{user_id}/handoff", tag = "conversations",
     security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "The customer's id in its channel"), ChannelParam),
+    params(("user_id" = ExternalUserId, Path, description = "The customer's id in its channel"), ChannelParam),
     responses((status = 200, body = HandoffState), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn handoff(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(user_id): Path<String>,
-    Query(channel): Query<ChannelParam>,
+    ApiPath(user_id): ApiPath<ExternalUserId>,
+    ApiQuery(ChannelParam { channel }): ApiQuery<ChannelParam>,
 ) -> Result<Json<HandoffState>, AppError> {
     let taken = db::handoff::take_over(
         &state.pool,
         user.tenant_id,
-        &user_id,
-        channel.parse()?,
+        user_id.as_str(),
+        channel,
         state.handoff_timeout,
     )
     .await
@@ -88,34 +77,23 @@ pub async fn handoff(
 /// message still unanswered, and reaches a Telegram customer in order.
 #[utoipa::path(post, path = "/api/conversations/{user_id}/reply", tag = "conversations",
     security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "The customer's id in its channel"), ChannelParam),
+    params(("user_id" = ExternalUserId, Path, description = "The customer's id in its channel"), ChannelParam),
     request_body = ManagerReplyRequest,
     responses((status = 201, body = ManagerReply), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(user_id): Path<String>,
-    Query(channel): Query<ChannelParam>,
+    ApiPath(user_id): ApiPath<ExternalUserId>,
+    ApiQuery(ChannelParam { channel }): ApiQuery<ChannelParam>,
     ApiJson(request): ApiJson<ManagerReplyRequest>,
 ) -> Result<(StatusCode, Json<ManagerReply>), AppError> {
-    let text = request.text.trim();
-    if text.is_empty() {
-        return Err(AppError::Validation("text is empty".into()));
-    }
-    // Long answers are split by the delivery; this only bounds one request.
-    if text.chars().count() > 4 * MAX_TEXT_CHARS {
-        return Err(AppError::Validation(format!(
-            "text is longer than {} characters",
-            4 * MAX_TEXT_CHARS
-        )));
-    }
     let (bot_user, stored) = db::handoff::reply(
         &state.pool,
         user.tenant_id,
-        &user_id,
-        channel.parse()?,
-        text,
+        user_id.as_str(),
+        channel,
+        request.text.as_str(),
     )
     .await
     .map_err(map)?;
@@ -129,16 +107,16 @@ pub async fn reply(
 /// Gives the conversation back to the bot; customer messages nobody answered get one bot reply.
 #[utoipa::path(post, path = "/api/conversations/{user_id}/release", tag = "conversations",
     security(("bearer" = [])),
-    params(("user_id" = String, Path, description = "The customer's id in its channel"), ChannelParam),
+    params(("user_id" = ExternalUserId, Path, description = "The customer's id in its channel"), ChannelParam),
     responses((status = 200, body = HandoffState), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn release(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(user_id): Path<String>,
-    Query(channel): Query<ChannelParam>,
+    ApiPath(user_id): ApiPath<ExternalUserId>,
+    ApiQuery(ChannelParam { channel }): ApiQuery<ChannelParam>,
 ) -> Result<Json<HandoffState>, AppError> {
-    let released = db::handoff::release(&state.pool, user.tenant_id, &user_id, channel.parse()?)
+    let released = db::handoff::release(&state.pool, user.tenant_id, user_id.as_str(), channel)
         .await
         .map_err(map)?;
     state.waker.wake();

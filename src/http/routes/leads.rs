@@ -2,12 +2,11 @@
 //! pagination in headers; one lead with its conversation; managers' edits; a CSV export.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,91 +15,109 @@ use crate::db;
 use crate::db::leads::{Conversation, Lead, LeadCursor, LeadEdit, LeadFilter, LeadSort};
 use crate::db::messages::ConversationMessage;
 use crate::domain::city::City;
+use crate::domain::dates::Instant;
 use crate::domain::lead_status::LeadStatus;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
+use crate::domain::text::{LeadSummary, LossReason, NameText, SearchText};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::json::ApiJson;
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IntIn};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// At most this many rows (1–500, default 100).
-    pub limit: Option<i64>,
+    /// At most this many rows (default 100).
+    #[param(inline)]
+    pub limit: Option<IntIn<1, 500>>,
 }
 
 impl ListParams {
     fn limit(&self) -> i64 {
-        self.limit.unwrap_or(100).clamp(1, 500)
+        self.limit.map_or(100, |l| l.0)
     }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LeadQuery {
-    /// new, qualified, in_work, won or lost.
-    pub status: Option<String>,
-    /// City key, e.g. `almaty`.
-    pub city: Option<String>,
+    #[param(inline)]
+    pub status: Option<LeadStatus>,
+    #[param(inline)]
+    pub city: Option<City>,
     pub qualified: Option<bool>,
     /// Search in name, phone, summary and the customer's id.
-    pub q: Option<String>,
-    /// Created at or after (RFC 3339).
-    pub created_from: Option<DateTime<Utc>>,
-    /// Created before (RFC 3339).
-    pub created_to: Option<DateTime<Utc>>,
-    /// `-created_at` (default), `created_at` or `-updated_at`.
-    pub sort: Option<String>,
-    /// From `X-Next-Cursor` / the `Link: rel="next"` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size (1–500, default 100).
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub q: Option<SearchText>,
+    /// Created at or after.
+    #[param(inline)]
+    pub created_from: Option<Instant>,
+    /// Created before.
+    #[param(inline)]
+    pub created_to: Option<Instant>,
+    /// Newest first by default.
+    #[param(inline)]
+    pub sort: Option<LeadSort>,
+    #[param(inline)]
+    pub cursor: Option<PageCursor>,
+    /// Page size (default 100).
+    #[param(inline)]
+    pub limit: Option<IntIn<1, 500>>,
 }
 
 impl LeadQuery {
-    fn parse(&self) -> Result<(LeadFilter, LeadSort, Option<LeadCursor>, i64), AppError> {
-        let status = self
-            .status
-            .as_deref()
-            .map(str::parse::<LeadStatus>)
-            .transpose()
-            .map_err(AppError::Validation)?;
-        let sort = match self.sort.as_deref() {
-            None | Some("-created_at") => LeadSort::NewestFirst,
-            Some("created_at") => LeadSort::OldestFirst,
-            Some("-updated_at") => LeadSort::RecentlyUpdated,
-            Some(other) => {
-                return Err(AppError::Validation(format!(
-                    "unknown sort `{other}` (use -created_at, created_at or -updated_at)"
-                )));
-            }
-        };
-        let cursor = self
-            .cursor
-            .as_deref()
-            .map(|c| {
-                URL_SAFE_NO_PAD
-                    .decode(c)
-                    .ok()
-                    .and_then(|bytes| serde_json::from_slice::<LeadCursor>(&bytes).ok())
-                    .ok_or_else(|| AppError::Validation("invalid cursor".into()))
-            })
-            .transpose()?;
-        Ok((
-            LeadFilter {
-                status,
-                city: self.city.clone(),
-                qualified: self.qualified,
-                q: self.q.clone(),
-                created_from: self.created_from,
-                created_to: self.created_to,
-            },
-            sort,
-            cursor,
-            self.limit.unwrap_or(100).clamp(1, 500),
-        ))
+    fn filter(&self) -> LeadFilter {
+        LeadFilter {
+            status: self.status,
+            city: self.city.map(|c| c.as_str().to_owned()),
+            qualified: self.qualified,
+            q: self.q.as_ref().map(|q| q.as_str().to_owned()),
+            created_from: self.created_from.map(Instant::utc),
+            created_to: self.created_to.map(Instant::utc),
+        }
     }
 }
+
+/// Where the previous page of leads ended, as `X-Next-Cursor` gave it: opaque to clients.
+#[derive(Debug, Clone, Copy)]
+pub struct PageCursor(LeadCursor);
+
+impl PageCursor {
+    fn encode(cursor: &LeadCursor) -> Result<String, AppError> {
+        Ok(URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).map_err(AppError::internal)?))
+    }
+}
+
+impl<'de> Deserialize<'de> for PageCursor {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        URL_SAFE_NO_PAD
+            .decode(raw.as_bytes())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<LeadCursor>(&bytes).ok())
+            .map(Self)
+            .ok_or_else(|| {
+                serde::de::Error::custom("must be a cursor this API returned in X-Next-Cursor")
+            })
+    }
+}
+
+impl utoipa::PartialSchema for PageCursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::Custom("page-cursor".into())))
+            .pattern(Some("^[A-Za-z0-9_-]+$"))
+            .description(Some(
+                "Opaque: the X-Next-Cursor (or Link rel=\"next\") of the previous page.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PageCursor {}
 
 /// The company's leads: a JSON array, as the prototype returned. The next page (if any) is in the
 /// `X-Next-Cursor` header and in `Link: <…>; rel="next"`.
@@ -114,43 +131,30 @@ impl LeadQuery {
 pub async fn list_leads(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<LeadQuery>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<LeadQuery>,
 ) -> Result<Response, AppError> {
-    let (filter, sort, cursor, limit) = query.parse()?;
-    let (leads, next) =
-        db::leads::search(&state.pool, user.tenant_id, &filter, sort, cursor, limit).await?;
+    let limit = query.limit.map_or(100, |l| l.0);
+    let (leads, next) = db::leads::search(
+        &state.pool,
+        user.tenant_id,
+        &query.filter(),
+        query.sort.unwrap_or_default(),
+        query.cursor.map(|c| c.0),
+        limit,
+    )
+    .await?;
     let mut headers = HeaderMap::new();
     if let Some(next) = next {
-        let token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&next).map_err(AppError::internal)?);
-        let mut params: Vec<(String, String)> = vec![("cursor".into(), token.clone())];
-        let keep = [
-            ("status", &query.status),
-            ("city", &query.city),
-            ("q", &query.q),
-            ("sort", &query.sort),
-        ];
-        for (name, value) in keep {
-            if let Some(value) = value {
-                params.push((name.into(), value.clone()));
+        let token = PageCursor::encode(&next)?;
+        // The next page's link is this request's own query with the new cursor.
+        let mut query_string = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+            if name != "cursor" {
+                query_string.append_pair(&name, &value);
             }
         }
-        if let Some(qualified) = query.qualified {
-            params.push(("qualified".into(), qualified.to_string()));
-        }
-        for (name, value) in [
-            ("created_from", query.created_from),
-            ("created_to", query.created_to),
-        ] {
-            if let Some(value) = value {
-                params.push((name.into(), value.to_rfc3339()));
-            }
-        }
-        params.push(("limit".into(), limit.to_string()));
-        let query_string = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent_encode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let query_string = query_string.append_pair("cursor", &token).finish();
         headers.insert(
             "x-next-cursor",
             HeaderValue::from_str(&token).map_err(AppError::internal)?,
@@ -162,18 +166,6 @@ pub async fn list_leads(
         );
     }
     Ok((headers, Json(leads)).into_response())
-}
-
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,7 +185,7 @@ pub struct LeadDetail {
 pub async fn get_lead(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<LeadDetail>, AppError> {
     let (lead, version) = db::leads::by_id(&state.pool, user.tenant_id, id)
         .await?
@@ -214,21 +206,21 @@ pub async fn get_lead(
 }
 
 /// A manager's change: status along new → qualified → in_work → won | lost (lost needs a
-/// loss_reason), and corrections of the lead's fields.
+/// loss_reason), and corrections of the lead's fields. Absent or null fields stay as they are; an
+/// empty name, loss reason or summary changes nothing either.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadPatchRequest {
     pub status: Option<LeadStatus>,
-    pub loss_reason: Option<String>,
-    pub name: Option<String>,
-    /// A Kazakhstan mobile number in any common format; stored as +7XXXXXXXXXX.
-    pub phone: Option<String>,
-    /// City key, e.g. `almaty`, or `other`.
-    pub city: Option<String>,
-    /// house, cottage, apartment_renovation, bathhouse, garage, commercial or other.
-    pub object_type: Option<String>,
+    pub loss_reason: Option<LossReason>,
+    pub name: Option<NameText>,
+    pub phone: Option<Phone>,
+    pub city: Option<City>,
+    pub object_type: Option<ObjectType>,
+    /// Square metres.
+    #[schema(exclusive_minimum = 0, maximum = 1000000)]
     pub area_m2: Option<f64>,
-    pub summary: Option<String>,
+    pub summary: Option<LeadSummary>,
 }
 
 /// Updates a lead; an invalid status transition is 409.
@@ -241,56 +233,26 @@ pub struct LeadPatchRequest {
 pub async fn patch_lead(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<LeadPatchRequest>,
 ) -> Result<Json<LeadDetail>, AppError> {
-    let invalid = |e: String| AppError::Validation(e);
+    let non_empty = |text: String| Some(text).filter(|t| !t.is_empty());
     let edit = LeadEdit {
         status: req.status,
-        loss_reason: req
-            .loss_reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty()),
-        name: req
-            .name
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty()),
-        phone: req
-            .phone
-            .as_deref()
-            .map(|p| {
-                Phone::parse(p)
-                    .map(|p| p.as_str().to_owned())
-                    .map_err(|e| invalid(e.to_string()))
-            })
-            .transpose()?,
-        city: req
-            .city
-            .as_deref()
-            .map(|c| {
-                c.parse::<City>()
-                    .map(|c| c.as_str().to_owned())
-                    .map_err(|e| invalid(e.to_string()))
-            })
-            .transpose()?,
-        object_type: req
-            .object_type
-            .as_deref()
-            .map(|o| {
-                o.parse::<ObjectType>()
-                    .map(|o| o.as_str().to_owned())
-                    .map_err(|e| invalid(e.to_string()))
-            })
-            .transpose()?,
+        loss_reason: req.loss_reason.and_then(|r| non_empty(r.into_string())),
+        name: req.name.and_then(|n| non_empty(n.into_string())),
+        phone: req.phone.map(|p| p.as_str().to_owned()),
+        city: req.city.map(|c| c.as_str().to_owned()),
+        object_type: req.object_type.map(|o| o.as_str().to_owned()),
         area_m2: match req.area_m2 {
-            Some(a) if !(a > 0.0 && a < 1_000_000.0) => {
-                return Err(invalid(
-                    "area_m2 must be a positive number of square metres".into(),
+            Some(a) if !(a > 0.0 && a <= 1_000_000.0) => {
+                return Err(AppError::Validation(
+                    "field `area_m2` must be more than 0 and at most 1000000 square metres".into(),
                 ));
             }
             other => other,
         },
-        summary: req.summary,
+        summary: req.summary.and_then(|s| non_empty(s.into_string())),
     };
     db::leads::edit(&state.pool, user.tenant_id, id, &edit)
         .await
@@ -304,7 +266,7 @@ pub async fn patch_lead(
             db::leads::EditError::Db(e) => e.into(),
         })?;
     tracing::info!(tenant_id = %user.tenant_id, lead_id = %id, user_id = %user.user_id, "lead edited");
-    get_lead(State(state), user, Path(id)).await
+    get_lead(State(state), user, ApiPath(id)).await
 }
 
 /// The leads as CSV (UTF-8 with a byte-order mark, so Excel shows Cyrillic correctly); same filters
@@ -315,11 +277,18 @@ pub async fn patch_lead(
 pub async fn leads_csv(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<LeadQuery>,
+    ApiQuery(query): ApiQuery<LeadQuery>,
 ) -> Result<Response, AppError> {
-    let (filter, sort, _, _) = query.parse()?;
-    let (leads, _) =
-        db::leads::search(&state.pool, user.tenant_id, &filter, sort, None, 50_000).await?;
+    let sort = query.sort.unwrap_or_default();
+    let (leads, _) = db::leads::search(
+        &state.pool,
+        user.tenant_id,
+        &query.filter(),
+        sort,
+        None,
+        50_000,
+    )
+    .await?;
     let mut csv = String::from(
         "\u{feff}id,user_id,name,phone,city,object_type,area_m2,status,loss_reason,summary,created_at,updated_at\r\n",
     );
@@ -387,7 +356,7 @@ fn csv_field(value: &str) -> String {
 pub async fn list_conversations(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Conversation>>, AppError> {
     Ok(Json(
         db::leads::conversations(&state.pool, user.tenant_id, params.limit()).await?,

@@ -15,20 +15,39 @@ use crate::domain::working_hours::WorkingHours;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::json::ApiJson;
+use crate::http::extract::ApiJson;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TelegramSettingsRequest {
-    /// The bot's token from @BotFather. Required the first time; omit it to keep the stored one.
-    pub bot_token: Option<String>,
-    /// The managers' chat for lead notifications (e.g. `-1001234567890`); null: the platform chat.
-    pub managers_chat_id: Option<String>,
-    /// Language of the notifications: `ru` (default), `kk` or `en`.
-    pub language: Option<String>,
-    /// The managers' working hours in Kazakhstan time, e.g. `09:00-18:00`; null: always. Outside
-    /// them a customer handed to a manager is told at once when the managers will answer.
-    pub working_hours: Option<String>,
+    /// Required the first time (409 `bot_token_required` otherwise); omit it to keep the stored one.
+    pub bot_token: Option<BotToken>,
+    /// The managers' chat for lead notifications; null: the platform chat.
+    pub managers_chat_id: Option<ChatId>,
+    /// Language of the notifications (default `ru`).
+    pub language: Option<NotificationLanguage>,
+    /// The managers' working hours; null: always. Outside them a customer handed to a manager is
+    /// told at once when the managers will answer.
+    pub working_hours: Option<WorkingHours>,
+}
+
+/// The languages managers' notifications are written in.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationLanguage {
+    Ru,
+    Kk,
+    En,
+}
+
+impl From<NotificationLanguage> for Language {
+    fn from(language: NotificationLanguage) -> Self {
+        match language {
+            NotificationLanguage::Ru => Language::Ru,
+            NotificationLanguage::Kk => Language::Kk,
+            NotificationLanguage::En => Language::En,
+        }
+    }
 }
 
 /// The company's Telegram settings (404 until they are saved).
@@ -52,6 +71,7 @@ pub async fn get_telegram(
     responses(
         (status = 200, body = TelegramSettings),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "No bot yet: the first save needs `bot_token`", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn put_telegram(
     State(state): State<AppState>,
@@ -63,37 +83,13 @@ pub async fn put_telegram(
             "only the company's owner can change its Telegram bot".into(),
         ));
     }
-    let bot_token = request
-        .bot_token
-        .as_deref()
-        .map(BotToken::parse)
-        .transpose()
-        .map_err(|e| AppError::Validation(format!("bot_token: {e}")))?;
-    let managers_chat_id = request
-        .managers_chat_id
-        .as_deref()
-        .filter(|c| !c.trim().is_empty())
-        .map(ChatId::parse)
-        .transpose()
-        .map_err(|e| AppError::Validation(format!("managers_chat_id: {e}")))?;
-    let language = match request.language.as_deref() {
-        None => Language::Ru,
-        Some(code) => match code.parse::<Language>() {
-            Ok(l @ (Language::Ru | Language::Kk | Language::En)) => l,
-            _ => {
-                return Err(AppError::Validation(
-                    "language: expected ru, kk or en".into(),
-                ));
-            }
-        },
-    };
-    let working_hours = request
-        .working_hours
-        .as_deref()
-        .filter(|h| !h.trim().is_empty())
-        .map(WorkingHours::parse)
-        .transpose()
-        .map_err(|e| AppError::Validation(format!("working_hours: {e}")))?;
+    let TelegramSettingsRequest {
+        bot_token,
+        managers_chat_id,
+        language,
+        working_hours,
+    } = request;
+    let language = language.map_or(Language::Ru, Language::from);
     let token_changed = bot_token.is_some();
     let saved = db::telegram::save_settings(
         &state.pool,
@@ -109,7 +105,10 @@ pub async fn put_telegram(
     )
     .await
     .map_err(|err| match err {
-        SaveError::TokenRequired => AppError::Validation(err.to_string()),
+        SaveError::TokenRequired => AppError::Conflict {
+            code: "bot_token_required",
+            message: err.to_string(),
+        },
         SaveError::Db(err) => AppError::from(err),
     })?;
     if token_changed {

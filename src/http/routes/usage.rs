@@ -2,28 +2,34 @@
 //! assistant speaks for the company and its monthly budget.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use chrono::{Datelike, NaiveDate, Utc};
+use axum::extract::State;
+use chrono::{Datelike, Utc};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::db::tenants::{self, AssistantSettings};
 use crate::db::usage::{self, UsageReport};
 use crate::domain::Role;
+use crate::domain::dates::Day;
+use crate::domain::text::{AboutText, CompanyPhoneText, GreetingText};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::json::ApiJson;
+use crate::http::extract::{ApiJson, ApiQuery};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// First day (YYYY-MM-DD, UTC); default: the first day of this month.
-    pub from: Option<NaiveDate>,
+    /// First day (UTC); default: the first day of this month.
+    #[param(inline)]
+    pub from: Option<Day>,
     /// Last day, inclusive; default: today.
-    pub to: Option<NaiveDate>,
+    #[param(inline)]
+    pub to: Option<Day>,
 }
 
-/// LLM usage and cost per day and model, with the monthly budget and billing state.
+/// LLM usage and cost per day and model, with the monthly budget and billing state. The rows are
+/// the days that had usage, so any range is cheap; `from` after `to` is an empty range.
 #[utoipa::path(get, path = "/api/usage", tag = "usage", security(("bearer" = [])),
     params(UsageQuery),
     responses((status = 200, body = UsageReport), (status = 401, body = ErrorBody),
@@ -31,21 +37,13 @@ pub struct UsageQuery {
 pub async fn usage_report(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<UsageQuery>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageReport>, AppError> {
     let today = Utc::now().date_naive();
-    let to = query.to.unwrap_or(today);
+    let to = query.to.map_or(today, Day::date);
     let from = query
         .from
-        .unwrap_or_else(|| today.with_day(1).unwrap_or(today));
-    if from > to {
-        return Err(AppError::Validation("`from` is after `to`".into()));
-    }
-    if (to - from).num_days() > 366 {
-        return Err(AppError::Validation(
-            "ask for at most a year at a time".into(),
-        ));
-    }
+        .map_or_else(|| today.with_day(1).unwrap_or(today), Day::date);
     Ok(Json(
         usage::report(&state.pool, user.tenant_id, from, to).await?,
     ))
@@ -62,15 +60,33 @@ pub async fn get_assistant_settings(
     ))
 }
 
+/// How the assistant should speak for the company. Blank texts are the same as null.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantSettingsRequest {
+    /// What the company builds and offers, for the LLM's system prompt.
+    pub about: Option<AboutText>,
+    /// A custom first greeting.
+    pub greeting: Option<GreetingText>,
+    /// The company's phone, offered to customers who prefer to call.
+    pub company_phone: Option<CompanyPhoneText>,
+    /// Burst coalescing: a turn waits this long after the customer's last message.
+    #[schema(minimum = 0, maximum = 60000)]
+    pub coalesce_ms: i32,
+    /// Monthly LLM budget in USD; when spent, the offline engine answers until the month ends.
+    #[schema(minimum = 0, exclusive_maximum = 1000000000)]
+    pub monthly_budget_usd: Option<f64>,
+}
+
 /// Replaces the assistant settings (owners only: the budget is a spending decision).
 #[utoipa::path(put, path = "/api/settings/assistant", tag = "settings", security(("bearer" = [])),
-    request_body = AssistantSettings,
+    request_body = AssistantSettingsRequest,
     responses((status = 200, body = AssistantSettings), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_assistant_settings(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiJson(settings): ApiJson<AssistantSettings>,
+    ApiJson(settings): ApiJson<AssistantSettingsRequest>,
 ) -> Result<Json<AssistantSettings>, AppError> {
     if user.role != Role::Owner {
         return Err(AppError::Forbidden(
@@ -82,32 +98,24 @@ pub async fn put_assistant_settings(
     Ok(Json(settings))
 }
 
-fn normalize(s: AssistantSettings) -> Result<AssistantSettings, AppError> {
-    let text = |v: Option<String>, max: usize, field: &str| -> Result<Option<String>, AppError> {
-        let v = v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        match v {
-            Some(v) if v.chars().count() > max => Err(AppError::Validation(format!(
-                "`{field}` is longer than {max} characters"
-            ))),
-            v => Ok(v),
-        }
-    };
+fn normalize(s: AssistantSettingsRequest) -> Result<AssistantSettings, AppError> {
+    let text = |v: Option<String>| v.filter(|v| !v.is_empty());
     if !(0..=60_000).contains(&s.coalesce_ms) {
         return Err(AppError::Validation(
-            "`coalesce_ms` must be between 0 and 60000".into(),
+            "field `coalesce_ms` must be from 0 to 60000".into(),
         ));
     }
     if let Some(b) = s.monthly_budget_usd
         && !(b.is_finite() && (0.0..1e9).contains(&b))
     {
         return Err(AppError::Validation(
-            "`monthly_budget_usd` must be a non-negative amount".into(),
+            "field `monthly_budget_usd` must be from 0 to less than 1000000000".into(),
         ));
     }
     Ok(AssistantSettings {
-        about: text(s.about, 2000, "about")?,
-        greeting: text(s.greeting, 1000, "greeting")?,
-        company_phone: text(s.company_phone, 40, "company_phone")?,
+        about: text(s.about.map(AboutText::into_string)),
+        greeting: text(s.greeting.map(GreetingText::into_string)),
+        company_phone: text(s.company_phone.map(CompanyPhoneText::into_string)),
         coalesce_ms: s.coalesce_ms,
         monthly_budget_usd: s.monthly_budget_usd.map(|b| (b * 100.0).round() / 100.0),
     })
