@@ -44,14 +44,20 @@ impl PersonName {
         {
             return None;
         }
+        let mut chars = raw.chars();
+        let first = chars.next()?;
         let mut out = String::with_capacity(raw.len());
-        for (i, c) in raw.chars().enumerate() {
-            if i == 0 {
-                out.extend(c.to_uppercase());
-            } else {
-                out.extend(c.to_lowercase());
-            }
-        }
+        // «ß», «ŉ» and the ligatures capitalise to two letters, which would change the name when
+        // read back («ßa» → «SSa» → «Ssa»): such a letter stays as typed.
+        let mut upper = first.to_uppercase();
+        out.push(if upper.len() == 1 {
+            upper.next().unwrap_or(first)
+        } else {
+            first
+        });
+        // Only «İ» lower-cases to two chars: «i» and a combining dot, which is not a letter, so
+        // the name would fail this check when read back. Its first char is the lower-case «i».
+        out.extend(chars.map(|c| c.to_lowercase().next().unwrap_or(c)));
         Some(PersonName(out))
     }
 
@@ -1295,6 +1301,18 @@ mod tests {
         assert_eq!(PersonName::new("МАРАТ").unwrap().as_str(), "Марат");
         assert!(PersonName::new("8701").is_none());
         assert!(PersonName::new("Я").is_none());
+    }
+
+    #[test]
+    fn a_name_reads_back_as_itself_when_case_mapping_changes_length() {
+        // Found by proptest: «аİ» became «Аi̇», whose combining dot is not a letter, so the
+        // stored name was rejected when read back; «ßa» became «SSa», read back as «Ssa».
+        for raw in ["аİ", "ALİ", "ßa", "ŉa", "ﬁona"] {
+            let name = PersonName::new(raw).unwrap();
+            assert_eq!(PersonName::new(name.as_str()), Some(name.clone()), "{raw}");
+        }
+        assert_eq!(PersonName::new("ALİ").unwrap().as_str(), "Ali");
+        assert_eq!(PersonName::new("ßa").unwrap().as_str(), "ßa");
     }
 
     #[test]
