@@ -399,8 +399,11 @@ pub fn too_large_text(language: Language) -> &'static str {
 
 /// Splits a reply into parts of at most `max` characters, preferring paragraph breaks, then line
 /// breaks, then sentence ends, then spaces; a word longer than `max` is cut. Parts are trimmed and
-/// never empty, and in order.
+/// never empty, and in order. Panics when `max` is 0, which leaves no room for any text.
 pub fn split_message(text: &str, max: usize) -> Vec<String> {
+    // Refused loudly: with no room for a character no cut makes progress and the loop below
+    // would spin forever.
+    assert!(max > 0, "split_message needs max ≥ 1");
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
@@ -551,6 +554,12 @@ mod tests {
         assert_eq!(parts, vec!["я".repeat(10), "я".repeat(10), "я".repeat(5)]);
         assert_eq!(split_message("  short  ", 10), vec!["short"]);
         assert!(split_message("   ", 10).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "max ≥ 1")]
+    fn a_zero_limit_is_refused_rather_than_looping_forever() {
+        split_message("a", 0);
     }
 
     #[test]
