@@ -16,6 +16,8 @@ pub mod object_type;
 pub mod password;
 pub mod person_name;
 pub mod phone;
+#[cfg(test)]
+mod proptests;
 pub mod telegram;
 pub mod tenant_name;
 pub mod text;
