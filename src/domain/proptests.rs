@@ -1064,6 +1064,8 @@ fn check_inbound(update: &Update) -> Result<(), TestCaseError> {
     }
     let chat = message.chat.id;
     let blank = |s: &str| s.trim().is_empty();
+    // A text scrubbed down to nothing (it held only control characters) is no text.
+    let text_given = message.text.as_deref().filter(|t| !t.is_empty());
     match inbound {
         Inbound::Ignore => {
             return Err(TestCaseError::fail("a private message is never ignored"));
@@ -1078,8 +1080,8 @@ fn check_inbound(update: &Update) -> Result<(), TestCaseError> {
         }
         Inbound::Text { chat_id, text } => {
             prop_assert_eq!(chat_id, chat);
-            match &message.text {
-                Some(t) => prop_assert_eq!(&text, t),
+            match text_given {
+                Some(t) => prop_assert_eq!(text.as_str(), t),
                 None => {
                     let from_contact = message
                         .contact
@@ -1097,7 +1099,7 @@ fn check_inbound(update: &Update) -> Result<(), TestCaseError> {
             file_size,
         } => {
             prop_assert_eq!(chat_id, chat);
-            prop_assert!(message.text.is_none());
+            prop_assert!(text_given.is_none());
             let file = message.voice.as_ref().or(message.audio.as_ref()).unwrap();
             prop_assert_eq!(&file_id, &file.file_id);
             prop_assert_eq!(file_size, file.file_size);
@@ -1121,7 +1123,7 @@ fn check_inbound(update: &Update) -> Result<(), TestCaseError> {
         }
         Inbound::Unsupported { chat_id } => {
             prop_assert_eq!(chat_id, chat);
-            prop_assert!(message.text.is_none() && message.contact.is_none());
+            prop_assert!(text_given.is_none() && message.contact.is_none());
             prop_assert!(message.voice.is_none() && message.audio.is_none());
             prop_assert!(message.media_group_id.is_none());
             prop_assert!(message.caption.as_deref().is_none_or(blank));
@@ -1303,5 +1305,61 @@ proptest! {
         prop_assume!(!(0..10).contains(&n));
         prop_assert!(ChatId::parse(&n.to_string()).is_ok(), "{}", n);
         prop_assert!(ChatId::parse(&username).is_ok(), "{}", username);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The documented patterns of the API's inputs (OpenAPI) against the parsers that enforce them
+// ---------------------------------------------------------------------------------------------
+
+fn phone_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any_text(),
+        "[ +78(]{0,3}[0-9 ().\u{a0}\t-]{6,20}",
+        (
+            select(vec!["", "+7", "8", "7", "+", "+8"]),
+            "7[0-9]{9}",
+            separator()
+        )
+            .prop_map(|(prefix, digits, sep)| format!(
+                "{prefix}{}",
+                digits
+                    .chars()
+                    .map(String::from)
+                    .collect::<Vec<_>>()
+                    .join(&sep)
+            )),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    /// A schemathesis-valid phone is a parseable one, and nothing else is.
+    #[test]
+    fn the_phone_pattern_is_the_parser(raw in phone_like()) {
+        let pattern = regex::Regex::new(phone::PHONE_PATTERN).unwrap();
+        prop_assert_eq!(pattern.is_match(&raw), Phone::parse(&raw).is_ok(), "{:?}", raw);
+    }
+
+    /// The text policy's pattern and length are the policy; scrubbed text always passes it.
+    #[test]
+    fn the_text_pattern_is_the_policy(raw in any_text(), max in 1usize..64) {
+        use super::text;
+        let storable = regex::Regex::new(&text::storable_pattern()).unwrap();
+        let non_blank = regex::Regex::new(&text::non_blank_pattern()).unwrap();
+        let fits = raw.chars().count() <= max;
+        prop_assert_eq!(
+            text::check(&raw, max, false).is_ok(),
+            storable.is_match(&raw) && fits
+        );
+        prop_assert_eq!(
+            text::check(&raw, max, true).is_ok(),
+            non_blank.is_match(&raw) && fits,
+            "{:?}", raw
+        );
+        let clean = text::scrub(&raw, max);
+        prop_assert!(text::check(&clean, max, false).is_ok());
+        prop_assert_eq!(text::scrub(&clean, max), clean.clone());
     }
 }
