@@ -176,6 +176,35 @@ impl FromStr for HumanDuration {
     }
 }
 
+/// A rate: at most `burst` at once, refilled evenly over `period` (`10/15m`); `off` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub burst: u32,
+    pub period: Duration,
+}
+
+/// A [`RateLimit`] setting, which may be `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSetting(pub Option<RateLimit>);
+
+impl FromStr for RateSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(Self(None));
+        }
+        let bad = || format!("`{s}` is not a rate (examples: 10/15m, 600/1m, off)");
+        let (burst, period) = s.split_once('/').ok_or_else(bad)?;
+        let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
+        let period = HumanDuration::from_str(period)?.0;
+        if burst == 0 || period.is_zero() {
+            return Err(bad());
+        }
+        Ok(Self(Some(RateLimit { burst, period })))
+    }
+}
+
 /// Accepts the prototype's `DEV_MODE=TRUE` as well as the usual spellings.
 fn parse_flag(s: &str) -> Result<bool, String> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -419,6 +448,43 @@ pub struct Settings {
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
 
+    /// Login attempts per account (right or wrong), across all web processes: `N/period` or `off`.
+    #[arg(
+        long,
+        env = "LOGIN_RATE_LIMIT",
+        default_value = "10/15m",
+        global = true
+    )]
+    pub login_rate_limit: RateSetting,
+
+    /// Login attempts per client address, across all web processes.
+    #[arg(
+        long,
+        env = "LOGIN_IP_RATE_LIMIT",
+        default_value = "30/1m",
+        global = true
+    )]
+    pub login_ip_rate_limit: RateSetting,
+
+    /// Company registrations per client address, across all web processes.
+    #[arg(
+        long,
+        env = "REGISTER_RATE_LIMIT",
+        default_value = "10/1h",
+        global = true
+    )]
+    pub register_rate_limit: RateSetting,
+
+    /// Customer messages per company on POST /api/chat, across all web processes (e.g. 600/1m).
+    #[arg(long, env = "CHAT_RATE_LIMIT", default_value = "off", global = true)]
+    pub chat_rate_limit: RateSetting,
+
+    /// Proxies in front of the service that each append to X-Forwarded-For (Render: 2, its proxy
+    /// and Cloudflare); the client address is that many entries from the right. 0: the peer
+    /// address of the connection.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value_t = 0, global = true)]
+    pub trusted_proxies: usize,
+
     /// How long in-flight requests and jobs get to finish after SIGTERM/SIGINT (Render gives 30 s).
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "25s", global = true)]
     pub shutdown_grace: HumanDuration,
@@ -468,7 +534,38 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
     pub handoff_timeout: Duration,
+    pub limits: AbuseLimits,
     pub worker: WorkerSettings,
+}
+
+/// Limits on what one client, account or company may ask for (shared by all web processes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbuseLimits {
+    pub login_per_account: Option<RateLimit>,
+    pub login_per_ip: Option<RateLimit>,
+    pub register_per_ip: Option<RateLimit>,
+    pub chat_per_tenant: Option<RateLimit>,
+    /// How many X-Forwarded-For entries, counted from the right, proxies we trust wrote.
+    pub trusted_proxies: usize,
+}
+
+impl Default for AbuseLimits {
+    /// The defaults of the settings.
+    fn default() -> Self {
+        let rate = |burst: u32, minutes: u64| {
+            Some(RateLimit {
+                burst,
+                period: Duration::from_secs(minutes * 60),
+            })
+        };
+        Self {
+            login_per_account: rate(10, 15),
+            login_per_ip: rate(30, 1),
+            register_per_ip: rate(10, 60),
+            chat_per_tenant: None,
+            trusted_proxies: 0,
+        }
+    }
 }
 
 /// The OpenAI engine and transcription.
@@ -687,6 +784,13 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.0,
             chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
             handoff_timeout: self.handoff_timeout.0,
+            limits: AbuseLimits {
+                login_per_account: self.login_rate_limit.0,
+                login_per_ip: self.login_ip_rate_limit.0,
+                register_per_ip: self.register_rate_limit.0,
+                chat_per_tenant: self.chat_rate_limit.0,
+                trusted_proxies: self.trusted_proxies,
+            },
             worker: WorkerSettings {
                 metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),
@@ -827,6 +931,30 @@ mod tests {
             Duration::from_millis(250)
         );
         assert!("7 weeks".parse::<HumanDuration>().is_err());
+    }
+
+    #[test]
+    fn rates_parse_and_defaults_match_the_settings() {
+        assert_eq!(
+            "10/15m".parse::<RateSetting>().unwrap().0,
+            Some(RateLimit {
+                burst: 10,
+                period: Duration::from_secs(900)
+            })
+        );
+        assert_eq!("off".parse::<RateSetting>().unwrap().0, None);
+        for bad in ["10", "0/1m", "10/0s", "x/1m", "10/1w"] {
+            assert!(bad.parse::<RateSetting>().is_err(), "{bad}");
+        }
+        let settings = <Settings as clap::FromArgMatches>::from_arg_matches(
+            &<Settings as clap::Args>::augment_args(clap::Command::new("t"))
+                .get_matches_from(["t"]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.resolve(false).unwrap().limits,
+            AbuseLimits::default()
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub const ACTIVE_LEASES: &str = "salesbot_active_leases";
 /// batch size, 1 on a quiet service.
 pub const INGEST_BATCHES: &str = "salesbot_ingest_batches_total";
 pub const INGEST_BATCHED_MESSAGES: &str = "salesbot_ingest_batched_messages_total";
+/// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
+pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -58,6 +60,10 @@ pub fn job_enqueued(kind: &str, n: u64) {
 pub fn ingest_batch(messages: usize) {
     metrics::counter!(INGEST_BATCHES).increment(1);
     metrics::counter!(INGEST_BATCHED_MESSAGES).increment(messages as u64);
+}
+
+pub fn throttled(rule: &'static str) {
+    metrics::counter!(HTTP_THROTTLED, "rule" => rule).increment(1);
 }
 
 pub fn job_claimed(kind: &str) {

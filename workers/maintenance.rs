@@ -1,5 +1,6 @@
 //! Queue housekeeping, run by every worker process (each step is idempotent, so several processes
-//! doing it is harmless): deletes dead jobs past their retention and idle key rows, vacuums the queue
+//! doing it is harmless): deletes dead jobs past their retention, idle key rows and throttle rows
+//! whose time has passed, vacuums the queue
 //! tables when autovacuum is left at its server defaults, ANALYZEs grown tables when autovacuum is
 //! off, and samples depth and lag gauges.
 
@@ -60,6 +61,9 @@ async fn housekeep(db: &PgPool, dead_retention: Duration) {
         }
         Ok(_) => {}
         Err(err) => tracing::warn!(error = %err, "queue cleanup failed"),
+    }
+    if let Err(err) = crate::db::throttle::forget_expired(db).await {
+        tracing::warn!(error = %err, "throttle cleanup failed");
     }
 }
 

@@ -11,6 +11,7 @@ pub mod leads;
 pub mod messages;
 pub mod telegram;
 pub mod tenants;
+pub mod throttle;
 pub mod usage;
 pub mod users;
 

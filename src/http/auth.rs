@@ -42,6 +42,7 @@ pub struct AuthKeys {
     bcrypt_cost: u32,
     /// A hash to verify against when the email is unknown, so both failures take the same time.
     dummy_hash: OnceCell<String>,
+    hashing: CpuSlots,
 }
 
 impl AuthKeys {
@@ -59,6 +60,7 @@ impl AuthKeys {
             ttl,
             bcrypt_cost,
             dummy_hash: OnceCell::new(),
+            hashing: CpuSlots::for_this_machine(),
         })
     }
 
@@ -83,13 +85,13 @@ impl AuthKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
     }
 
-    /// bcrypt is deliberately slow: run it off the async threads.
+    /// bcrypt is deliberately slow: run it off the async threads, a core's worth at a time.
     pub async fn hash_password(&self, password: &Password) -> Result<String, AppError> {
         let password = password.expose().to_owned();
         let cost = self.bcrypt_cost;
-        tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
-            .await
-            .map_err(AppError::internal)?
+        self.hashing
+            .run(move || bcrypt::hash(password, cost))
+            .await?
             .map_err(AppError::internal)
     }
 
@@ -105,9 +107,10 @@ impl AuthKeys {
             None => (self.dummy_hash().await?, false),
         };
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
-            .await
-            .map_err(AppError::internal)?
+        let matches = self
+            .hashing
+            .run(move || bcrypt::verify(password, &hash))
+            .await?
             .unwrap_or(false);
         Ok(real && matches)
     }
@@ -116,13 +119,72 @@ impl AuthKeys {
         let cost = self.bcrypt_cost;
         self.dummy_hash
             .get_or_try_init(|| async move {
-                tokio::task::spawn_blocking(move || bcrypt::hash("not a real password", cost))
-                    .await
-                    .map_err(AppError::internal)?
+                self.hashing
+                    .run(move || bcrypt::hash("not a real password", cost))
+                    .await?
                     .map_err(AppError::internal)
             })
             .await
             .cloned()
+    }
+}
+
+/// Runs CPU-bound work (bcrypt) on at most one blocking thread per core. Without it every login
+/// took a blocking thread of its own (tokio allows 512), so a flood of logins took every core
+/// from the requests that matter. Callers wait their turn; past `max_waiting` waiters a request
+/// is turned away with 503 at once rather than queue for seconds.
+pub struct CpuSlots {
+    slots: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+impl CpuSlots {
+    pub fn new(slots: usize, max_waiting: usize) -> Self {
+        Self {
+            slots: Arc::new(tokio::sync::Semaphore::new(slots.max(1))),
+            waiting: Default::default(),
+            max_waiting,
+        }
+    }
+
+    /// One slot per core; a cost-12 hash takes ~0.25 s, so 32 waiters per core is ~8 s of work.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(cores, 32 * cores)
+    }
+
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        use std::sync::atomic::Ordering;
+        let busy = || AppError::Unavailable("too many sign-ins at once: try again shortly".into());
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                /// Counts a waiter out however its wait ends (a client that hangs up drops it).
+                struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+                impl Drop for Waiting<'_> {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::AcqRel);
+                    }
+                }
+                let waiting = Waiting(&self.waiting);
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    return Err(busy());
+                }
+                let permit = self.slots.clone().acquire_owned().await;
+                drop(waiting);
+                permit.map_err(AppError::internal)?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(AppError::internal)
     }
 }
 
@@ -262,5 +324,60 @@ mod hs256 {
     /// Makes [`PROVIDER`] the process's; a second call (tests build many apps) finds it installed.
     pub fn install() {
         let _ = PROVIDER.install_default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cpu_work_runs_a_slot_at_a_time_and_turns_away_past_the_queue() {
+        let slots = Arc::new(CpuSlots::new(2, 100));
+        let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        // Work that only finishes in pairs: with two slots, pairs meet; with more, more would run.
+        let pair = Arc::new(std::sync::Barrier::new(2));
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (slots, running, most, pair) =
+                (slots.clone(), running.clone(), most.clone(), pair.clone());
+            tasks.push(tokio::spawn(async move {
+                slots
+                    .run(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        pair.wait();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2, "never more than the slots");
+
+        // No room to wait: the second caller is turned away while the first holds the slot.
+        let full = Arc::new(CpuSlots::new(1, 0));
+        let (hold, held) = tokio::sync::oneshot::channel::<()>();
+        let (started, has_started) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let full = full.clone();
+            tokio::spawn(async move {
+                full.run(move || {
+                    started.send(()).unwrap();
+                    held.blocking_recv().unwrap();
+                })
+                .await
+            })
+        };
+        has_started.recv().unwrap();
+        let refused = full.run(|| ()).await;
+        assert!(matches!(refused, Err(AppError::Unavailable(_))));
+        hold.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        assert!(full.run(|| ()).await.is_ok(), "a free slot serves again");
     }
 }

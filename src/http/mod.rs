@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod extract;
+pub mod limits;
 pub mod replies;
 pub mod routes;
 pub mod security;
@@ -30,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{Config, CorsOrigins};
+use crate::config::{AbuseLimits, Config, CorsOrigins};
 use crate::crypto::SecretBox;
 use crate::db::ingestor::Ingestor;
 use crate::queue::wake::Waker;
@@ -58,6 +59,7 @@ pub struct AppState {
     /// This service's public address (webhook URLs).
     pub public_url: String,
     pub handoff_timeout: Duration,
+    pub limits: AbuseLimits,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),
             handoff_timeout: config.handoff_timeout,
+            limits: config.limits,
             ingestor: Ingestor::spawn(pool.clone()),
             pool,
         }
@@ -208,7 +211,11 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address is the client's (or, behind proxies, the last proxy's): see limits.rs.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

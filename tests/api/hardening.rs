@@ -649,3 +649,152 @@ async fn security_headers_on_every_answer(pool: PgPool) {
             .starts_with("max-age=")
     );
 }
+
+/// Forgets every throttle: the window has passed (the test does not wait for it).
+async fn let_the_window_pass(pool: &PgPool) {
+    sqlx::query("UPDATE throttle SET tat = now() - interval '1 second'")
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test]
+async fn wrong_passwords_are_throttled_per_account_then_the_right_one_works(pool: PgPool) {
+    let mut config = crate::helpers::test_config();
+    config.limits.trusted_proxies = 1;
+    let app = crate::helpers::spawn_app_with(config, pool.clone()).await;
+    app.register_ok("target@stroy.kz", "Target").await;
+    // An attacker with an address per attempt: only the account's own limit can stop it.
+    let login = |address: String, email: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", address)
+            .form(&[("username", email), ("password", password)])
+            .send()
+    };
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for n in 0..40 {
+        let resp = login(
+            format!("198.51.100.{n}"),
+            "target@stroy.kz",
+            "wrong password!",
+        )
+        .await
+        .unwrap();
+        if resp.status() == 429 {
+            retry_after = resp.headers().get("retry-after").map(|v| v.to_owned());
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    // LOGIN_RATE_LIMIT's default: ten attempts, then refusals without a password check.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 30);
+    let seconds: u64 = retry_after.unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=90).contains(&seconds), "{seconds}");
+    // The owner, while the account is throttled, is refused too: the limit counts attempts.
+    let owner = || {
+        login(
+            "203.0.113.7".into(),
+            "target@stroy.kz",
+            "correct horse battery",
+        )
+    };
+    assert_eq!(
+        error_code(owner().await.unwrap(), 429).await,
+        "rate_limited"
+    );
+    // Another account is not affected.
+    app.register_ok("other@stroy.kz", "Other").await;
+    let other = login(
+        "203.0.113.8".into(),
+        "other@stroy.kz",
+        "correct horse battery",
+    );
+    assert_eq!(other.await.unwrap().status(), 200);
+    let_the_window_pass(&pool).await;
+    assert_eq!(owner().await.unwrap().status(), 200);
+}
+
+#[sqlx::test]
+async fn logins_and_registrations_are_throttled_per_client_address(pool: PgPool) {
+    let mut config = crate::helpers::test_config();
+    // Behind Render: Cloudflare appends the client, Render's proxy the Cloudflare edge.
+    config.limits.trusted_proxies = 2;
+    let app = crate::helpers::spawn_app_with(config, pool.clone()).await;
+    let register = |n: usize, client: &'static str| {
+        app.client
+            .post(app.url("/api/auth/register"))
+            .header("x-forwarded-for", format!("6.6.6.{n}, {client}, 104.22.17.40"))
+            .json(&json!({"email": format!("c{n}@stroy.kz"), "password": "long enough", "company_name": "C"}))
+            .send()
+    };
+    for n in 0..10 {
+        // The spoofed leftmost entry changes every time; the address our proxies saw does not.
+        assert_eq!(
+            register(n, "203.0.113.9").await.unwrap().status(),
+            201,
+            "{n}"
+        );
+    }
+    let resp = register(10, "203.0.113.9").await.unwrap();
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(error_code(resp, 429).await, "rate_limited");
+    assert_eq!(register(11, "198.51.100.4").await.unwrap().status(), 201);
+    assert_eq!(count(&pool, "SELECT count(*) FROM tenants").await, 11);
+
+    let login = |client: &'static str, n: usize| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("{client}, 104.22.17.40"))
+            .form(&[
+                ("username", format!("nobody{n}@stroy.kz")),
+                ("password", "x".into()),
+            ])
+            .send()
+    };
+    // LOGIN_IP_RATE_LIMIT's default: thirty a minute from one address, whatever the accounts.
+    for n in 0..30 {
+        assert_eq!(login("192.0.2.1", n).await.unwrap().status(), 401, "{n}");
+    }
+    let resp = login("192.0.2.1", 30).await.unwrap();
+    assert_eq!(error_code(resp, 429).await, "rate_limited");
+    assert_eq!(login("192.0.2.2", 31).await.unwrap().status(), 401);
+    // Nothing that identifies a client is stored: keys are digests.
+    let keys: Vec<Vec<u8>> = sqlx::query_scalar("SELECT key FROM throttle")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(keys.iter().all(|k| k.len() == 32));
+    // Rows whose time has passed say nothing: housekeeping deletes them.
+    let_the_window_pass(&pool).await;
+    let forgotten = salesbot::db::throttle::forget_expired(&pool).await.unwrap();
+    assert_eq!(forgotten, keys.len() as u64);
+}
+
+#[sqlx::test]
+async fn a_company_over_its_chat_limit_gets_429(pool: PgPool) {
+    let mut config = crate::helpers::test_config();
+    config.limits.chat_per_tenant = Some(salesbot::config::RateLimit {
+        burst: 3,
+        period: std::time::Duration::from_secs(60),
+    });
+    let app = crate::helpers::spawn_app_with(config, pool.clone()).await;
+    let (busy, _) = app.register_ok("busy@stroy.kz", "Busy").await;
+    let (quiet, _) = app.register_ok("quiet@stroy.kz", "Quiet").await;
+    for n in 0..3 {
+        assert_eq!(
+            app.send_text(&busy, &format!("c{n}"), "hi").await.status(),
+            202
+        );
+    }
+    let resp = app.send_text(&busy, "c3", "hi").await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(error_code(resp, 429).await, "rate_limited");
+    assert_eq!(app.send_text(&quiet, "c0", "hi").await.status(), 202);
+    assert_eq!(count(&pool, "SELECT count(*) FROM messages").await, 4);
+}

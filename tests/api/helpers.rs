@@ -61,6 +61,8 @@ pub fn test_config() -> Config {
         shutdown_grace: Duration::from_secs(5),
         chat_wait: Duration::from_secs(10),
         handoff_timeout: Duration::from_secs(900),
+        // The production defaults: the suite must live within them.
+        limits: Default::default(),
         worker: Default::default(),
     }
 }

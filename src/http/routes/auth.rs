@@ -12,6 +12,7 @@ use crate::domain::{Email, Password, TenantName};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::extract::{self, ApiForm, ApiJson};
+use crate::http::limits::{self, ClientAddress};
 
 use super::me::UserView;
 
@@ -46,13 +47,19 @@ pub struct TokenResponse {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Company and owner created", body = RegisterResponse),
+        (status = 400, body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "Invalid email, password or company name", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Too many password hashes at once", body = ErrorBody),
     ))]
 pub async fn register(
     state: axum::extract::State<AppState>,
+    client: ClientAddress,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, AppError> {
+    limits::check_register(&state, client).await?;
     let RegisterRequest {
         email,
         password,
@@ -114,20 +121,27 @@ impl FromRequest<AppState> for LoginCredentials {
     )),
     responses(
         (status = 200, description = "Access token", body = TokenResponse),
+        (status = 400, body = ErrorBody),
         (status = 401, description = "Unknown email or wrong password (the same answer for both)", body = ErrorBody),
-        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "Too many attempts for this account or from this address; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Too many password checks at once", body = ErrorBody),
     ))]
 pub async fn login(
     state: axum::extract::State<AppState>,
+    client: ClientAddress,
     LoginCredentials(req): LoginCredentials,
 ) -> Result<Json<TokenResponse>, AppError> {
     let refused = || AppError::Unauthorized {
         code: "invalid_credentials",
         message: "incorrect email or password".into(),
     };
-    let credentials = match Email::parse(&req.username) {
-        Ok(email) => db::users::credentials_by_email(&state.pool, &email).await?,
-        Err(_) => None,
+    let email = Email::parse(&req.username).ok();
+    // Before bcrypt: a refused attempt costs one statement, not a core for a quarter second.
+    limits::check_login(&state, client, email.as_ref().map(Email::as_str)).await?;
+    let credentials = match &email {
+        Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
+        None => None,
     };
     let verified = state
         .auth

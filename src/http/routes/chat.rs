@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::leads::Lead;
 use crate::db::messages::{Body, Channel, ConversationMessage, Incoming, MessageStatus};
+use crate::db::throttle::Rule;
 use crate::domain::audio::{AudioFormat, MAX_AUDIO_BYTES};
 use crate::domain::text::{ExternalUserId, MessageText, TextError};
 use crate::domain::{BotUserId, MessageId, TenantId};
@@ -26,6 +27,7 @@ use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
 use crate::http::extract::{self, ApiForm, ApiJson, ApiPath, ApiQuery, IntIn};
+use crate::http::limits;
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
@@ -91,6 +93,7 @@ pub struct ChatAccepted {
         (status = 202, description = "Recorded; the reply is not ready yet", body = ChatAccepted),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "The company's CHAT_RATE_LIMIT is spent; see Retry-After", body = ErrorBody),
     ))]
 pub async fn chat(
     State(state): State<AppState>,
@@ -99,6 +102,14 @@ pub async fn chat(
     request: Request,
 ) -> Result<Response, AppError> {
     let idempotency_key = idempotency_key(&headers)?;
+    limits::check(
+        &state,
+        Rule::ChatTenant,
+        &user.tenant_id.to_string(),
+        state.limits.chat_per_tenant,
+        "this company sends more messages than its limit allows: try again later",
+    )
+    .await?;
     let respond_async = headers
         .get_all("prefer")
         .iter()
