@@ -405,10 +405,14 @@ pub struct Settings {
     #[arg(long, env = "CHAT_WAIT_SECONDS", default_value_t = 25, global = true)]
     pub chat_wait_seconds: u64,
 
-    /// Where `salesbot work` serves /metrics for Prometheus (unset: not served; `serve` and `all`
-    /// serve /metrics on the API port).
+    /// Where this process serves /metrics for Prometheus, apart from the API (e.g. 0.0.0.0:9091).
     #[arg(long, env = "METRICS_ADDR", global = true)]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// Bearer token Prometheus must send for /metrics. Unset: /metrics is served only on
+    /// METRICS_ADDR (and on the API port only with DEV_MODE).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<Secret>,
 
     /// Jobs one worker process runs at once.
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 32, global = true)]
@@ -535,7 +539,46 @@ pub struct Config {
     pub chat_wait: Duration,
     pub handoff_timeout: Duration,
     pub limits: AbuseLimits,
+    pub metrics: MetricsSettings,
     pub worker: WorkerSettings,
+}
+
+/// Where Prometheus finds this process's metrics, and what it must show to read them.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// A listener of its own for /metrics.
+    pub addr: Option<SocketAddr>,
+    pub token: Option<Secret>,
+}
+
+/// Who may read /metrics on one listener.
+#[derive(Debug, Clone)]
+pub enum MetricsAccess {
+    Open,
+    /// `Authorization: Bearer <token>`.
+    Token(Secret),
+    /// As if there were no such route (404).
+    Hidden,
+}
+
+impl Config {
+    /// On the API port: with a token, whoever shows it; without one, nobody but a developer
+    /// (the API port is public, and metrics tell an attacker the traffic and the tenants' load).
+    pub fn metrics_on_api(&self) -> MetricsAccess {
+        match (&self.metrics.token, self.dev_mode) {
+            (Some(token), _) => MetricsAccess::Token(token.clone()),
+            (None, true) => MetricsAccess::Open,
+            (None, false) => MetricsAccess::Hidden,
+        }
+    }
+
+    /// On METRICS_ADDR, which the operator chose to expose to Prometheus: the token if one is set.
+    pub fn metrics_on_own_port(&self) -> MetricsAccess {
+        self.metrics
+            .token
+            .clone()
+            .map_or(MetricsAccess::Open, MetricsAccess::Token)
+    }
 }
 
 /// Limits on what one client, account or company may ask for (shared by all web processes).
@@ -649,7 +692,6 @@ impl FromStr for PriceTable {
 /// How a worker process claims and retries jobs.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    pub metrics_addr: Option<SocketAddr>,
     pub concurrency: usize,
     pub batch_size: usize,
     pub lease: Duration,
@@ -662,7 +704,6 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            metrics_addr: None,
             concurrency: 32,
             batch_size: 32,
             lease: Duration::from_secs(30),
@@ -791,8 +832,14 @@ impl Settings {
                 chat_per_tenant: self.chat_rate_limit.0,
                 trusted_proxies: self.trusted_proxies,
             },
+            metrics: MetricsSettings {
+                addr: self.metrics_addr,
+                token: self
+                    .metrics_token
+                    .clone()
+                    .filter(|t| !t.expose().trim().is_empty()),
+            },
             worker: WorkerSettings {
-                metrics_addr: self.metrics_addr,
                 concurrency: self.worker_concurrency.max(1),
                 batch_size: self.worker_batch_size.max(1),
                 lease: self.job_lease.0,

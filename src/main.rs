@@ -203,6 +203,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         tracing::info!(version = db::expected_migration(), "migrations applied");
     }
     let shutdown = shutdown::on_signal();
+    let runs = matches!(
+        command,
+        Command::Serve(_) | Command::Work(_) | Command::All(_)
+    );
+    if let (true, Some(addr)) = (runs, config.metrics.addr) {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        let access = config.metrics_on_own_port();
+        salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+    }
     match command {
         Command::Migrate => Ok(()),
         Command::Queue(args) => queue_command(&pool, args).await,

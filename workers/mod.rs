@@ -172,9 +172,6 @@ pub fn pool_config(config: &Config) -> PoolConfig {
 /// Runs the worker process until `shutdown` is cancelled, then drains.
 pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
     crate::queue::wake::listen_works(&db).await;
-    if let Some(addr) = config.worker.metrics_addr {
-        serve_metrics(addr, shutdown.clone()).await?;
-    }
     let maintenance = tokio::spawn(maintenance::run(
         db.clone(),
         config.worker.dead_retention,
@@ -204,23 +201,4 @@ pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> an
     }
     tracing::info!("worker stopped");
     result
-}
-
-/// A worker process has no API port; it serves its metrics on their own address when asked to.
-async fn serve_metrics(
-    addr: std::net::SocketAddr,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(|| async { crate::metrics::render() }),
-    );
-    tracing::info!(%addr, "serving worker metrics");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-    });
-    Ok(())
 }

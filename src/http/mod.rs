@@ -31,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{AbuseLimits, Config, CorsOrigins};
+use crate::config::{AbuseLimits, Config, CorsOrigins, MetricsAccess};
 use crate::crypto::SecretBox;
 use crate::db::ingestor::Ingestor;
 use crate::queue::wake::Waker;
@@ -60,6 +60,8 @@ pub struct AppState {
     pub public_url: String,
     pub handoff_timeout: Duration,
     pub limits: AbuseLimits,
+    /// Who may read /metrics on the API port.
+    pub metrics: MetricsAccess,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
             public_url: config.public_url.clone(),
             handoff_timeout: config.handoff_timeout,
             limits: config.limits,
+            metrics: config.metrics_on_api(),
             ingestor: Ingestor::spawn(pool.clone()),
             pool,
         }
@@ -104,6 +107,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(

@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::helpers::{spawn_app, test_config};
+use salesbot::config::Secret;
+
+use crate::helpers::{error_code, spawn_app, spawn_app_with, test_config};
 
 #[sqlx::test]
 async fn health_has_the_prototype_body(pool: PgPool) {
@@ -98,7 +100,7 @@ async fn unknown_routes_and_index_page(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn metrics_expose_queue_counters(pool: PgPool) {
+async fn metrics_expose_queue_counters_only_to_prometheus(pool: PgPool) {
     salesbot::metrics::handle();
     salesbot::queue::enqueue(
         &pool,
@@ -106,12 +108,66 @@ async fn metrics_expose_queue_counters(pool: PgPool) {
     )
     .await
     .unwrap();
-    let app = spawn_app(pool).await;
-    let resp = app.get("/metrics", None).await;
-    assert_eq!(resp.status(), 200);
-    let body = resp.text().await.unwrap();
-    assert!(
-        body.contains("salesbot_jobs_enqueued_total{kind=\"metrics_probe\"}"),
-        "{body}"
+    let has_counters =
+        |body: &str| body.contains("salesbot_jobs_enqueued_total{kind=\"metrics_probe\"}");
+
+    // The API port is public: no token, no metrics (as if there were no such route).
+    let app = spawn_app(pool.clone()).await;
+    assert_eq!(
+        error_code(app.get("/metrics", None).await, 404).await,
+        "not_found"
     );
+
+    // With METRICS_TOKEN, the token opens it; nothing else does.
+    let mut config = test_config();
+    config.metrics.token = Some(Secret::new("scrape-me-0123456789"));
+    let guarded = spawn_app_with(config.clone(), pool.clone()).await;
+    assert_eq!(
+        error_code(guarded.get("/metrics", None).await, 401).await,
+        "invalid_token"
+    );
+    let wrong = guarded.get("/metrics", Some("scrape-me-0123456789x")).await;
+    assert_eq!(error_code(wrong, 401).await, "invalid_token");
+    let scraped = guarded.get("/metrics", Some("scrape-me-0123456789")).await;
+    assert_eq!(scraped.status(), 200);
+    assert!(has_counters(&scraped.text().await.unwrap()));
+
+    // A developer's machine: open.
+    let mut dev = test_config();
+    dev.dev_mode = true;
+    let dev = spawn_app_with(dev, pool.clone()).await;
+    assert!(has_counters(
+        &dev.get("/metrics", None).await.text().await.unwrap()
+    ));
+
+    // METRICS_ADDR, the port the operator opened to Prometheus: open without a token…
+    let client = crate::helpers::client_builder().build().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let _stop = shutdown.clone().drop_guard();
+    let own_port = |access| async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+        url
+    };
+    let open = own_port(test_config().metrics_on_own_port()).await;
+    let body = client
+        .get(&open)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(has_counters(&body));
+    // …and the token's when there is one.
+    let closed = own_port(config.metrics_on_own_port()).await;
+    assert_eq!(client.get(&closed).send().await.unwrap().status(), 401);
+    let resp = client
+        .get(&closed)
+        .bearer_auth("scrape-me-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }

@@ -63,6 +63,7 @@ pub fn test_config() -> Config {
         handoff_timeout: Duration::from_secs(900),
         // The production defaults: the suite must live within them.
         limits: Default::default(),
+        metrics: Default::default(),
         worker: Default::default(),
     }
 }

@@ -1,12 +1,16 @@
-//! `GET /health` (liveness, the prototype's body) and `GET /ready` (database and migrations).
+//! `GET /health` (liveness, the prototype's body), `GET /ready` (database and migrations) and
+//! `GET /metrics` (Prometheus; not public: see [`metrics`]).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::config::{MetricsAccess, Secret};
 use crate::db;
+use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,15 +82,68 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
     )
 }
 
-/// Prometheus metrics of this process (text exposition format).
+/// Prometheus metrics of this process (text exposition format). With METRICS_TOKEN set it needs
+/// `Authorization: Bearer <METRICS_TOKEN>`; without, it is served only on METRICS_ADDR (404 here
+/// unless DEV_MODE).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics() -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        crate::metrics::render(),
-    )
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "METRICS_TOKEN is set and was not given", body = ErrorBody),
+        (status = 404, description = "Not served on this port", body = ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    metrics_answer(&state.metrics, &headers)
+}
+
+/// /metrics under `access`, on the API port or on METRICS_ADDR alike.
+pub fn metrics_answer(access: &MetricsAccess, headers: &HeaderMap) -> Response {
+    match access {
+        MetricsAccess::Hidden => AppError::NotFound("route").into_response(),
+        MetricsAccess::Token(token) if !bearer_matches(headers, token) => AppError::Unauthorized {
+            code: "invalid_token",
+            message: "/metrics needs Authorization: Bearer <METRICS_TOKEN>".into(),
+        }
+        .into_response(),
+        MetricsAccess::Open | MetricsAccess::Token(_) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            crate::metrics::render(),
+        )
+            .into_response(),
+    }
+}
+
+/// Compares in constant time, so the token cannot be guessed a byte at a time.
+fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
+    use subtle::ConstantTimeEq;
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(token.expose().as_bytes())))
+}
+
+/// Serves /metrics (and nothing else) on its own address until `shutdown`: for a worker process,
+/// which has no API port, and for any process whose metrics Prometheus reaches privately.
+pub fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    access: MetricsAccess,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(
+            move |headers: HeaderMap| async move { metrics_answer(&access, &headers) },
+        ),
+    );
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving metrics");
+    }
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+    })
 }
