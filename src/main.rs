@@ -189,19 +189,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
     salesbot::metrics::handle();
     let database = db::locate(&config).await?;
-    let pool = db::connect(&database.url, config.db_max_connections).await?;
-    tracing::info!(database = %database.url, "connected");
-    warn_if_rls_is_bypassed(&pool).await;
     let no_migrate = match &command {
         Command::Serve(args) | Command::Work(args) | Command::All(args) => args.no_migrate,
         Command::Migrate => false,
         Command::Queue(_) | Command::Telegram(_) => true,
         Command::Extract => unreachable!("handled before start-up"),
     };
+    // Before the pool: the role the pool's connections take is created by a migration.
     if !no_migrate {
-        db::migrate(&pool).await?;
+        db::migrate_at(&database.url).await?;
         tracing::info!(version = db::expected_migration(), "migrations applied");
     }
+    let pool = db::connect(&database.url, config.db_max_connections).await?;
+    tracing::info!(database = %database.url, "connected");
     let shutdown = shutdown::on_signal();
     let runs = matches!(
         command,
@@ -244,20 +244,6 @@ async fn serve(
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     app.run_until_stopped(shutdown).await?;
     Ok(())
-}
-
-/// Row-level security does not apply to superusers or BYPASSRLS roles (docs/architecture.md, Tenancy).
-async fn warn_if_rls_is_bypassed(pool: &sqlx::PgPool) {
-    let bypass: Result<bool, _> = sqlx::query_scalar(
-        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(pool)
-    .await;
-    if let Ok(true) = bypass {
-        tracing::warn!(
-            "connected as a superuser or BYPASSRLS role: row-level security is not enforced; production must use an ordinary role"
-        );
-    }
 }
 
 async fn telegram_command(

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::queue::ops;
@@ -21,14 +21,28 @@ pub async fn run(db: PgPool, dead_retention: Duration, shutdown: CancellationTok
     let mut gauges = tokio::time::interval(GAUGE_EVERY);
     let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
     let mut vacuum = tokio::time::interval(VACUUM_EVERY);
+    // VACUUM and ANALYZE are the tables' owner's: the pool's role may not run them.
+    let mut owner: Option<PgConnection> = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = gauges.tick() => sample(&db).await,
             _ = cleanup.tick() => housekeep(&db, dead_retention).await,
             _ = vacuum.tick() => {
-                vacuum_queue(&db).await;
-                analyze_grown_tables(&db).await;
+                if owner.is_none() {
+                    owner = crate::db::owner_connection(&db)
+                        .await
+                        .inspect_err(|err| tracing::warn!(error = %err, "no connection for VACUUM"))
+                        .ok();
+                }
+                if let Some(conn) = owner.as_mut() {
+                    let vacuumed = vacuum_queue(conn).await;
+                    let analyzed = analyze_grown(conn).await;
+                    if vacuumed.is_err() || analyzed.is_err() {
+                        // Most likely the connection broke; the next tick opens another.
+                        owner = None;
+                    }
+                }
             }
         }
     }
@@ -67,16 +81,15 @@ async fn housekeep(db: &PgPool, dead_retention: Duration) {
     }
 }
 
-async fn vacuum_queue(db: &PgPool) {
+async fn vacuum_queue(owner: &mut PgConnection) -> Result<(), sqlx::Error> {
     // The server's autovacuum_naptime (60 s by default) is too slow for the queue's churn; dead index
     // entries at the head of jobs_claim slow every claim (queue.md §5). VACUUM is cheap on a small
     // table and skips pages already clean.
-    if let Err(err) = sqlx::query("VACUUM (SKIP_LOCKED) jobs, job_keys")
-        .execute(db)
+    sqlx::query("VACUUM (SKIP_LOCKED) jobs, job_keys")
+        .execute(owner)
         .await
-    {
-        tracing::debug!(error = %err, "queue vacuum skipped");
-    }
+        .inspect_err(|err| tracing::debug!(error = %err, "queue vacuum skipped"))
+        .map(drop)
 }
 
 /// With autovacuum off (this project's CI server; Render's Postgres has it on), ANALYZEs this
@@ -93,6 +106,15 @@ async fn vacuum_queue(db: &PgPool) {
 /// hold rows, so by the change-count rule they would be re-analyzed on every tick, each time
 /// invalidating every session's cached plans.
 pub async fn analyze_grown_tables(db: &PgPool) {
+    match crate::db::owner_connection(db).await {
+        Ok(mut owner) => {
+            let _ = analyze_grown(&mut owner).await;
+        }
+        Err(err) => tracing::debug!(error = %err, "no connection for ANALYZE"),
+    }
+}
+
+async fn analyze_grown(owner: &mut PgConnection) -> Result<(), sqlx::Error> {
     let analyze = sqlx::query(
         "DO $$
          DECLARE t record;
@@ -110,7 +132,9 @@ pub async fn analyze_grown_tables(db: &PgPool) {
              END LOOP;
          END $$",
     );
-    if let Err(err) = analyze.execute(db).await {
-        tracing::debug!(error = %err, "ANALYZE of grown tables skipped");
-    }
+    analyze
+        .execute(owner)
+        .await
+        .inspect_err(|err| tracing::debug!(error = %err, "ANALYZE of grown tables skipped"))
+        .map(drop)
 }

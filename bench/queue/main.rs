@@ -195,13 +195,15 @@ async fn fresh_database(url: &DatabaseUrl) -> anyhow::Result<()> {
 }
 
 /// Empties the queue between measurements (setup, not measured).
+/// Setup runs as the database's owner: the service's pool may not TRUNCATE, VACUUM or CHECKPOINT.
 async fn reset(db: &PgPool) -> anyhow::Result<()> {
+    let mut owner = salesbot::db::owner_connection(db).await?;
     sqlx::raw_sql("TRUNCATE jobs, job_keys, queue_pauses; UPDATE queue_wake SET parked = 0")
-        .execute(db)
+        .execute(&mut owner)
         .await?;
     // Separate statements: VACUUM cannot run in the implicit transaction of a multi-statement query.
     sqlx::raw_sql("VACUUM (ANALYZE) jobs, job_keys")
-        .execute(db)
+        .execute(&mut owner)
         .await?;
     checkpoint(db).await
 }
@@ -209,7 +211,8 @@ async fn reset(db: &PgPool) -> anyhow::Result<()> {
 /// Every measurement starts right after a checkpoint (as each pgbench ceiling run does), so none of
 /// them gets one triggered by the previous run's WAL.
 async fn checkpoint(db: &PgPool) -> anyhow::Result<()> {
-    sqlx::raw_sql("CHECKPOINT").execute(db).await?;
+    let mut owner = salesbot::db::owner_connection(db).await?;
+    sqlx::raw_sql("CHECKPOINT").execute(&mut owner).await?;
     Ok(())
 }
 
@@ -334,7 +337,7 @@ async fn prefill(db: &PgPool, n: usize, keyed: bool) -> anyhow::Result<()> {
     }
     // What autovacuum would have done by then (analyze threshold 5000 rows); keeps plans stable.
     sqlx::raw_sql("VACUUM (ANALYZE) jobs, job_keys")
-        .execute(db)
+        .execute(&mut salesbot::db::owner_connection(db).await?)
         .await?;
     checkpoint(db).await
 }
@@ -624,17 +627,17 @@ async fn main() -> anyhow::Result<()> {
 
     let s = Settings::from_env()?;
     fresh_database(&s.url).await?;
-    let db = salesbot::db::pool_options(s.db_connections())
-        .connect_with(salesbot::db::connect_options(&s.url)?)
+    // As the service connects: migrations as the owner, then the pool with RLS in force.
+    salesbot::db::migrate_at(&s.url).await?;
+    let db = salesbot::db::connect(&s.url, s.db_connections())
         .await
         .context("connecting to the bench database")?;
-    salesbot::db::migrate(&db).await?;
     match s.experiment.as_deref() {
         None => {}
         Some("no_kind_stats") => {
             eprintln!("EXPERIMENT no_kind_stats: not a measurement of the queue as shipped");
             sqlx::raw_sql("ALTER TABLE jobs ALTER COLUMN kind SET STATISTICS 0")
-                .execute(&db)
+                .execute(&mut salesbot::db::owner_connection(&db).await?)
                 .await?;
         }
         Some(other) => bail!("unknown QUEUE_BENCH_EXPERIMENT {other}"),

@@ -138,13 +138,26 @@ fn is_loopback(host: &str) -> bool {
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
+/// The role pooled connections take when the configured one would bypass row-level security
+/// (`migrations/0020_app_role.sql`).
+pub const APP_ROLE: &str = "salesbot_app";
+
+/// Who the service's queries run as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryRole {
+    /// The configured role is an ordinary one: the policies apply to it as it is.
+    AsConnected,
+    /// The configured role is a superuser or has BYPASSRLS: every connection takes [`APP_ROLE`].
+    Restricted,
+}
+
 /// sqlx pings every idle connection before handing it out, by default: a round trip before each
 /// statement run on the pool (measured: a one-statement enqueue took two). A connection in steady use
 /// is known to be alive, so only one idle for a while (dropped by a proxy, or the server restarted
 /// meanwhile) is checked; a connection that dies in between fails its statement, and the caller
 /// retries as it would for any transient database error.
-pub fn pool_options(max_connections: u32) -> PgPoolOptions {
-    PgPoolOptions::new()
+pub fn pool_options(max_connections: u32, role: QueryRole) -> PgPoolOptions {
+    let options = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
@@ -155,24 +168,98 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
                 }
                 Ok(true)
             })
-        })
+        });
+    match role {
+        QueryRole::AsConnected => options,
+        // Session-wide, once per connection: every statement of the pool runs without the
+        // privilege to skip a policy. (A role change is not a barrier against SQL injection —
+        // RESET ROLE undoes it — but against the query that forgets its tenant.)
+        QueryRole::Restricted => options.after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::raw_sql("SET ROLE salesbot_app").execute(conn).await?;
+                Ok(())
+            })
+        }),
+    }
+}
+
+/// Whether the role of `options` bypasses row-level security, and so must give it up.
+pub async fn query_role(options: &PgConnectOptions) -> anyhow::Result<QueryRole> {
+    let mut conn = sqlx::ConnectOptions::connect(options).await?;
+    let row = sqlx::query!(
+        r#"SELECT (r.rolsuper OR r.rolbypassrls) AS "bypasses!",
+                  EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'salesbot_app') AS "app_role!"
+           FROM pg_roles r WHERE r.rolname = current_user"#
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    sqlx::Connection::close(conn).await?;
+    match (row.bypasses, row.app_role) {
+        (false, _) => Ok(QueryRole::AsConnected),
+        (true, true) => Ok(QueryRole::Restricted),
+        (true, false) => anyhow::bail!(
+            "connected as a role that bypasses row-level security, and the role {APP_ROLE} that \
+             keeps the policies in force does not exist yet: run `salesbot migrate` first"
+        ),
+    }
 }
 
 /// Connects eagerly: the process fails at start, with the cause, if the database is unreachable.
+/// Connections give up the configured role's power to bypass row-level security.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> anyhow::Result<PgPool> {
-    pool_options(max_connections)
-        .connect_with(connect_options(url)?)
+    let options = connect_options(url)?;
+    let role = query_role(&options)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    if role == QueryRole::Restricted {
+        tracing::info!(
+            role = APP_ROLE,
+            "the configured role bypasses row-level security; queries run as {APP_ROLE}"
+        );
+    }
+    pool_options(max_connections, role)
+        .connect_with(options)
         .await
         .with_context(|| format!("connecting to {url}"))
 }
 
-/// Applies pending migrations. The migrator holds a Postgres advisory lock while it runs, so two
-/// processes starting at once apply each migration exactly once.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
+/// The pool the service would use for the database `pool` points at: the same connections, with
+/// row-level security in force. For tests, whose pools come from `#[sqlx::test]`.
+pub async fn service_pool(pool: &PgPool, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = (*pool.connect_options()).clone();
+    let role = query_role(&options).await?;
+    Ok(pool_options(max_connections, role).connect_lazy_with(options))
+}
+
+/// A connection of the configured role itself, not of the pool's restricted one: for the few
+/// statements only a table's owner may run (VACUUM, ANALYZE).
+pub async fn owner_connection(pool: &PgPool) -> Result<sqlx::PgConnection, sqlx::Error> {
+    sqlx::ConnectOptions::connect(&*pool.connect_options()).await
+}
+
+/// Applies pending migrations before the service's pool exists (its restricted role is one of
+/// them), on a connection of its own as the configured role: the owner of the schema, where the
+/// service's pool may create nothing. The migrator holds a Postgres advisory lock while it runs,
+/// so two processes starting at once apply each migration exactly once.
+pub async fn migrate_at(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let conn = sqlx::ConnectOptions::connect(&connect_options(url)?)
         .await
-        .context("applying database migrations")
+        .with_context(|| format!("connecting to {url}"))?;
+    migrate_on(conn).await
+}
+
+/// [`migrate_at`] the database `pool` points at (as its configured role, whatever the pool's).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    migrate_on(owner_connection(pool).await?).await
+}
+
+async fn migrate_on(mut conn: sqlx::PgConnection) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(&mut conn)
+        .await
+        .context("applying database migrations")?;
+    sqlx::Connection::close(conn).await?;
+    Ok(())
 }
 
 /// The newest migration this binary knows.

@@ -13,7 +13,7 @@ use salesbot::workers::{WorkerPool, registry};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, service, spawn_app};
 use crate::queue::fast_config;
 
 /// What the fake transcriber was given: mime type, language hint, audio.
@@ -71,7 +71,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
 }
 
 fn workers(pool: &PgPool, deps: Deps) -> WorkerPool {
-    WorkerPool::new(pool.clone(), registry(deps), fast_config())
+    WorkerPool::new(service(&pool), registry(deps), fast_config())
 }
 
 /// Workers with the offline engine and no speech-to-text: the default build's pipeline.

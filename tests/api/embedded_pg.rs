@@ -15,8 +15,14 @@ async fn private_cluster_starts_serves_and_stops() {
     let cluster = Cluster::start_on(&dir, port).await.unwrap();
     let url = cluster.url("salesbot");
     salesbot::db::ensure_database(&url).await.unwrap();
+    salesbot::db::migrate_at(&url).await.unwrap();
     let pool = salesbot::db::connect(&url, 2).await.unwrap();
-    salesbot::db::migrate(&pool).await.unwrap();
+    // The cluster's own superuser, as the local default connects: queries give up its bypass.
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(role, salesbot::db::APP_ROLE);
     let tenants: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
         .fetch_one(&pool)
         .await

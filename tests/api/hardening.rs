@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::chat::{FakeTranscriber, OGG, deps};
-use crate::helpers::{TestApp, error_code, spawn_app};
+use crate::helpers::{TestApp, error_code, service, spawn_app};
 use crate::queue::fast_config;
 use crate::telegram::{connect_bot, post_update, setup, telegram_workers, text_update};
 use salesbot::workers::engine::OfflineEngine;
@@ -28,7 +28,7 @@ async fn skip_coalescing(pool: &PgPool) {
 
 fn offline_workers(pool: &PgPool) -> WorkerPool {
     WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(deps(None, Arc::new(OfflineEngine::new()))),
         fast_config(),
     )
@@ -144,7 +144,7 @@ async fn a_voice_notes_answer_carries_what_was_heard(pool: PgPool) {
         text: "Хочу гараж в Астане".into(),
     });
     let workers = WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(deps(Some(transcriber), Arc::new(OfflineEngine::new()))),
         fast_config(),
     );

@@ -84,7 +84,12 @@ pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
         salesbot::telemetry::init(LogFormat::Pretty);
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = Application::with_listener(&config, pool.clone(), listener);
+    // As production connects: the test pool's superuser gives up its bypass of row-level security.
+    // (A test of an unreachable database gets its pool as it is: there is nothing to protect.)
+    let service = salesbot::db::service_pool(&pool, config.db_max_connections)
+        .await
+        .unwrap_or_else(|_| pool.clone());
+    let app = Application::with_listener(&config, service, listener);
     let addr = app.local_addr().unwrap();
     let accounts = app.accounts();
     let shutdown = CancellationToken::new();
@@ -191,6 +196,14 @@ pub async fn error_code(resp: reqwest::Response, status: u16) -> String {
         "no error.message in {body}"
     );
     code.to_owned()
+}
+
+/// A pool on the test's database as the service's processes connect to it: the test connection's
+/// superuser gives up its bypass of row-level security (`db::connect`). Workers in tests get it
+/// as production workers do; assertions keep the test's own pool, which sees every tenant.
+pub fn service(pool: &PgPool) -> PgPool {
+    salesbot::db::pool_options(5, salesbot::db::QueryRole::Restricted)
+        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// The built `salesbot` binary, for tests of the command line.

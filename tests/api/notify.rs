@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use crate::chat::deps;
 use crate::fakes::FakeTelegram;
+use crate::helpers::service;
 use crate::helpers::spawn_app;
 use crate::queue::fast_config;
 
@@ -35,7 +36,7 @@ fn notifying_workers_with(
         chat_id: "-1001234567".into(),
         public_url: "https://salesbot.example.kz".into(),
     }));
-    WorkerPool::new(pool.clone(), registry(deps), config)
+    WorkerPool::new(service(&pool), registry(deps), config)
 }
 
 async fn send(app: &crate::helpers::TestApp, token: &str, user: &str, text: &str) {

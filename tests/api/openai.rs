@@ -17,7 +17,7 @@ use sqlx::PgPool;
 
 use crate::chat::{OGG, accepted_id, deps};
 use crate::fake_openai::{API_KEY, Answer, FakeOpenAi};
-use crate::helpers::{TestApp, spawn_app, test_config};
+use crate::helpers::{TestApp, service, spawn_app, test_config};
 use crate::queue::fast_config;
 
 fn openai_settings(base_url: &str) -> OpenAiSettings {
@@ -44,7 +44,7 @@ fn config(base_url: &str) -> Config {
 /// Workers wired exactly as `salesbot work` wires them for this config.
 fn workers(pool: &PgPool, config: &Config) -> WorkerPool {
     WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(pipeline_deps(config, pool, None)),
         fast_config(),
     )
@@ -584,8 +584,16 @@ async fn two_pools_share_one_rate_limit(pool: PgPool) {
             settings.prices.clone(),
         ))
     };
-    let pool_a = WorkerPool::new(pool.clone(), registry(deps(None, engine())), fast_config());
-    let pool_b = WorkerPool::new(pool.clone(), registry(deps(None, engine())), fast_config());
+    let pool_a = WorkerPool::new(
+        service(&pool),
+        registry(deps(None, engine())),
+        fast_config(),
+    );
+    let pool_b = WorkerPool::new(
+        service(&pool),
+        registry(deps(None, engine())),
+        fast_config(),
+    );
 
     let app = spawn_app(pool.clone()).await;
     let (token, _) = app.register_ok("owner@stroy.kz", "СтройДом").await;

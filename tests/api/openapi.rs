@@ -37,7 +37,10 @@ const ROUTES: &[(&str, &str)] = &[
 
 #[sqlx::test]
 async fn openapi_lists_every_route(pool: PgPool) {
-    let app = spawn_app(pool).await;
+    // DEV_MODE, so that /metrics is served on the API port too.
+    let mut config = crate::helpers::test_config();
+    config.dev_mode = true;
+    let app = crate::helpers::spawn_app_with(config, pool).await;
     let doc: Value = app.get("/openapi.json", None).await.json().await.unwrap();
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()

@@ -1,5 +1,6 @@
-//! Row-level security: the database itself hides other tenants' rows from a non-superuser role
-//! (superusers, like the test connection, bypass RLS — production must not connect as one).
+//! Row-level security: the database itself hides other tenants' rows from the service's role
+//! (`salesbot_app`, which every service connection takes when the configured role — like the
+//! test connection's `postgres` — is a superuser; migrations/0020_app_role.sql).
 
 use salesbot::domain::TenantId;
 use sqlx::PgPool;
@@ -7,26 +8,7 @@ use uuid::Uuid;
 
 use crate::tenancy::seed_conversation;
 
-const SET_PROBE_ROLE: &str = "SET LOCAL ROLE salesbot_rls_probe";
-
-async fn ensure_probe_role(pool: &PgPool) {
-    // Roles are cluster-wide and tests run in parallel: create once, tolerate the race.
-    sqlx::raw_sql(
-        "DO $$ BEGIN
-             CREATE ROLE salesbot_rls_probe NOLOGIN NOSUPERUSER NOBYPASSRLS;
-         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-         END $$",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::raw_sql(
-        "GRANT SELECT, INSERT, UPDATE, DELETE ON bot_users, messages, leads TO salesbot_rls_probe",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-}
+const SET_PROBE_ROLE: &str = "SET LOCAL ROLE salesbot_app";
 
 async fn tenant(pool: &PgPool, name: &str) -> Uuid {
     let id = Uuid::now_v7();
@@ -48,7 +30,6 @@ async fn visible_leads(tx: &mut sqlx::PgConnection) -> Vec<String> {
 
 #[sqlx::test]
 async fn non_superuser_sees_only_the_tenant_named_by_the_setting(pool: PgPool) {
-    ensure_probe_role(&pool).await;
     let x = tenant(&pool, "X").await;
     let y = tenant(&pool, "Y").await;
     seed_conversation(&pool, x, "x1", "Xenia").await;
@@ -117,11 +98,6 @@ async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
 /// A company's Telegram settings, as a non-superuser sees them: only under its own tenant.
 #[sqlx::test]
 async fn telegram_settings_are_invisible_to_another_tenant(pool: PgPool) {
-    ensure_probe_role(&pool).await;
-    sqlx::raw_sql("GRANT SELECT ON telegram_bots, telegram_updates TO salesbot_rls_probe")
-        .execute(&pool)
-        .await
-        .unwrap();
     let x = tenant(&pool, "X").await;
     let y = tenant(&pool, "Y").await;
     sqlx::query(
@@ -153,4 +129,47 @@ async fn telegram_settings_are_invisible_to_another_tenant(pool: PgPool) {
         }
         tx.rollback().await.unwrap();
     }
+}
+
+/// The README's default set-up connects as the local server's `postgres` superuser, which no
+/// policy binds. The service's connections give that power up: a query that forgets its tenant
+/// sees nothing, however many tenants the database holds.
+#[sqlx::test]
+async fn the_default_local_set_up_keeps_row_level_security_in_force(pool: PgPool) {
+    let x = tenant(&pool, "X").await;
+    seed_conversation(&pool, x, "x1", "Xenia").await;
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let url = salesbot::config::DatabaseUrl::parse(&format!(
+        "postgres://postgres@127.0.0.1:5432/{database}"
+    ))
+    .unwrap();
+    let service = salesbot::db::connect(&url, 2).await.unwrap();
+
+    let (role, leads): (String, i64) =
+        sqlx::query_as("SELECT current_user::text, (SELECT count(*) FROM leads)")
+            .fetch_one(&service)
+            .await
+            .unwrap();
+    assert_eq!(role, salesbot::db::APP_ROLE);
+    assert_eq!(
+        leads, 0,
+        "a tenant query without the tenant set sees no rows"
+    );
+    let superuser_sees: i64 = sqlx::query_scalar("SELECT count(*) FROM leads")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(superuser_sees, 1, "the row is there");
+    // Named, the tenant sees its own.
+    let mut tx = salesbot::db::tenant_tx(&service, TenantId(x))
+        .await
+        .unwrap();
+    assert_eq!(visible_leads(&mut tx).await, vec!["Xenia"]);
+    tx.rollback().await.unwrap();
+    // The role cannot switch a policy off, nor own anything.
+    let err = sqlx::query("ALTER TABLE leads DISABLE ROW LEVEL SECURITY")
+        .execute(&service)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("must be owner"), "{err}");
 }

@@ -21,7 +21,7 @@ use sqlx::PgPool;
 
 use crate::chat::{FakeTranscriber, deps};
 use crate::fakes::FakeTelegram;
-use crate::helpers::{TEST_SECRET, TestApp, error_code, spawn_app_with, test_config};
+use crate::helpers::{TEST_SECRET, TestApp, error_code, service, spawn_app_with, test_config};
 use crate::queue::fast_config;
 
 pub const BOT_TOKEN: &str = "123456:AAHk_customer-bot-token-0123abcd";
@@ -62,7 +62,7 @@ pub fn telegram_deps(addr: SocketAddr, transcriber: Option<Arc<dyn Transcriber>>
 
 pub fn telegram_workers(pool: &PgPool, addr: SocketAddr) -> WorkerPool {
     WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(telegram_deps(addr, None)),
         fast_config(),
     )
@@ -77,7 +77,7 @@ pub fn patient_workers(pool: &PgPool, addr: SocketAddr) -> WorkerPool {
         },
         ..fast_config()
     };
-    WorkerPool::new(pool.clone(), registry(telegram_deps(addr, None)), config)
+    WorkerPool::new(service(&pool), registry(telegram_deps(addr, None)), config)
 }
 
 /// A company's bot as Telegram knows it after `setWebhook`.
@@ -480,7 +480,7 @@ async fn a_voice_note_is_downloaded_transcribed_and_answered(pool: PgPool) {
         text: "Хочу дом сто пятьдесят квадратов в Астане".into(),
     });
     let workers = WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(telegram_deps(s.addr, Some(transcriber.clone()))),
         fast_config(),
     );
@@ -734,7 +734,7 @@ const MANAGERS_CHAT: &str = "-1009876543210";
 async fn the_companys_own_chat_gets_its_notifications_in_its_language_once(pool: PgPool) {
     let s = setup(&pool).await;
     let workers = WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         registry(notifying_deps(s.addr)),
         fast_config(),
     );
@@ -817,7 +817,7 @@ async fn a_lead_change_is_queued_for_managers_only_when_a_chat_can_take_it(pool:
         .unwrap();
     // Turns only: a queued notification stays in the table to be seen.
     let turns = WorkerPool::new(
-        pool.clone(),
+        service(&pool),
         salesbot::workers::Registry::new().with(TurnHandler {
             deps: telegram_deps(s.addr, None),
         }),
@@ -871,7 +871,7 @@ async fn a_failing_managers_chat_never_delays_the_customers_reply(pool: PgPool) 
         },
         ..fast_config()
     };
-    let workers = WorkerPool::new(pool.clone(), registry(notifying_deps(s.addr)), config);
+    let workers = WorkerPool::new(service(&pool), registry(notifying_deps(s.addr)), config);
     let (jwt, _) = s.app.register_ok("n@stroy.kz", "Stroy").await;
     let bot = connect_bot(&s, &jwt, &workers, BOT_TOKEN).await;
     s.telegram.fail_chat(
@@ -996,7 +996,7 @@ async fn the_long_poll_mode_feeds_the_same_ingest_and_stores_its_offset(pool: Pg
         polling: true,
     });
     deps.telegram = Some(telegram.clone());
-    let workers = WorkerPool::new(pool.clone(), registry(deps), fast_config());
+    let workers = WorkerPool::new(service(&pool), registry(deps), fast_config());
     let (jwt, body) = s.app.register_ok("poll@stroy.kz", "Stroy").await;
     let tenant = TenantId(
         body["user"]["tenant"]["id"]
