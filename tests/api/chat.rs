@@ -71,7 +71,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
 }
 
 fn workers(pool: &PgPool, deps: Deps) -> WorkerPool {
-    WorkerPool::new(service(&pool), registry(deps), fast_config())
+    WorkerPool::new(service(pool), registry(deps), fast_config())
 }
 
 /// Workers with the offline engine and no speech-to-text: the default build's pipeline.

@@ -28,7 +28,7 @@ async fn skip_coalescing(pool: &PgPool) {
 
 fn offline_workers(pool: &PgPool) -> WorkerPool {
     WorkerPool::new(
-        service(&pool),
+        service(pool),
         registry(deps(None, Arc::new(OfflineEngine::new()))),
         fast_config(),
     )

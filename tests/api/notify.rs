@@ -36,7 +36,7 @@ fn notifying_workers_with(
         chat_id: "-1001234567".into(),
         public_url: "https://salesbot.example.kz".into(),
     }));
-    WorkerPool::new(service(&pool), registry(deps), config)
+    WorkerPool::new(service(pool), registry(deps), config)
 }
 
 async fn send(app: &crate::helpers::TestApp, token: &str, user: &str, text: &str) {

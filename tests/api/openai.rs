@@ -44,7 +44,7 @@ fn config(base_url: &str) -> Config {
 /// Workers wired exactly as `salesbot work` wires them for this config.
 fn workers(pool: &PgPool, config: &Config) -> WorkerPool {
     WorkerPool::new(
-        service(&pool),
+        service(pool),
         registry(pipeline_deps(config, pool, None)),
         fast_config(),
     )

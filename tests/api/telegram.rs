@@ -62,7 +62,7 @@ pub fn telegram_deps(addr: SocketAddr, transcriber: Option<Arc<dyn Transcriber>>
 
 pub fn telegram_workers(pool: &PgPool, addr: SocketAddr) -> WorkerPool {
     WorkerPool::new(
-        service(&pool),
+        service(pool),
         registry(telegram_deps(addr, None)),
         fast_config(),
     )
@@ -77,7 +77,7 @@ pub fn patient_workers(pool: &PgPool, addr: SocketAddr) -> WorkerPool {
         },
         ..fast_config()
     };
-    WorkerPool::new(service(&pool), registry(telegram_deps(addr, None)), config)
+    WorkerPool::new(service(pool), registry(telegram_deps(addr, None)), config)
 }
 
 /// A company's bot as Telegram knows it after `setWebhook`.
