@@ -8,7 +8,8 @@
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
 //! - [`domain`]: newtypes and pure logic, no IO.
 //! - [`crypto`]: encryption at rest of tenants' secrets (their bot tokens).
-//! - [`config`], [`telemetry`], [`shutdown`], [`startup`], [`error`]: process plumbing.
+//! - [`config`], [`telemetry`], [`shutdown`], [`supervisor`], [`startup`], [`error`]: process
+//!   plumbing.
 //!
 //! `docs/architecture.md` describes the design and why it is so.
 
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod queue;
 pub mod shutdown;
 pub mod startup;
+pub mod supervisor;
 pub mod telemetry;
 
 #[path = "../workers/mod.rs"]

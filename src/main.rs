@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tokio_util::sync::CancellationToken;
 
 use salesbot::config::{Config, SecretOrigin, Settings};
 use salesbot::startup::Application;
+use salesbot::supervisor::{Supervisor, WorkerPulse};
 use salesbot::{db, queue, shutdown, telemetry, workers};
 
 #[derive(Parser)]
@@ -203,6 +203,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&database.url, config.db_max_connections).await?;
     tracing::info!(database = %database.url, "connected");
     let shutdown = shutdown::on_signal();
+    // Every long-running task of the process runs under it: one ending early stops the process,
+    // which then exits non-zero for the platform to restart (src/supervisor.rs).
+    let supervisor = Supervisor::new(shutdown.clone());
     let runs = matches!(
         command,
         Command::Serve(_) | Command::Work(_) | Command::All(_)
@@ -212,37 +215,47 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let access = config.metrics_on_own_port();
-        salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+        let metrics =
+            salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+        supervisor
+            .scope(shutdown.clone())
+            .spawn("metrics", async move { Ok(metrics.await??) });
     }
-    match command {
+    let outcome = match command {
         Command::Migrate => Ok(()),
         Command::Queue(args) => queue_command(&pool, args).await,
         Command::Telegram(args) => telegram_command(&config, &pool, args).await,
         Command::Extract => unreachable!("handled before start-up"),
-        Command::Serve(_) => serve(&config, pool, shutdown).await,
-        Command::Work(_) => workers::run(&config, pool, shutdown).await,
-        Command::All(_) => {
-            let worker = {
-                let (config, pool, shutdown) = (config.clone(), pool.clone(), shutdown.clone());
-                tokio::spawn(async move { workers::run(&config, pool, shutdown).await })
-            };
-            let served = serve(&config, pool, shutdown.clone()).await;
-            shutdown.cancel();
-            worker.await.context("worker task panicked")??;
-            served
+        Command::Serve(_) => serve(&config, pool, &supervisor, None).await,
+        Command::Work(_) => {
+            let workers = workers::start(&config, pool, &supervisor).await;
+            workers.run(shutdown).await
         }
+        Command::All(_) => {
+            let workers = workers::start(&config, pool.clone(), &supervisor).await;
+            let pulse = workers.pulse();
+            supervisor
+                .scope(shutdown.clone())
+                .spawn("worker", async move { workers.run(shutdown).await });
+            serve(&config, pool, &supervisor, Some(pulse)).await
+        }
+    };
+    match supervisor.failure() {
+        Some(failure) => Err(anyhow::anyhow!(failure)),
+        None => outcome,
     }
 }
 
 async fn serve(
     config: &Config,
     pool: sqlx::PgPool,
-    shutdown: CancellationToken,
+    supervisor: &Supervisor,
+    worker: Option<WorkerPulse>,
 ) -> anyhow::Result<()> {
-    let app = Application::build(config, pool)
+    let app = Application::build(config, pool, supervisor, worker)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    app.run_until_stopped(shutdown).await?;
+    app.run_until_stopped(supervisor.process().clone()).await?;
     Ok(())
 }
 

@@ -62,6 +62,19 @@ pub fn ingest_batch(messages: usize) {
     metrics::counter!(INGEST_BATCHED_MESSAGES).increment(messages as u64);
 }
 
+/// A long-running task of the process ended before it was told to (the process then stops).
+pub const TASKS_FAILED: &str = "salesbot_tasks_failed_total";
+/// Job handlers that panicked (each such attempt counts as a failed attempt).
+pub const JOB_PANICS: &str = "salesbot_job_panics_total";
+
+pub fn task_failed(task: &'static str) {
+    metrics::counter!(TASKS_FAILED, "task" => task).increment(1);
+}
+
+pub fn job_panicked(kind: &str) {
+    metrics::counter!(JOB_PANICS, "kind" => kind.to_owned()).increment(1);
+}
+
 pub fn throttled(rule: &'static str) {
     metrics::counter!(HTTP_THROTTLED, "rule" => rule).increment(1);
 }

@@ -1,6 +1,8 @@
 //! Building and running the web application, the same way in `main` and in tests:
 //! `Application::build` binds the listener (tests bind port 0), `run_until_stopped` serves until the
-//! shutdown token is cancelled and then gives in-flight requests the grace period to finish.
+//! process's shutdown token is cancelled and then gives in-flight requests the grace period to
+//! finish. The application's background tasks run under the process's [`Supervisor`]: one ending
+//! early stops the process.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::http::accounts::AccountCache;
 use crate::http::{self, AppState};
+use crate::supervisor::{Supervisor, WorkerPulse};
 
 pub struct Application {
     listener: TcpListener,
@@ -23,14 +26,29 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: &Config, pool: PgPool) -> std::io::Result<Self> {
+    pub async fn build(
+        config: &Config,
+        pool: PgPool,
+        supervisor: &Supervisor,
+        worker: Option<WorkerPulse>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Self::with_listener(config, pool, listener))
+        Ok(Self::with_listener(
+            config, pool, listener, supervisor, worker,
+        ))
     }
 
-    pub fn with_listener(config: &Config, pool: PgPool, listener: TcpListener) -> Self {
+    /// `worker`: the pulse of a worker pool running in the same process, which /ready then checks.
+    pub fn with_listener(
+        config: &Config,
+        pool: PgPool,
+        listener: TcpListener,
+        supervisor: &Supervisor,
+        worker: Option<WorkerPulse>,
+    ) -> Self {
         let tasks = CancellationToken::new();
-        let state = AppState::new(config, pool, tasks.clone());
+        let mut state = AppState::new(config, pool, &supervisor.scope(tasks.clone()));
+        state.worker = worker;
         Self {
             accounts: state.accounts.clone(),
             listener,

@@ -17,7 +17,11 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(60);
 /// low thousands under churn. Once a minute, the end-to-end bench's claims read ~650 blocks each.
 const VACUUM_EVERY: Duration = Duration::from_secs(10);
 
-pub async fn run(db: PgPool, dead_retention: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    db: PgPool,
+    dead_retention: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut gauges = tokio::time::interval(GAUGE_EVERY);
     let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
     let mut vacuum = tokio::time::interval(VACUUM_EVERY);
@@ -25,7 +29,7 @@ pub async fn run(db: PgPool, dead_retention: Duration, shutdown: CancellationTok
     let mut owner: Option<PgConnection> = None;
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return Ok(()),
             _ = gauges.tick() => sample(&db).await,
             _ = cleanup.tick() => housekeep(&db, dead_retention).await,
             _ = vacuum.tick() => {

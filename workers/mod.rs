@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::supervisor::Supervisor;
 pub use pool::{
     Handler, JobContext, JobError, JobFuture, PoolConfig, Registry, RunReport, WorkerPool,
 };
@@ -169,36 +169,29 @@ pub fn pool_config(config: &Config) -> PoolConfig {
     }
 }
 
-/// Runs the worker process until `shutdown` is cancelled, then drains.
-pub async fn run(config: &Config, db: PgPool, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Starts a worker process's background tasks under `supervisor` — queue maintenance, the wake-up
+/// sender, the Telegram poller in getUpdates mode — and returns the pool, ready to
+/// [`run`](WorkerPool::run) until the process's shutdown.
+pub async fn start(config: &Config, db: PgPool, supervisor: &Supervisor) -> WorkerPool {
     crate::queue::wake::listen_works(&db).await;
-    let maintenance = tokio::spawn(maintenance::run(
-        db.clone(),
-        config.worker.dead_retention,
-        shutdown.clone(),
-    ));
-    let waker = crate::queue::wake::Waker::spawn(db.clone(), shutdown.clone());
+    let tasks = supervisor.scope(supervisor.process().clone());
+    let shutdown = tasks.stop().clone();
+    tasks.spawn(
+        "maintenance",
+        maintenance::run(db.clone(), config.worker.dead_retention, shutdown.clone()),
+    );
+    let waker = crate::queue::wake::Waker::spawn(db.clone(), &tasks);
     let deps = pipeline_deps(config, &db, Some(waker.clone()));
-    let poller = match (&deps.telegram, config.telegram_polling) {
-        (Some(telegram), true) => Some(tokio::spawn(telegram_poll::run(
-            db.clone(),
-            telegram.clone(),
-            waker,
-            shutdown.clone(),
-        ))),
-        _ => None,
-    };
-    let pool = WorkerPool::new(db, registry(deps), pool_config(config));
+    if let (Some(telegram), true) = (&deps.telegram, config.telegram_polling) {
+        tasks.spawn(
+            "telegram-poller",
+            telegram_poll::run(db.clone(), telegram.clone(), waker, shutdown),
+        );
+    }
     tracing::info!(
         concurrency = config.worker.concurrency,
         lease = ?config.worker.lease,
         "worker started"
     );
-    let result = pool.run(shutdown).await;
-    maintenance.abort();
-    if let Some(poller) = poller {
-        poller.abort();
-    }
-    tracing::info!("worker stopped");
-    result
+    WorkerPool::new(db, registry(deps), pool_config(config))
 }

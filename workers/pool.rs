@@ -19,9 +19,14 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+
 use crate::metrics::{self, Outcome};
 use crate::queue::wake::{self, Listener};
 use crate::queue::{self, Backoff, ClaimedJob, JobId, Lease, Reschedule};
+use crate::supervisor::{WorkerPulse, panic_message};
 
 /// The future a handler returns.
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'static>>;
@@ -184,6 +189,9 @@ impl RunReport {
 /// How one attempt ended, as seen by the pool.
 enum Ending {
     Done(Result<(), JobError>),
+    /// The handler panicked: a failed attempt like any other (retried, then dead), never the end
+    /// of the pool.
+    Panicked(String),
     DeadlineExceeded(Duration),
     LeaseLost,
 }
@@ -201,6 +209,7 @@ pub struct WorkerPool {
     registry: Arc<Registry>,
     kinds: Vec<String>,
     config: PoolConfig,
+    pulse: WorkerPulse,
 }
 
 impl WorkerPool {
@@ -217,7 +226,13 @@ impl WorkerPool {
             kinds: registry.kinds(),
             registry: Arc::new(registry),
             config,
+            pulse: WorkerPulse::default(),
         }
+    }
+
+    /// Beats on every turn of [`run`](Self::run)'s claim loop; silent once it stops.
+    pub fn pulse(&self) -> WorkerPulse {
+        self.pulse.clone()
     }
 
     /// Processes what is runnable now — including jobs promoted as earlier ones of their key finish —
@@ -234,7 +249,7 @@ impl WorkerPool {
             self.spawn_all(&mut tasks, &in_flight, claimed);
             let mut finished = Vec::new();
             while let Some(result) = tasks.join_next().await {
-                finished.push(result?);
+                finished.extend(joined(result));
             }
             self.settle(&in_flight, finished, &mut report).await?;
         }
@@ -251,11 +266,15 @@ impl WorkerPool {
     pub async fn run(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let mut listener = Listener::connect(&self.db).await;
         let in_flight = InFlight::default();
-        let heartbeat = tokio::spawn(heartbeat_loop(
+        // Without it leases run out under running jobs and they run twice: the pool stops with it.
+        let mut heartbeat = tokio::spawn(heartbeat_loop(
             self.db.clone(),
             in_flight.clone(),
             self.config.lease,
         ));
+        let heartbeat_stopped = CancellationToken::new();
+        let pulse = self.pulse.clone();
+        let heartbeat_task = &mut heartbeat;
         // Bounded, so a settler that cannot keep up slows the claims down.
         let (finished_tx, finished_rx) = mpsc::channel::<Finished>(self.config.concurrency);
         let in_flight = &in_flight;
@@ -264,8 +283,12 @@ impl WorkerPool {
             let mut parked = false;
             let result = async {
                 loop {
+                    pulse.beat();
                     if shutdown.is_cancelled() {
                         break;
+                    }
+                    if heartbeat_stopped.is_cancelled() {
+                        anyhow::bail!("the lease heartbeat stopped");
                     }
                     let free = self.config.concurrency.saturating_sub(tasks.len());
                     let mut starved = false;
@@ -300,13 +323,20 @@ impl WorkerPool {
                             () = shutdown.cancelled() => None,
                             Some(done) = tasks.join_next(), if !tasks.is_empty() => Some(done),
                             _ = listener.wait(self.config.poll_interval), if starved => None,
+                            ended = &mut *heartbeat_task, if !heartbeat_stopped.is_cancelled() => {
+                                tracing::error!(?ended, "the lease heartbeat stopped");
+                                heartbeat_stopped.cancel();
+                                None
+                            }
                         }
                     };
-                    if let Some(done) = finished {
-                        send(&finished_tx, done?).await;
+                    for done in finished.into_iter().flat_map(joined) {
+                        send(&finished_tx, done).await;
                     }
                     while let Some(done) = tasks.try_join_next() {
-                        send(&finished_tx, done?).await;
+                        if let Some(done) = joined(done) {
+                            send(&finished_tx, done).await;
+                        }
                     }
                 }
                 anyhow::Ok(())
@@ -342,6 +372,7 @@ impl WorkerPool {
         // rather than after its lease expires.
         self.release_leftovers(in_flight).await;
         heartbeat.abort();
+        self.pulse.stop();
         result
     }
 
@@ -356,8 +387,7 @@ impl WorkerPool {
         let deadline = tokio::time::Instant::now() + self.config.grace;
         while !tasks.is_empty() {
             match tokio::time::timeout_at(deadline, tasks.join_next()).await {
-                Ok(Some(Ok(done))) => finished.push(done),
-                Ok(Some(Err(err))) => tracing::error!(error = %err, "job task failed"),
+                Ok(Some(done)) => finished.extend(joined(done)),
                 Ok(None) | Err(_) => break,
             }
         }
@@ -444,8 +474,14 @@ impl WorkerPool {
                         job.max_attempts
                     ))))
                 } else {
+                    // The handler's own call too is inside the caught future: a panic anywhere in
+                    // it fails this attempt, not the pool.
+                    let attempt = AssertUnwindSafe(async move { handler.run(ctx).await });
                     tokio::select! {
-                        result = handler.run(ctx) => Ending::Done(result),
+                        result = attempt.catch_unwind() => match result {
+                            Ok(result) => Ending::Done(result),
+                            Err(panic) => Ending::Panicked(panic_message(panic.as_ref())),
+                        },
                         () = lease_lost.cancelled() => Ending::LeaseLost,
                         () = tokio::time::sleep(deadline) => Ending::DeadlineExceeded(deadline),
                     }
@@ -488,6 +524,14 @@ impl WorkerPool {
                     tracing::warn!(job_id = %f.job.id, kind, "lease lost: another worker owns this job now");
                     report.lease_lost += 1;
                     Outcome::LeaseLost
+                }
+                Ending::Panicked(message) => {
+                    tracing::error!(job_id = %f.job.id, kind, attempt = f.job.attempts,
+                        tenant_id = f.job.tenant_id.map(|t| t.to_string()).unwrap_or_default(),
+                        panic = %message, "job handler panicked");
+                    metrics::job_panicked(kind);
+                    let error = JobError::retry(anyhow::anyhow!("handler panicked: {message}"));
+                    self.fail(&f.job, error, &mut buried, report).await?
                 }
                 Ending::DeadlineExceeded(deadline) => {
                     let error =
@@ -555,8 +599,17 @@ impl WorkerPool {
                         job: job.clone(),
                         db: self.db.clone(),
                     };
-                    if let Err(err) = handler.on_dead(ctx, message.clone()).await {
-                        tracing::error!(job_id = %job.id, error = %err, "cleanup of a dead job failed");
+                    let cleanup = AssertUnwindSafe(handler.on_dead(ctx, message.clone()));
+                    match cleanup.catch_unwind().await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(job_id = %job.id, error = %err, "cleanup of a dead job failed");
+                        }
+                        Err(panic) => {
+                            metrics::job_panicked(&job.kind);
+                            tracing::error!(job_id = %job.id, panic = %panic_message(panic.as_ref()),
+                                "cleanup of a dead job panicked");
+                        }
                     }
                 }
                 buried.push((lease, message));
@@ -582,6 +635,14 @@ impl WorkerPool {
         }
         Ok(outcome)
     }
+}
+
+/// A job task's outcome. Every task catches its handler's panics, so a join error is an abort at
+/// the end of a shutdown's grace period; that job's lease is released by the pool or runs out.
+fn joined(result: Result<Finished, tokio::task::JoinError>) -> Option<Finished> {
+    result
+        .inspect_err(|err| tracing::error!(error = %err, "job task ended without an outcome"))
+        .ok()
 }
 
 /// Hands a finished attempt to the settler. The settler only stops after the claim loop drops its

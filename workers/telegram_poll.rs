@@ -6,6 +6,7 @@
 //! for local use; production uses webhooks). The offset is stored after the updates it covers were
 //! recorded: a crash in between asks for them again, and recording deduplicates by update_id.
 
+use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,12 +70,27 @@ pub async fn poll_once(
     Ok(Some(updates.len()))
 }
 
-/// Polls every company bot until `shutdown`.
-pub async fn run(db: PgPool, telegram: Arc<Telegram>, waker: Waker, shutdown: CancellationToken) {
+/// Polls every company bot until `shutdown`. A bot's poller that stops (its bot removed, another
+/// process polling it, or a failure) is started again at the next refresh: one company's bot
+/// never stops the others'.
+pub async fn run(
+    db: PgPool,
+    telegram: Arc<Telegram>,
+    waker: Waker,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     tracing::info!("Telegram getUpdates mode: polling the companies' bots");
     let mut pollers: HashMap<TenantId, JoinHandle<()>> = HashMap::new();
     loop {
-        pollers.retain(|_, task| !task.is_finished());
+        pollers.retain(|tenant, task| {
+            if !task.is_finished() {
+                return true;
+            }
+            if let Some(Err(err)) = task.now_or_never() {
+                tracing::error!(tenant_id = %tenant, error = %err, "a bot's poller failed; it starts again");
+            }
+            false
+        });
         match db::telegram::tenants_with_bots(&db).await {
             Ok(tenants) => {
                 for tenant in tenants {
@@ -99,6 +115,7 @@ pub async fn run(db: PgPool, telegram: Arc<Telegram>, waker: Waker, shutdown: Ca
     for task in pollers.values() {
         task.abort();
     }
+    Ok(())
 }
 
 async fn poll_bot(

@@ -281,7 +281,10 @@ async fn one_by_one_enqueue(
 ) -> anyhow::Result<f64> {
     reset(db).await?;
     let shutdown = CancellationToken::new();
-    let waker = Waker::spawn(db.clone(), shutdown.clone());
+    let waker = Waker::spawn(
+        db.clone(),
+        &salesbot::supervisor::TaskScope::standalone(shutdown.clone()),
+    );
     let start = Instant::now();
     let deadline = start + secs;
     let mut producers = JoinSet::new();
@@ -516,7 +519,10 @@ async fn latency(s: &Settings, db: &PgPool, notify_at_commit: bool) -> anyhow::R
         all: Arc::new(Notify::new()),
     };
     let shutdown = CancellationToken::new();
-    let waker = Waker::spawn(db.clone(), shutdown.clone());
+    let waker = Waker::spawn(
+        db.clone(),
+        &salesbot::supervisor::TaskScope::standalone(shutdown.clone()),
+    );
     // One idle worker pool with the production defaults (concurrency 32, batch 32, poll 1 s).
     let worker = WorkerPool::new(
         db.clone(),

@@ -8,6 +8,7 @@
 //! them all (up to [`MAX_BATCH`]). Each message's answer is the one it would get alone: a batch
 //! that fails is retried one message at a time, so a bad message fails only its own request.
 
+use crate::supervisor::TaskScope;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -48,10 +49,15 @@ impl Waiting {
 }
 
 impl Ingestor {
-    /// Starts the batching task; it ends when the last clone is dropped and the queue is recorded.
-    pub fn spawn(pool: PgPool) -> Self {
+    /// Starts the batching task; it ends when the last clone is dropped and the queue is recorded
+    /// (after `tasks` is told to stop: earlier, every chat message would fail).
+    pub fn spawn(pool: PgPool, tasks: &TaskScope) -> Self {
         let (queue, arrivals) = mpsc::unbounded_channel();
-        tokio::spawn(gather(pool.clone(), arrivals));
+        let batcher = gather(pool.clone(), arrivals);
+        tasks.spawn("ingest-batcher", async move {
+            batcher.await;
+            Ok(())
+        });
         Self { pool, queue }
     }
 

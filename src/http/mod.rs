@@ -35,10 +35,10 @@ use crate::config::{AbuseLimits, Config, CorsOrigins, MetricsAccess};
 use crate::crypto::SecretBox;
 use crate::db::ingestor::Ingestor;
 use crate::queue::wake::Waker;
+use crate::supervisor::{TaskScope, WorkerPulse};
 use accounts::AccountCache;
 use auth::AuthKeys;
 use replies::ReplyHub;
-use tokio_util::sync::CancellationToken;
 
 /// What every handler can reach. Cheap to clone (an `Arc` and a pool handle).
 #[derive(Clone)]
@@ -62,16 +62,20 @@ pub struct AppState {
     pub limits: AbuseLimits,
     /// Who may read /metrics on the API port.
     pub metrics: MetricsAccess,
+    /// The worker pool's pulse when it runs in this process (`salesbot all`), for /ready.
+    pub worker: Option<WorkerPulse>,
+    /// A pool silent this long is not running (its loop turns at least once per job deadline).
+    pub worker_stale_after: Duration,
 }
 
 impl AppState {
-    /// Starts the state's background tasks (wake-ups, reply listener) until `shutdown`.
-    pub fn new(config: &Config, pool: PgPool, shutdown: CancellationToken) -> Self {
+    /// Starts the state's background tasks (wake-ups, reply listener, ingest batcher) in `tasks`.
+    pub fn new(config: &Config, pool: PgPool, tasks: &TaskScope) -> Self {
         let accounts = AccountCache::default();
         Self {
             auth: AuthKeys::new(&config.secret_key, config.jwt_ttl, config.bcrypt_cost),
-            waker: Waker::spawn(pool.clone(), shutdown.clone()),
-            replies: ReplyHub::spawn(pool.clone(), accounts.clone(), shutdown),
+            waker: Waker::spawn(pool.clone(), tasks),
+            replies: ReplyHub::spawn(pool.clone(), accounts.clone(), tasks),
             accounts,
             chat_wait: config.chat_wait,
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
@@ -79,7 +83,9 @@ impl AppState {
             handoff_timeout: config.handoff_timeout,
             limits: config.limits,
             metrics: config.metrics_on_api(),
-            ingestor: Ingestor::spawn(pool.clone()),
+            ingestor: Ingestor::spawn(pool.clone(), tasks),
+            worker: None,
+            worker_stale_after: config.worker.lease,
             pool,
         }
     }

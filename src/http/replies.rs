@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::db::messages::REPLIES_CHANNEL;
 use crate::http::accounts::{ACCOUNTS_CHANNEL, AccountCache};
+use crate::supervisor::TaskScope;
 
 #[derive(Clone, Default)]
 pub struct ReplyHub {
@@ -49,10 +50,11 @@ async fn pause(shutdown: &CancellationToken) -> bool {
 
 impl ReplyHub {
     /// Starts the listener task (until `shutdown`); it also keeps `accounts` evicted and live.
-    pub fn spawn(pool: PgPool, accounts: AccountCache, shutdown: CancellationToken) -> Self {
+    pub fn spawn(pool: PgPool, accounts: AccountCache, tasks: &TaskScope) -> Self {
         let hub = Self::default();
         let this = hub.clone();
-        tokio::spawn(async move {
+        let shutdown = tasks.stop().clone();
+        tasks.spawn("replies-listener", async move {
             loop {
                 let mut listener = match PgListener::connect_with(&pool).await {
                     Ok(l) => l,
@@ -61,7 +63,7 @@ impl ReplyHub {
                         if pause(&shutdown).await {
                             continue;
                         }
-                        return;
+                        return Ok(());
                     }
                 };
                 if let Err(err) = listener
@@ -72,13 +74,13 @@ impl ReplyHub {
                     if pause(&shutdown).await {
                         continue;
                     }
-                    return;
+                    return Ok(());
                 }
                 accounts.set_live(true);
                 this.wake_all();
                 loop {
                     let next = tokio::select! {
-                        () = shutdown.cancelled() => return,
+                        () = shutdown.cancelled() => return Ok(()),
                         next = listener.try_recv() => next,
                     };
                     match next {

@@ -16,9 +16,9 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use super::WAKE_CHANNEL;
+use crate::supervisor::TaskScope;
 
 /// At most one parked-worker check per this interval: under a burst of enqueues the checks
 /// themselves would otherwise be a round trip per few jobs; one idle producer still wakes at once.
@@ -32,10 +32,11 @@ pub struct Waker {
 }
 
 impl Waker {
-    pub fn spawn(pool: PgPool, shutdown: CancellationToken) -> Self {
+    pub fn spawn(pool: PgPool, tasks: &TaskScope) -> Self {
         let notify = Arc::new(Notify::new());
         let wakes = notify.clone();
-        tokio::spawn(async move {
+        let shutdown = tasks.stop().clone();
+        tasks.spawn("waker", async move {
             let mut last_check = tokio::time::Instant::now() - WAKE_DEBOUNCE;
             loop {
                 tokio::select! {
@@ -51,6 +52,7 @@ impl Waker {
                     tracing::warn!(error = %err, "could not wake parked workers (they poll anyway)");
                 }
             }
+            Ok(())
         });
         Self { notify }
     }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use salesbot::config::{
@@ -10,6 +11,7 @@ use salesbot::config::{
 };
 use salesbot::http::accounts::AccountCache;
 use salesbot::startup::Application;
+use salesbot::supervisor::Supervisor;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -24,6 +26,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The app's account cache, whose evictions tests wait on.
     pub accounts: AccountCache,
+    /// The app's tasks run under it, as a process's do.
+    pub supervisor: Supervisor,
+    /// The server: it ends when the app has shut down (to be taken once).
+    pub server: Mutex<Option<tokio::task::JoinHandle<std::io::Result<()>>>>,
     shutdown: CancellationToken,
 }
 
@@ -89,15 +95,18 @@ pub async fn spawn_app_with(config: Config, pool: PgPool) -> TestApp {
     let service = salesbot::db::service_pool(&pool, config.db_max_connections)
         .await
         .unwrap_or_else(|_| pool.clone());
-    let app = Application::with_listener(&config, service, listener);
+    let shutdown = CancellationToken::new();
+    let supervisor = Supervisor::new(shutdown.clone());
+    let app = Application::with_listener(&config, service, listener, &supervisor, None);
     let addr = app.local_addr().unwrap();
     let accounts = app.accounts();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(shutdown.clone()));
+    let server = tokio::spawn(app.run_until_stopped(shutdown.clone()));
     TestApp {
         addr,
         pool,
         accounts,
+        supervisor,
+        server: Mutex::new(Some(server)),
         client: client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -4,7 +4,9 @@
 use salesbot::db::ingestor::Ingestor;
 use salesbot::db::messages::{Body, Channel, Incoming, Ingested};
 use salesbot::domain::TenantId;
+use salesbot::supervisor::TaskScope;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 async fn tenant(pool: &PgPool) -> TenantId {
@@ -58,7 +60,10 @@ async fn writing_transactions(pool: &PgPool) -> i64 {
 #[sqlx::test]
 async fn concurrent_messages_share_a_transaction_and_get_their_own_answers(pool: PgPool) {
     let tenant = tenant(&pool).await;
-    let ingestor = Ingestor::spawn(pool.clone());
+    let ingestor = Ingestor::spawn(
+        pool.clone(),
+        &TaskScope::standalone(CancellationToken::new()),
+    );
     let messages = (0..12)
         .map(|i| {
             (
@@ -105,7 +110,10 @@ async fn concurrent_messages_share_a_transaction_and_get_their_own_answers(pool:
 #[sqlx::test]
 async fn one_conversation_s_concurrent_messages_get_gapless_seqs_and_one_turn(pool: PgPool) {
     let tenant = tenant(&pool).await;
-    let ingestor = Ingestor::spawn(pool.clone());
+    let ingestor = Ingestor::spawn(
+        pool.clone(),
+        &TaskScope::standalone(CancellationToken::new()),
+    );
     let mut messages: Vec<(TenantId, Incoming)> = (0..5)
         .map(|i| (tenant, text("same", &format!("part {i}"), None)))
         .collect();
@@ -139,7 +147,10 @@ async fn one_conversation_s_concurrent_messages_get_gapless_seqs_and_one_turn(po
 #[sqlx::test]
 async fn a_message_that_cannot_be_stored_fails_alone(pool: PgPool) {
     let tenant = tenant(&pool).await;
-    let ingestor = Ingestor::spawn(pool.clone());
+    let ingestor = Ingestor::spawn(
+        pool.clone(),
+        &TaskScope::standalone(CancellationToken::new()),
+    );
     // A tenant that does not exist: its conversation row violates the foreign key, which fails
     // the whole batch's transaction; the others are then recorded one by one.
     let gone = TenantId(Uuid::now_v7());
@@ -165,7 +176,10 @@ async fn a_message_that_cannot_be_stored_fails_alone(pool: PgPool) {
 #[sqlx::test]
 async fn an_idempotency_key_sent_twice_at_once_records_one_message(pool: PgPool) {
     let tenant = tenant(&pool).await;
-    let ingestor = Ingestor::spawn(pool.clone());
+    let ingestor = Ingestor::spawn(
+        pool.clone(),
+        &TaskScope::standalone(CancellationToken::new()),
+    );
     let answers = ingest_all(
         &ingestor,
         vec![

@@ -21,5 +21,6 @@ mod openapi;
 mod queue;
 mod queue_crash;
 mod rls;
+mod supervision;
 mod telegram;
 mod tenancy;

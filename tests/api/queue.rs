@@ -825,7 +825,10 @@ async fn concurrent_workers_keep_per_key_order_and_lose_nothing(pool: PgPool) {
         let shutdown = shutdown.clone();
         workers.push(tokio::spawn(async move { pool_.run(shutdown).await }));
     }
-    let waker = queue::wake::Waker::spawn(pool.clone(), shutdown.clone());
+    let waker = queue::wake::Waker::spawn(
+        pool.clone(),
+        &salesbot::supervisor::TaskScope::standalone(shutdown.clone()),
+    );
     for job in single {
         queue::enqueue(&pool, job).await.unwrap();
         waker.wake();

@@ -45,12 +45,16 @@ pub struct Readiness {
     pub migration_applied: Option<i64>,
     /// Newest migration this build expects.
     pub migration_expected: i64,
+    /// Where the worker pool runs in this process (`salesbot all`): `running` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<&'static str>,
 }
 
-/// Readiness: the database answers and carries this build's migrations (503 otherwise).
+/// Readiness: the database answers and carries this build's migrations, and a worker pool running
+/// in this process (`salesbot all`) is alive (503 otherwise).
 #[utoipa::path(get, path = "/ready", tag = "ops", responses(
     (status = 200, body = Readiness),
-    (status = 503, description = "Database unreachable or migrations missing", body = Readiness),
+    (status = 503, description = "Database unreachable, migrations missing, or the worker stopped", body = Readiness),
 ))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let expected = db::expected_migration();
@@ -61,7 +65,15 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
             ("unreachable".to_owned(), None)
         }
     };
-    let is_ready = database == "ok" && applied.is_some_and(|a| a >= expected);
+    let worker = state.worker.as_ref().map(|pulse| {
+        if pulse.is_alive(state.worker_stale_after) {
+            "running"
+        } else {
+            "stopped"
+        }
+    });
+    let is_ready =
+        database == "ok" && applied.is_some_and(|a| a >= expected) && worker != Some("stopped");
     let status = if is_ready {
         StatusCode::OK
     } else {
@@ -71,13 +83,14 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
         status,
         Json(Readiness {
             status: if is_ready { "ready" } else { "not_ready" },
-            database: if database == "ok" && !is_ready {
+            database: if database == "ok" && applied.is_none_or(|a| a < expected) {
                 "migrations pending".to_owned()
             } else {
                 database
             },
             migration_applied: applied,
             migration_expected: expected,
+            worker,
         }),
     )
 }
