@@ -237,31 +237,105 @@ async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 }
 
 /// An integer query parameter within `MIN..=MAX`; outside it is refused (422), never clamped, so
-/// the OpenAPI document's `minimum`/`maximum` are exactly what is accepted.
+/// the OpenAPI document's `minimum`/`maximum` are exactly what is accepted. As in JSON Schema,
+/// `258.0` is the integer 258.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntIn<const MIN: i64, const MAX: i64>(pub i64);
 
+/// [`IntIn`] for a JSON body, where a string is not a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyIntIn<const MIN: i64, const MAX: i64>(pub i64);
+
 impl<'de, const MIN: i64, const MAX: i64> serde::Deserialize<'de> for IntIn<MIN, MAX> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = i64::deserialize(deserializer)?;
-        if (MIN..=MAX).contains(&value) {
-            Ok(Self(value))
+        deserializer
+            .deserialize_any(Integer::<MIN, MAX, true>)
+            .map(Self)
+    }
+}
+
+impl<'de, const MIN: i64, const MAX: i64> serde::Deserialize<'de> for BodyIntIn<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(Integer::<MIN, MAX, false>)
+            .map(Self)
+    }
+}
+
+/// Reads an integer in `MIN..=MAX`; from text (a query string) only when `TEXT`.
+struct Integer<const MIN: i64, const MAX: i64, const TEXT: bool>;
+
+impl<const MIN: i64, const MAX: i64, const TEXT: bool> serde::de::Visitor<'_>
+    for Integer<MIN, MAX, TEXT>
+{
+    type Value = i64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "an integer from {MIN} to {MAX}")
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+        if (MIN..=MAX).contains(&v) {
+            Ok(v)
         } else {
-            Err(serde::de::Error::custom(format_args!(
+            Err(E::custom(format_args!(
                 "must be an integer from {MIN} to {MAX}"
             )))
+        }
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+        self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+        // Exactly an i64 only below 2^63; the range check does the rest.
+        if v.fract() == 0.0 && v.abs() < 9.2e18 {
+            self.visit_i64(v as i64)
+        } else {
+            Err(E::custom(format_args!(
+                "must be an integer from {MIN} to {MAX}"
+            )))
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<i64, E> {
+        match (TEXT, v.parse::<i64>(), v.parse::<f64>()) {
+            (true, Ok(i), _) => self.visit_i64(i),
+            (true, _, Ok(f)) if f.is_finite() => self.visit_f64(f),
+            _ => Err(E::custom(format_args!(
+                "must be an integer from {MIN} to {MAX}"
+            ))),
         }
     }
 }
 
 impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for IntIn<MIN, MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        int_schema(MIN, MAX)
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for BodyIntIn<MIN, MAX> {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        int_schema(MIN, MAX)
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> utoipa::ToSchema for BodyIntIn<MIN, MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <IntIn<MIN, MAX> as utoipa::ToSchema>::name()
+    }
+}
+
+fn int_schema(min: i64, max: i64) -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    {
         use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type};
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::Integer))
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .minimum(Some(MIN))
-            .maximum(Some(MAX))
+            .minimum(Some(min))
+            .maximum(Some(max))
             .into()
     }
 }

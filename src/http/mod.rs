@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod contract;
 pub mod extract;
 pub mod limits;
 pub mod replies;
@@ -95,6 +96,8 @@ impl AppState {
 #[openapi(
     info(title = "salesbot", description = "AI sales manager for construction companies (RU/KZ/EN)."),
     modifiers(&BearerAuth),
+    // Schemas only a header parameter refers to (utoipa registers those of bodies by itself).
+    components(schemas(routes::chat::IdempotencyKey)),
     tags(
         (name = "auth", description = "Registration, login, the current account"),
         (name = "leads", description = "Leads qualified from conversations"),
@@ -131,7 +134,7 @@ impl Modify for BearerAuth {
 
 /// The API routes and their OpenAPI document.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::health::health))
         .routes(routes!(routes::health::ready))
         .routes(routes!(routes::health::metrics))
@@ -159,7 +162,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::handoff::handoff))
         .routes(routes!(routes::handoff::reply))
         .routes(routes!(routes::handoff::release))
-        .split_for_parts()
+        .split_for_parts();
+    contract::add_shared_errors(&mut doc);
+    (router, doc)
 }
 
 /// The complete application: API, docs, pages and middleware.

@@ -156,8 +156,9 @@ async fn managers_move_leads_along_and_bad_transitions_are_409(pool: PgPool) {
 
     let resp = patch(&token, json!({"status": "new"})).await.unwrap();
     assert_eq!(error_code(resp, 409).await, "invalid_transition");
+    // Whether a reason is needed depends on the lead (a lost one keeps its own): a conflict.
     let resp = patch(&token, json!({"status": "lost"})).await.unwrap();
-    assert_eq!(error_code(resp, 422).await, "validation_error");
+    assert_eq!(error_code(resp, 409).await, "loss_reason_required");
     let resp = patch(&token, json!({"phone": "12345"})).await.unwrap();
     assert_eq!(error_code(resp, 422).await, "validation_error");
     let resp = patch(&token, json!({"city": "atlantis"})).await.unwrap();

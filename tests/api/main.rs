@@ -4,6 +4,7 @@
 mod auth;
 mod chat;
 mod cli;
+mod contract;
 mod embedded_pg;
 mod extract;
 mod fake_openai;

@@ -31,6 +31,24 @@ use crate::http::limits;
 
 const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
+/// Documents the `Idempotency-Key` header as [`idempotency_key`] reads it.
+pub struct IdempotencyKey;
+
+impl utoipa::PartialSchema for IdempotencyKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .min_length(Some(1))
+            .max_length(Some(MAX_IDEMPOTENCY_KEY_CHARS))
+            // Visible ASCII, spaces inside only (HTTP drops them around a header value).
+            .pattern(Some("^[!-~](?:[ -~]*[!-~])?$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for IdempotencyKey {}
+
 /// A text message, as JSON or as a form (`application/x-www-form-urlencoded`, what `curl -d` and
 /// Python's `requests.post(data=…)` send, as the prototype's FastAPI `Form` fields accepted).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,16 +59,40 @@ pub struct ChatRequest {
     pub text: MessageText,
 }
 
-/// Multipart form of a chat message: `user_id` plus `text`, or plus a voice file.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the multipart body for OpenAPI
-pub struct ChatUpload {
-    user_id: ExternalUserId,
-    text: Option<MessageText>,
-    /// ogg/oga/opus, mp3, m4a, wav or webm, at most 25 MB (also accepted as `voice`).
-    #[schema(format = Binary, value_type = Option<String>)]
-    audio: Option<Vec<u8>>,
+/// Multipart form of a chat message: `user_id` and either `text` or a voice file (`audio`, or
+/// `voice` as some clients name it). Documents what [`parse_chat_body`] accepts.
+pub struct ChatUpload;
+
+impl utoipa::PartialSchema for ChatUpload {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+        };
+        let audio = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some(
+                "A voice note: ogg/oga/opus, mp3, m4a, wav or webm (recognised by content), at \
+                 most 25 MB; also accepted as `voice`.",
+            ));
+        // "user_id and exactly one of text and audio", said without oneOf: two properties of
+        // these three.
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .property("user_id", Ref::from_schema_name("ExternalUserId"))
+            .property("text", Ref::from_schema_name("MessageText"))
+            .property("audio", audio)
+            .required("user_id")
+            .min_properties(Some(2))
+            .max_properties(Some(2))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some("`user_id`, and `text` or `audio` (not both)."))
+            .into()
+    }
 }
+
+impl ToSchema for ChatUpload {}
 
 /// The reply, when it was ready in time.
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,7 +122,7 @@ pub struct ChatAccepted {
 /// Sends a customer message; answers with the bot's reply.
 #[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first answer"),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, description = "A retry with the same key returns the first answer"),
         ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once"),
     ),
     request_body(content(
@@ -232,14 +274,15 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value
-        .to_str()
-        .map_err(|_| AppError::BadRequest("Idempotency-Key must be ASCII".into()))?
-        .trim();
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(AppError::Validation(format!(
-            "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY_CHARS} characters"
-        )));
+    let refused = || {
+        AppError::Validation(format!(
+            "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters"
+        ))
+    };
+    let key = value.to_str().map_err(|_| refused())?.trim_matches(' ');
+    let visible = key.bytes().all(|b| (b' '..=b'~').contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS || !visible {
+        return Err(refused());
     }
     Ok(Some(key.to_owned()))
 }

@@ -109,7 +109,6 @@ impl utoipa::PartialSchema for PageCursor {
         ObjectBuilder::new()
             .schema_type(SchemaType::Type(Type::String))
             .format(Some(SchemaFormat::Custom("page-cursor".into())))
-            .pattern(Some("^[A-Za-z0-9_-]+$"))
             .description(Some(
                 "Opaque: the X-Next-Cursor (or Link rel=\"next\") of the previous page.",
             ))
@@ -228,7 +227,7 @@ pub struct LeadPatchRequest {
     params(("id" = Uuid, Path)), request_body = LeadPatchRequest,
     responses(
         (status = 200, body = LeadDetail), (status = 404, body = ErrorBody),
-        (status = 409, description = "Invalid status transition", body = ErrorBody),
+        (status = 409, description = "A status transition that is not allowed (`invalid_transition`), or to `lost` without a `loss_reason` (`loss_reason_required`)", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn patch_lead(
     State(state): State<AppState>,
@@ -262,7 +261,12 @@ pub async fn patch_lead(
                 code: "invalid_transition",
                 message: e.to_string(),
             },
-            e @ db::leads::EditError::LossReasonRequired => AppError::Validation(e.to_string()),
+            // It depends on the lead (one already lost keeps its reason): a conflict with its
+            // state, like a transition that is not allowed, not a malformed request.
+            e @ db::leads::EditError::LossReasonRequired => AppError::Conflict {
+                code: "loss_reason_required",
+                message: e.to_string(),
+            },
             db::leads::EditError::Db(e) => e.into(),
         })?;
     tracing::info!(tenant_id = %user.tenant_id, lead_id = %id, user_id = %user.user_id, "lead edited");

@@ -15,7 +15,7 @@ use crate::domain::text::{AboutText, CompanyPhoneText, GreetingText};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::extract::{ApiJson, ApiQuery};
+use crate::http::extract::{ApiJson, ApiQuery, BodyIntIn};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -70,11 +70,11 @@ pub struct AssistantSettingsRequest {
     pub greeting: Option<GreetingText>,
     /// The company's phone, offered to customers who prefer to call.
     pub company_phone: Option<CompanyPhoneText>,
-    /// Burst coalescing: a turn waits this long after the customer's last message.
-    #[schema(minimum = 0, maximum = 60000)]
-    pub coalesce_ms: i32,
+    /// Burst coalescing: a turn waits this long (milliseconds) after the customer's last message.
+    #[schema(inline)]
+    pub coalesce_ms: BodyIntIn<0, 60_000>,
     /// Monthly LLM budget in USD; when spent, the offline engine answers until the month ends.
-    #[schema(minimum = 0, exclusive_maximum = 1000000000)]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub monthly_budget_usd: Option<f64>,
 }
 
@@ -100,23 +100,18 @@ pub async fn put_assistant_settings(
 
 fn normalize(s: AssistantSettingsRequest) -> Result<AssistantSettings, AppError> {
     let text = |v: Option<String>| v.filter(|v| !v.is_empty());
-    if !(0..=60_000).contains(&s.coalesce_ms) {
-        return Err(AppError::Validation(
-            "field `coalesce_ms` must be from 0 to 60000".into(),
-        ));
-    }
     if let Some(b) = s.monthly_budget_usd
-        && !(b.is_finite() && (0.0..1e9).contains(&b))
+        && !(b.is_finite() && (0.0..=1e9).contains(&b))
     {
         return Err(AppError::Validation(
-            "field `monthly_budget_usd` must be from 0 to less than 1000000000".into(),
+            "field `monthly_budget_usd` must be from 0 to 1000000000".into(),
         ));
     }
     Ok(AssistantSettings {
         about: text(s.about.map(AboutText::into_string)),
         greeting: text(s.greeting.map(GreetingText::into_string)),
         company_phone: text(s.company_phone.map(CompanyPhoneText::into_string)),
-        coalesce_ms: s.coalesce_ms,
+        coalesce_ms: s.coalesce_ms.0 as i32,
         monthly_budget_usd: s.monthly_budget_usd.map(|b| (b * 100.0).round() / 100.0),
     })
 }

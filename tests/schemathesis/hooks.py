@@ -1,0 +1,40 @@
+"""Teaches schemathesis the two inputs no JSON Schema can describe (loaded by tests/api/contract.rs
+through SCHEMATHESIS_HOOKS).
+
+- A lead list's `cursor` is opaque: base64url of the JSON `{"at", "id"}` the API itself returns in
+  X-Next-Cursor. Its schema says `format: page-cursor`; valid ones are generated here.
+- A voice note is audio, recognised by its first bytes. Its schema says `format: binary` (a file
+  upload), which schemathesis fills with random bytes or sample images; here every generated file
+  starts with an Ogg page header, as a real voice note does.
+"""
+
+import base64
+import json
+from datetime import datetime, timezone
+
+import schemathesis
+from hypothesis import strategies as st
+
+OGG_PAGE = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00"
+
+
+def _cursor(at: datetime, lead_id) -> str:
+    raw = json.dumps({"at": at.isoformat(), "id": str(lead_id)}).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+schemathesis.openapi.format(
+    "page-cursor",
+    st.builds(
+        _cursor,
+        st.datetimes(
+            min_value=datetime(2000, 1, 1),
+            max_value=datetime(2099, 12, 31),
+            timezones=st.just(timezone.utc),
+        ),
+        st.uuids(),
+    ),
+)
+
+# The only file the API takes is a voice note.
+schemathesis.openapi.format("binary", st.binary(max_size=256).map(lambda tail: OGG_PAGE + tail))
