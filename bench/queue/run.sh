@@ -69,9 +69,8 @@ pgq() { psql -X -qAt -d postgres -c "$1"; }
     cargo bench --bench queue
   echo
   if [ "${QUEUE_BENCH_SOCKET_PASS:-1}" != 0 ] && [ -S "$socket_dir/.s.PGSQL.$PGPORT" ]; then
-    # sqlx 0.9.0 does not set TCP_NODELAY (github.com/transact-rs/sqlx issue 4335, fixed by PR 4336
-    # after 0.9.0): over TCP, multi-packet messages can wait for a delayed ACK (~40 ms). A Unix
-    # socket has no Nagle, so this pass shows the queue without that driver regression.
+    # A Unix socket has neither TCP nor TLS: this pass shows what the network path costs. (It
+    # also showed sqlx 0.9.0's missing TCP_NODELAY, sqlx#4335, until 0.9.1 fixed it.)
     echo "load average before pass 2: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "== queue, pass 2: Unix socket $socket_dir (no TCP, no TLS)"
     QUEUE_BENCH_DATABASE_URL="postgres://postgres@localhost/salesbot_bench?host=$socket_dir&port=$PGPORT" \
