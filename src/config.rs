@@ -456,7 +456,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "LOGIN_RATE_LIMIT",
-        default_value = "10/15m",
+        default_value = DEFAULT_LOGIN_RATE,
         global = true
     )]
     pub login_rate_limit: RateSetting,
@@ -465,7 +465,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "LOGIN_IP_RATE_LIMIT",
-        default_value = "30/1m",
+        default_value = DEFAULT_LOGIN_IP_RATE,
         global = true
     )]
     pub login_ip_rate_limit: RateSetting,
@@ -474,7 +474,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "REGISTER_RATE_LIMIT",
-        default_value = "10/1h",
+        default_value = DEFAULT_REGISTER_RATE,
         global = true
     )]
     pub register_rate_limit: RateSetting,
@@ -592,19 +592,18 @@ pub struct AbuseLimits {
     pub trusted_proxies: usize,
 }
 
+const DEFAULT_LOGIN_RATE: &str = "10/15m";
+const DEFAULT_LOGIN_IP_RATE: &str = "30/1m";
+const DEFAULT_REGISTER_RATE: &str = "10/1h";
+
 impl Default for AbuseLimits {
-    /// The defaults of the settings.
+    /// The settings' defaults.
     fn default() -> Self {
-        let rate = |burst: u32, minutes: u64| {
-            Some(RateLimit {
-                burst,
-                period: Duration::from_secs(minutes * 60),
-            })
-        };
+        let rate = |setting: &str| setting.parse::<RateSetting>().expect("a valid default").0;
         Self {
-            login_per_account: rate(10, 15),
-            login_per_ip: rate(30, 1),
-            register_per_ip: rate(10, 60),
+            login_per_account: rate(DEFAULT_LOGIN_RATE),
+            login_per_ip: rate(DEFAULT_LOGIN_IP_RATE),
+            register_per_ip: rate(DEFAULT_REGISTER_RATE),
             chat_per_tenant: None,
             trusted_proxies: 0,
         }

@@ -162,13 +162,7 @@ impl Serialize for City {
 impl<'de> Deserialize<'de> for City {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        City::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                let keys: Vec<&str> = City::ALL.iter().map(|v| v.as_str()).collect();
-                serde::de::Error::custom(format_args!("must be one of: {}", keys.join(", ")))
-            })
+        super::from_key(&City::ALL, City::as_str, &s).map_err(serde::de::Error::custom)
     }
 }
 

@@ -42,6 +42,19 @@ pub(crate) fn key_schema<'a>(
         .into()
 }
 
+/// The one of `all` whose key is exactly `raw` (the serde form of an enum of keys, as the OpenAPI
+/// enum says); the error lists the keys and never repeats `raw`.
+pub(crate) fn from_key<T: Copy>(
+    all: &[T],
+    key: fn(T) -> &'static str,
+    raw: &str,
+) -> Result<T, String> {
+    all.iter().copied().find(|v| key(*v) == raw).ok_or_else(|| {
+        let keys: Vec<&str> = all.iter().map(|v| key(*v)).collect();
+        format!("must be one of: {}", keys.join(", "))
+    })
+}
+
 /// A user's role within a tenant.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,

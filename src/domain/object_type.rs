@@ -127,13 +127,7 @@ impl Serialize for ObjectType {
 impl<'de> Deserialize<'de> for ObjectType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ObjectType::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                let keys: Vec<&str> = ObjectType::ALL.iter().map(|v| v.as_str()).collect();
-                serde::de::Error::custom(format_args!("must be one of: {}", keys.join(", ")))
-            })
+        super::from_key(&ObjectType::ALL, ObjectType::as_str, &s).map_err(serde::de::Error::custom)
     }
 }
 
