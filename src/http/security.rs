@@ -32,7 +32,11 @@ pub async fn layer(State(policy): State<Policy>, request: Request, next: Next) -
     // API answers are a tenant's data or a token: no cache, shared or private, may keep them.
     let private = request.headers().contains_key(header::AUTHORIZATION)
         || request.uri().path().starts_with("/api/");
-    let mut response = if request.uri().to_string().len() > MAX_URI_BYTES {
+    let target_len = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    let mut response = if target_len > MAX_URI_BYTES {
         AppError::Status {
             status: StatusCode::URI_TOO_LONG,
             message: format!("the URI is longer than {MAX_URI_BYTES} bytes"),
