@@ -1,4 +1,5 @@
-//! Migrations are safe when two processes start at once.
+//! Migrations: safe when two processes start at once, append-only once committed, and a database
+//! of an earlier release upgrades.
 
 use sqlx::PgPool;
 
@@ -18,4 +19,85 @@ async fn two_concurrent_migrators_apply_each_migration_once(pool: PgPool) {
         salesbot::db::applied_migration(&pool).await.unwrap(),
         Some(salesbot::db::expected_migration())
     );
+}
+
+/// The committed list of migration checksums (scripts/check-migrations keeps it append-only) is
+/// what this build embeds, and what a deployed database will compare its applied migrations with.
+#[test]
+fn the_checksum_list_is_what_the_binary_embeds() {
+    let list = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/checksums.sha384"),
+    )
+    .unwrap();
+    let listed: Vec<(String, String)> = list
+        .lines()
+        .map(|line| {
+            let (hex, path) = line.split_once("  ").expect("sha384sum format");
+            let file = path.trim_start_matches("migrations/");
+            (file.to_owned(), hex.to_owned())
+        })
+        .collect();
+    let embedded: Vec<(String, String)> = salesbot::db::MIGRATOR
+        .iter()
+        .map(|m| {
+            let file = format!("{:04}_{}.sql", m.version, m.description.replace(' ', "_"));
+            let hex = m.checksum.iter().map(|b| format!("{b:02x}")).collect();
+            (file, hex)
+        })
+        .collect();
+    assert_eq!(
+        listed, embedded,
+        "a migration was added without its line, or changed"
+    );
+}
+
+/// A database migrated by an earlier release upgrades with today's migrator, its data intact.
+/// Migrations are append-only (scripts/check-migrations), so an earlier release's set is a prefix
+/// of today's: here, everything but the two newest.
+#[sqlx::test(migrations = false)]
+async fn a_database_of_an_earlier_release_upgrades(pool: PgPool) {
+    let all: Vec<_> = salesbot::db::MIGRATOR.iter().cloned().collect();
+    let earlier = sqlx::migrate::Migrator::with_migrations(all[..all.len() - 2].to_vec());
+    earlier.run(&pool).await.unwrap();
+    // What every release since the first has stored: a company, its owner, a customer with a
+    // message and a lead, and a queued job.
+    let tenant = uuid::Uuid::now_v7();
+    let bot_user = uuid::Uuid::now_v7();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO tenants (id, name) VALUES ('{tenant}', 'Earlier');
+         INSERT INTO users (id, tenant_id, email, password_hash, role)
+              VALUES ('{}', '{tenant}', 'old@stroy.kz', 'x', 'owner');
+         INSERT INTO bot_users (id, tenant_id, external_id) VALUES ('{bot_user}', '{tenant}', 'c1');
+         INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content)
+              VALUES ('{}', '{tenant}', '{bot_user}', 1, 'user', 'text', 'Дом в Алматы');
+         INSERT INTO leads (id, tenant_id, bot_user_id, city) VALUES ('{}', '{tenant}', '{bot_user}', 'almaty');
+         INSERT INTO jobs (kind, payload) VALUES ('turn', '{{}}');",
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    salesbot::db::migrate(&pool).await.unwrap();
+    assert_eq!(
+        salesbot::db::applied_migration(&pool).await.unwrap(),
+        Some(salesbot::db::expected_migration())
+    );
+    let kept: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM messages),
+                (SELECT count(*) FROM leads), (SELECT count(*) FROM jobs)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, (1, 1, 1, 1));
+    // And the service can open it, as it connects.
+    let service = salesbot::db::service_pool(&pool, 2).await.unwrap();
+    let tenants: i64 = sqlx::query_scalar("SELECT count(*) FROM tenants")
+        .fetch_one(&service)
+        .await
+        .unwrap();
+    assert_eq!(tenants, 1);
 }
