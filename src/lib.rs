@@ -8,11 +8,13 @@
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
 //! - [`domain`]: newtypes and pure logic, no IO.
 //! - [`crypto`]: encryption at rest of tenants' secrets (their bot tokens).
+//! - [`cli`]: the operator's queue and Telegram subcommands and what they print.
 //! - [`config`], [`telemetry`], [`shutdown`], [`supervisor`], [`startup`], [`error`]: process
 //!   plumbing.
 //!
 //! `docs/architecture.md` describes the design and why it is so.
 
+pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use salesbot::cli::{QueueArgs, TelegramArgs};
 use salesbot::config::{Config, SecretOrigin, Settings};
 use salesbot::startup::Application;
 use salesbot::supervisor::{Supervisor, WorkerPulse};
-use salesbot::{db, queue, shutdown, telemetry, workers};
+use salesbot::{db, shutdown, telemetry, workers};
 
 #[derive(Parser)]
 #[command(
@@ -41,83 +42,6 @@ enum Command {
     /// Extract leads from conversations with the offline engine: JSON Lines on stdin (the format of
     /// shared/eval/dev.jsonl), one `{"id","lead"}` line per conversation on stdout.
     Extract,
-}
-
-#[derive(clap::Args)]
-struct TelegramArgs {
-    #[command(subcommand)]
-    command: TelegramCommand,
-}
-
-#[derive(Subcommand)]
-enum TelegramCommand {
-    /// Register the webhook (PUBLIC_URL/telegram/<webhook id>) of every company's bot, or of one.
-    SetWebhook {
-        #[arg(long)]
-        tenant: Option<uuid::Uuid>,
-    },
-    /// After a SECRET_KEY rotation (old key in SECRET_KEY_PREVIOUS): re-encrypt every stored bot
-    /// token under the new key.
-    Reencrypt,
-}
-
-#[derive(clap::Args)]
-struct QueueArgs {
-    /// Print JSON instead of text.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: QueueCommand,
-}
-
-#[derive(Subcommand)]
-enum QueueCommand {
-    /// Jobs per kind and state, lag, pauses.
-    Stats,
-    /// List dead jobs, newest first.
-    Dead {
-        #[arg(long)]
-        kind: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: i64,
-    },
-    /// Run a dead job again (or every dead job).
-    Retry {
-        id: Option<i64>,
-        #[arg(long, conflicts_with = "id")]
-        all_dead: bool,
-        /// With --all-dead: only this kind.
-        #[arg(long, requires = "all_dead")]
-        kind: Option<String>,
-    },
-    /// Cancel a pending or dead job.
-    Cancel { id: i64 },
-    /// Stop claiming a job kind or a tenant's jobs (they are still accepted).
-    Pause(PauseArgs),
-    /// Undo a pause.
-    Resume(PauseArgs),
-}
-
-#[derive(clap::Args)]
-#[group(required = true, multiple = false)]
-struct PauseArgs {
-    /// The job kind.
-    kind: Option<String>,
-    /// A tenant id instead of a kind.
-    #[arg(long)]
-    tenant: Option<uuid::Uuid>,
-}
-
-impl PauseArgs {
-    fn target(&self) -> queue::ops::PauseTarget {
-        match (&self.kind, self.tenant) {
-            (_, Some(tenant)) => {
-                queue::ops::PauseTarget::Tenant(salesbot::domain::TenantId(tenant))
-            }
-            (Some(kind), None) => queue::ops::PauseTarget::Kind(kind.clone()),
-            (None, None) => unreachable!("clap requires one"),
-        }
-    }
 }
 
 #[derive(clap::Args)]
@@ -223,8 +147,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
     let outcome = match command {
         Command::Migrate => Ok(()),
-        Command::Queue(args) => queue_command(&pool, args).await,
-        Command::Telegram(args) => telegram_command(&config, &pool, args).await,
+        Command::Queue(args) => salesbot::cli::queue(&pool, args).await,
+        Command::Telegram(args) => workers::telegram::run_command(&config, &pool, args).await,
         Command::Extract => unreachable!("handled before start-up"),
         Command::Serve(_) => serve(&config, pool, &supervisor, None).await,
         Command::Work(_) => {
@@ -256,153 +180,5 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     app.run_until_stopped(supervisor.process().clone()).await?;
-    Ok(())
-}
-
-async fn telegram_command(
-    config: &Config,
-    pool: &sqlx::PgPool,
-    args: TelegramArgs,
-) -> anyhow::Result<()> {
-    let telegram = workers::telegram(config);
-    let tenants = match &args.command {
-        TelegramCommand::SetWebhook {
-            tenant: Some(tenant),
-        } => vec![salesbot::domain::TenantId(*tenant)],
-        _ => db::telegram::tenants_with_bots(pool).await?,
-    };
-    let mut failed = 0;
-    for tenant in tenants {
-        let outcome = match args.command {
-            TelegramCommand::SetWebhook { .. } => telegram
-                .set_webhook(pool, tenant)
-                .await
-                .map(|done| if done { "webhook registered" } else { "no bot" })
-                .map_err(|e| anyhow::anyhow!("{e}")),
-            TelegramCommand::Reencrypt => db::telegram::reencrypt(pool, &telegram.secrets, tenant)
-                .await
-                .map(|done| {
-                    if done {
-                        "re-encrypted"
-                    } else {
-                        "already current"
-                    }
-                }),
-        };
-        match outcome {
-            Ok(what) => println!("{tenant}: {what}"),
-            Err(err) => {
-                failed += 1;
-                println!("{tenant}: failed: {err:#}");
-            }
-        }
-    }
-    if failed > 0 {
-        anyhow::bail!("{failed} bot(s) failed");
-    }
-    Ok(())
-}
-
-async fn queue_command(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {
-    use queue::ops;
-    let json = args.json;
-    let print = |value: serde_json::Value, text: String| {
-        if json {
-            println!("{value}");
-        } else {
-            println!("{text}");
-        }
-    };
-    match args.command {
-        QueueCommand::Stats => {
-            let stats = ops::stats(pool).await?;
-            let mut text = format!(
-                "{:<20} {:>9} {:>9} {:>8} {:>8} {:>6} {:>9}\n",
-                "kind", "runnable", "scheduled", "running", "blocked", "dead", "lag (s)"
-            );
-            for k in &stats.kinds {
-                text += &format!(
-                    "{:<20} {:>9} {:>9} {:>8} {:>8} {:>6} {:>9.1}\n",
-                    k.kind,
-                    k.runnable,
-                    k.scheduled,
-                    k.running,
-                    k.blocked,
-                    k.dead,
-                    k.oldest_runnable_secs.unwrap_or(0.0)
-                );
-            }
-            text += &format!(
-                "paused kinds: {:?}; paused tenants: {:?}",
-                stats.paused_kinds, stats.paused_tenants
-            );
-            print(serde_json::to_value(&stats)?, text);
-        }
-        QueueCommand::Dead { kind, limit } => {
-            let dead = ops::dead(pool, kind.as_deref(), limit).await?;
-            let text = dead
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{} {} key={} attempts={} died={} error={}",
-                        d.id,
-                        d.kind,
-                        d.key.as_deref().unwrap_or("-"),
-                        d.attempts,
-                        d.died_at,
-                        d.last_error.as_deref().unwrap_or("-")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            print(serde_json::to_value(&dead)?, text);
-        }
-        QueueCommand::Retry {
-            all_dead: true,
-            kind,
-            ..
-        } => {
-            let count = ops::redrive_all(pool, kind.as_deref()).await?;
-            print(
-                serde_json::json!({ "redriven": count }),
-                format!("redriven: {count}"),
-            );
-        }
-        QueueCommand::Retry { id: Some(id), .. } => {
-            match ops::redrive(pool, queue::JobId(id)).await? {
-                Some(new_id) => print(
-                    serde_json::json!({ "redriven": id, "new_id": new_id }),
-                    format!("job {id} runs again as job {new_id}"),
-                ),
-                None => anyhow::bail!("job {id} is not a dead job"),
-            }
-        }
-        QueueCommand::Retry { .. } => anyhow::bail!("give a job id or --all-dead"),
-        QueueCommand::Cancel { id } => {
-            let outcome = ops::cancel(pool, queue::JobId(id)).await?;
-            print(
-                serde_json::json!({ "id": id, "outcome": outcome }),
-                format!("job {id}: {outcome:?}"),
-            );
-            if outcome != ops::CancelOutcome::Cancelled {
-                anyhow::bail!("job {id} was not cancelled ({outcome:?})");
-            }
-        }
-        QueueCommand::Pause(target) => {
-            ops::pause(pool, &target.target()).await?;
-            print(serde_json::json!({ "paused": true }), "paused".into());
-        }
-        QueueCommand::Resume(target) => {
-            let was_paused = ops::resume(pool, &target.target()).await?;
-            print(
-                serde_json::json!({ "resumed": was_paused }),
-                if was_paused {
-                    "resumed".into()
-                } else {
-                    "was not paused".into()
-                },
-            );
-        }
-    }
     Ok(())
 }

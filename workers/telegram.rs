@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use crate::config::Secret;
+use crate::cli::{TelegramArgs, TelegramCommand};
+use crate::config::{Config, Secret};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::domain::TenantId;
@@ -108,4 +109,47 @@ impl Handler for SetWebhookHandler {
             telegram.set_webhook(&ctx.db, p.tenant_id).await.map(drop)
         })
     }
+}
+
+/// Runs `salesbot telegram …` for every company's bot (or one) and prints each one's outcome.
+pub async fn run_command(config: &Config, pool: &PgPool, args: TelegramArgs) -> anyhow::Result<()> {
+    let telegram = crate::workers::telegram(config);
+    let tenants = match &args.command {
+        TelegramCommand::SetWebhook {
+            tenant: Some(tenant),
+        } => vec![TenantId(*tenant)],
+        _ => crate::db::telegram::tenants_with_bots(pool).await?,
+    };
+    let mut failed = 0;
+    for tenant in tenants {
+        let outcome = match args.command {
+            TelegramCommand::SetWebhook { .. } => telegram
+                .set_webhook(pool, tenant)
+                .await
+                .map(|done| if done { "webhook registered" } else { "no bot" })
+                .map_err(|e| anyhow::anyhow!("{e}")),
+            TelegramCommand::Reencrypt => {
+                crate::db::telegram::reencrypt(pool, &telegram.secrets, tenant)
+                    .await
+                    .map(|done| {
+                        if done {
+                            "re-encrypted"
+                        } else {
+                            "already current"
+                        }
+                    })
+            }
+        };
+        match outcome {
+            Ok(what) => println!("{tenant}: {what}"),
+            Err(err) => {
+                failed += 1;
+                println!("{tenant}: failed: {err:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} bot(s) failed");
+    }
+    Ok(())
 }
