@@ -101,3 +101,47 @@ async fn a_database_of_an_earlier_release_upgrades(pool: PgPool) {
         .unwrap();
     assert_eq!(tenants, 1);
 }
+
+/// The current definition of every live function is `sql/functions/<name>.sql`, under its contract
+/// comment, and every file there is a live function: a reader finds a function in one place, and a
+/// migration that changes one starts from that file (scripts/schema rewrites them).
+#[sqlx::test]
+async fn every_live_function_is_the_file_that_names_it(pool: PgPool) {
+    let live: Vec<(String, String)> = sqlx::query_as(
+        "SELECT proname::text, pg_get_functiondef(oid) FROM pg_proc
+          WHERE pronamespace = 'public'::regnamespace ORDER BY proname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/functions");
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The contract is the comment block before the definition.
+            let definition: String = text
+                .lines()
+                .skip_while(|line| line.starts_with("--"))
+                .map(|line| format!("{line}\n"))
+                .collect();
+            (name, definition)
+        })
+        .collect();
+    files.sort();
+    let names = |v: &[(String, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&files),
+        names(&live),
+        "a function without its file, or a file without its function"
+    );
+    for ((name, file), (_, definition)) in files.iter().zip(&live) {
+        assert_eq!(
+            file.trim_end(),
+            definition.trim_end(),
+            "sql/functions/{name}.sql is not the live definition: run scripts/schema"
+        );
+    }
+}

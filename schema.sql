@@ -1,0 +1,1756 @@
+--
+-- PostgreSQL database dump
+--
+
+--
+-- Name: job_state; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.job_state AS ENUM (
+    'available',
+    'running',
+    'blocked',
+    'dead'
+);
+
+--
+-- Name: account_changed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.account_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('salesbot_accounts',
+                      CASE WHEN TG_TABLE_NAME = 'users' THEN OLD.id::text ELSE '*' END);
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: app_current_tenant(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.app_current_tenant() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
+
+--
+-- Name: conversation_next_seq(uuid, text, text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text, p_external_id text, p_new_bot_user uuid, OUT bot_user_id uuid, OUT seq bigint, OUT created boolean) RETURNS record
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+BEGIN
+    INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
+    VALUES (p_new_bot_user, p_tenant, p_channel, p_external_id, 1)
+    ON CONFLICT (tenant_id, channel, external_id)
+    -- a customer who writes again has unblocked the bot
+    DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
+    RETURNING b.id, b.last_seq, b.xmax = 0 INTO bot_user_id, seq, created;
+END
+$$;
+
+--
+-- Name: llm_acquire_many(uuid[], bigint[], text, integer, bigint, bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.llm_acquire_many(p_tenants uuid[], p_tokens bigint[], p_limiter text, p_max_requests integer, p_max_tokens bigint, p_window_ms bigint, p_at timestamp with time zone) RETURNS TABLE(ord integer, slot bigint, wait_seconds double precision, budget_spent boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_slot_ms  bigint := greatest(p_window_ms / 60, 1);
+    v_now_ms   bigint := floor(extract(epoch FROM coalesce(p_at, clock_timestamp())) * 1000);
+    v_slot     bigint;
+    v_first    bigint;
+    v_requests bigint;
+    v_tokens   bigint;
+    v_oldest   bigint;
+    v_spent    boolean[];
+    v_granted  integer := 0;
+    v_granted_tokens bigint := 0;
+BEGIN
+    v_slot := v_now_ms / v_slot_ms;
+    v_first := v_slot - 65;  -- 66 slots: the window plus 10 % (see 0007 and a3530a7)
+    -- Budgets are read before the lock: the lock is held only for the count and the take.
+    SELECT array_agg(t IS NOT NULL AND llm_budget_spent(t) ORDER BY i) INTO v_spent
+      FROM unnest(p_tenants) WITH ORDINALITY AS u(t, i);
+    -- Grants are short-lived bookkeeping: see rate_limit_acquire in 0007.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_advisory_xact_lock(hashtextextended('rate_limit:' || p_limiter, 0));
+    SELECT coalesce(sum(s.requests), 0), coalesce(sum(s.tokens), 0), min(s.slot)
+      INTO v_requests, v_tokens, v_oldest
+      FROM rate_limit_slots s WHERE s.limiter = p_limiter AND s.slot >= v_first;
+    FOR i IN 1 .. coalesce(array_length(p_tokens, 1), 0) LOOP
+        ord := i;
+        budget_spent := v_spent[i];
+        slot := NULL;
+        wait_seconds := NULL;
+        IF NOT budget_spent THEN
+            -- A call larger than the whole token budget is let through alone rather than never.
+            IF v_requests < p_max_requests
+               AND (p_max_tokens <= 0 OR v_tokens + p_tokens[i] <= p_max_tokens
+                    OR v_requests = 0) THEN
+                v_requests := v_requests + 1;
+                v_tokens := v_tokens + p_tokens[i];
+                v_granted := v_granted + 1;
+                v_granted_tokens := v_granted_tokens + p_tokens[i];
+                slot := v_slot;
+                wait_seconds := 0;
+            ELSE
+                -- Full: wait until the oldest slot still counted leaves the window.
+                wait_seconds := greatest((coalesce(v_oldest, v_slot) + 66) * v_slot_ms - v_now_ms,
+                                         1)::double precision / 1000;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    IF v_granted > 0 THEN
+        INSERT INTO rate_limit_slots AS s (limiter, slot, requests, tokens)
+        VALUES (p_limiter, v_slot, v_granted, v_granted_tokens)
+        ON CONFLICT ON CONSTRAINT rate_limit_slots_pkey DO UPDATE
+            SET requests = s.requests + excluded.requests, tokens = s.tokens + excluded.tokens;
+        DELETE FROM rate_limit_slots s WHERE s.limiter = p_limiter AND s.slot < v_first;
+    END IF;
+END
+$$;
+
+--
+-- Name: llm_budget_spent(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.llm_budget_spent(p_tenant uuid) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_budget numeric;
+    v_spent  numeric;
+BEGIN
+    SELECT monthly_budget_usd INTO v_budget FROM tenants WHERE id = p_tenant;
+    IF v_budget IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    SELECT coalesce(sum(cost_usd), 0) INTO v_spent FROM llm_usage
+     WHERE tenant_id = p_tenant
+       AND day >= date_trunc('month', now() AT TIME ZONE 'UTC')::date;
+    RETURN v_spent >= v_budget;
+END
+$$;
+
+--
+-- Name: llm_quota_exhausted(uuid, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.llm_quota_exhausted(p_tenant uuid, p_event uuid, p_message text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    UPDATE tenants SET llm_quota_exhausted_at = now()
+     WHERE id = p_tenant AND llm_quota_exhausted_at IS NULL;
+    IF FOUND THEN
+        INSERT INTO tenant_events (id, tenant_id, kind, detail)
+        VALUES (p_event, p_tenant, 'llm_quota_exhausted', jsonb_build_object('message', p_message));
+    END IF;
+END
+$$;
+
+--
+-- Name: llm_settle_many(text, uuid[], bigint[], bigint[], text[], bigint[], bigint[], double precision[], numeric[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.llm_settle_many(p_limiter text, p_tenants uuid[], p_slots bigint[], p_estimated bigint[], p_models text[], p_prompt bigint[], p_completion bigint[], p_audio double precision[], p_cost numeric[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r record;
+BEGIN
+    -- As in 0007: bookkeeping whose last moments a database crash may forget, never worth a WAL
+    -- flush under these row locks.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    FOR r IN SELECT u.slot, sum(u.prompt + u.completion - u.estimated) AS delta
+               FROM unnest(p_slots, p_estimated, p_prompt, p_completion)
+                    AS u(slot, estimated, prompt, completion)
+              GROUP BY u.slot ORDER BY u.slot
+    LOOP
+        UPDATE rate_limit_slots SET tokens = greatest(tokens + r.delta, 0)
+         WHERE limiter = p_limiter AND slot = r.slot;
+    END LOOP;
+    FOR r IN SELECT u.tenant, u.model, count(*)::integer AS calls, sum(u.prompt) AS prompt,
+                    sum(u.completion) AS completion, sum(u.audio) AS audio, sum(u.cost) AS cost
+               FROM unnest(p_tenants, p_models, p_prompt, p_completion, p_audio, p_cost)
+                    AS u(tenant, model, prompt, completion, audio, cost)
+              WHERE u.tenant IS NOT NULL
+              GROUP BY u.tenant, u.model ORDER BY u.tenant, u.model
+    LOOP
+        PERFORM set_config('app.tenant_id', r.tenant::text, true);
+        INSERT INTO llm_usage AS u (tenant_id, day, model, calls, prompt_tokens, completion_tokens,
+                                    audio_seconds, cost_usd)
+        VALUES (r.tenant, (now() AT TIME ZONE 'UTC')::date, r.model, r.calls, r.prompt,
+                r.completion, r.audio, r.cost)
+        ON CONFLICT (tenant_id, day, model) DO UPDATE
+            SET calls = u.calls + excluded.calls,
+                prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+                completion_tokens = u.completion_tokens + excluded.completion_tokens,
+                audio_seconds = u.audio_seconds + excluded.audio_seconds,
+                cost_usd = u.cost_usd + excluded.cost_usd;
+        -- A call succeeded: the billing flag clears.
+        UPDATE tenants SET llm_quota_exhausted_at = NULL
+         WHERE id = r.tenant AND llm_quota_exhausted_at IS NOT NULL;
+    END LOOP;
+END
+$$;
+
+--
+-- Name: message_ingest(uuid, text, text, uuid, uuid, text, text, text, text, bytea, text, text, text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_ingest(p_tenant uuid, p_channel text, p_external_id text, p_new_bot_user uuid, p_message uuid, p_kind text, p_content text, p_idempotency_key text, p_shared_phone text, p_audio bytea, p_audio_mime text, p_audio_file_name text, p_telegram_file_id text, p_telegram_mime text, p_telegram_file_size bigint) RETURNS TABLE(message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, transcribe_job boolean, turn_job boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_conversation record;
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    SELECT * INTO v_conversation
+      FROM conversation_next_seq(p_tenant, p_channel, p_external_id, p_new_bot_user);
+    RETURN QUERY SELECT * FROM message_record(
+        p_tenant, v_conversation.bot_user_id, v_conversation.seq, v_conversation.created,
+        p_message, p_kind, p_content, p_idempotency_key, p_shared_phone,
+        p_audio, p_audio_mime, p_audio_file_name,
+        p_telegram_file_id, p_telegram_mime, p_telegram_file_size);
+END
+$$;
+
+--
+-- Name: message_ingest_batch(uuid[], text[], text[], uuid[], uuid[], text[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_ingest_batch(p_tenant uuid[], p_channel text[], p_external_id text[], p_new_bot_user uuid[], p_message uuid[], p_content text[], p_idempotency_key text[], p_shared_phone text[]) RETURNS TABLE(item integer, message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, turn_job boolean)
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_count     integer := cardinality(p_tenant);
+    v_tenants   uuid[] := ARRAY(SELECT DISTINCT t FROM unnest(p_tenant) AS t ORDER BY t);
+    v_tenant    uuid;
+    v_i         integer;
+    v_row       record;
+    v_bot_users uuid[] := array_fill(NULL::uuid, ARRAY[v_count]);
+    v_seqs      bigint[] := array_fill(NULL::bigint, ARRAY[v_count]);
+    v_created   boolean[] := array_fill(NULL::boolean, ARRAY[v_count]);
+    v_run_ats   timestamptz[] := array_fill(NULL::timestamptz, ARRAY[v_count]);
+    v_items     integer[];
+    -- the items recorded (not duplicates), of every tenant
+    v_recorded  integer[] := '{}';
+    v_coalesce  integer;
+    v_run_at    timestamptz;
+    v_keys      text[];
+    v_job_ids   bigint[];
+    v_inserted  boolean[];
+BEGIN
+    -- 1. The conversations: each tenant's rows upserted in (channel, external id) order.
+    FOREACH v_tenant IN ARRAY v_tenants LOOP
+        PERFORM set_config('app.tenant_id', v_tenant::text, true);
+        FOR v_row IN
+            WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
+                              p_new_bot_user[i] AS new_id
+                         FROM generate_subscripts(p_tenant, 1) AS i WHERE p_tenant[i] = v_tenant),
+                 c AS (INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
+                       SELECT u.new_id, v_tenant, u.channel, u.external_id, 1
+                         FROM u ORDER BY u.channel, u.external_id
+                       ON CONFLICT (tenant_id, channel, external_id)
+                       -- a customer who writes again has unblocked the bot
+                       DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
+                       RETURNING b.id, b.channel, b.external_id, b.last_seq, b.xmax = 0 AS created)
+            SELECT u.i, c.id, c.last_seq, c.created
+              FROM c JOIN u ON u.channel = c.channel AND u.external_id = c.external_id
+        LOOP
+            v_bot_users[v_row.i] := v_row.id;
+            v_seqs[v_row.i] := v_row.last_seq;
+            v_created[v_row.i] := v_row.created;
+        END LOOP;
+    END LOOP;
+
+    -- 2. and 3. Duplicates and messages, per tenant.
+    FOREACH v_tenant IN ARRAY v_tenants LOOP
+        PERFORM set_config('app.tenant_id', v_tenant::text, true);
+        v_items := ARRAY(SELECT i FROM generate_subscripts(p_tenant, 1) AS i
+                          WHERE p_tenant[i] = v_tenant ORDER BY i);
+        IF EXISTS (SELECT 1 FROM unnest(v_items) AS i WHERE p_idempotency_key[i] IS NOT NULL) THEN
+            FOR v_row IN SELECT i, m.id, m.bot_user_id, m.seq
+                           FROM unnest(v_items) AS i
+                           JOIN messages m ON m.tenant_id = v_tenant
+                                          AND m.idempotency_key = p_idempotency_key[i] LOOP
+                IF v_created[v_row.i] THEN
+                    DELETE FROM bot_users WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
+                ELSE
+                    UPDATE bot_users SET last_seq = last_seq - 1
+                     WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
+                END IF;
+                v_items := array_remove(v_items, v_row.i);
+                RETURN QUERY SELECT v_row.i, v_row.id, v_row.bot_user_id, v_row.seq, true, false;
+            END LOOP;
+        END IF;
+        CONTINUE WHEN cardinality(v_items) = 0;
+        INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content,
+                              idempotency_key, status)
+        SELECT p_message[i], v_tenant, v_bot_users[i], v_seqs[i], 'user', 'text', p_content[i],
+               p_idempotency_key[i], 'queued'
+          FROM unnest(v_items) AS i;
+        IF EXISTS (SELECT 1 FROM unnest(v_items) AS i WHERE p_shared_phone[i] IS NOT NULL) THEN
+            UPDATE bot_users b SET phone = p_shared_phone[i]
+              FROM unnest(v_items) AS i
+             WHERE p_shared_phone[i] IS NOT NULL AND b.tenant_id = v_tenant
+               AND b.id = v_bot_users[i];
+        END IF;
+        SELECT t.coalesce_ms INTO v_coalesce FROM tenants t WHERE t.id = v_tenant;
+        IF v_coalesce > 0 THEN
+            -- burst coalescing: the turn waits for this message's quiet period
+            v_run_at := now() + make_interval(secs => v_coalesce / 1000.0);
+            FOREACH v_i IN ARRAY v_items LOOP
+                v_run_ats[v_i] := v_run_at;
+            END LOOP;
+        END IF;
+        v_recorded := v_recorded || v_items;
+    END LOOP;
+    IF cardinality(v_recorded) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- 4. The turns: one pending per conversation, job keys in key order.
+    v_recorded := ARRAY(SELECT i FROM unnest(v_recorded) AS i
+                         ORDER BY 'conversation:' || v_bot_users[i]);
+    SELECT array_agg(e.key), array_agg(e.job_id), array_agg(e.inserted)
+      INTO v_keys, v_job_ids, v_inserted
+      FROM queue_enqueue_deduped(
+               'turn',
+               ARRAY(SELECT 'conversation:' || v_bot_users[i] FROM unnest(v_recorded) AS i),
+               ARRAY(SELECT p_tenant[i] FROM unnest(v_recorded) AS i),
+               ARRAY(SELECT jsonb_build_object('tenant_id', p_tenant[i],
+                                               'bot_user_id', v_bot_users[i])
+                       FROM unnest(v_recorded) AS i),
+               ARRAY(SELECT v_run_ats[i] FROM unnest(v_recorded) AS i),
+               0::smallint, 5) AS e;
+    IF cardinality(array_remove(v_run_ats, NULL)) > 0 THEN
+        -- A burst: a turn that was already pending waits for this message's quiet period too.
+        UPDATE jobs j SET run_at = v_run_ats[i]
+          FROM unnest(v_recorded) AS i, unnest(v_keys, v_job_ids, v_inserted) AS e(key, id, inserted)
+         WHERE e.key = 'conversation:' || v_bot_users[i] AND NOT e.inserted
+           AND v_run_ats[i] IS NOT NULL
+           AND j.id = e.id AND j.state IN ('available', 'blocked');
+    END IF;
+    RETURN QUERY
+    SELECT i, p_message[i], v_bot_users[i], v_seqs[i], false, e.inserted
+      FROM unnest(v_recorded) AS i
+      JOIN unnest(v_keys, v_inserted) AS e(key, inserted) ON e.key = 'conversation:' || v_bot_users[i];
+END
+$$;
+
+--
+-- Name: message_record(uuid, uuid, bigint, boolean, uuid, text, text, text, text, bytea, text, text, text, text, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_record(p_tenant uuid, p_bot_user uuid, p_seq bigint, p_created boolean, p_message uuid, p_kind text, p_content text, p_idempotency_key text, p_shared_phone text, p_audio bytea, p_audio_mime text, p_audio_file_name text, p_telegram_file_id text, p_telegram_mime text, p_telegram_file_size bigint) RETURNS TABLE(message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, transcribe_job boolean, turn_job boolean)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_coalesce  integer;
+    v_earlier   record;
+    v_run_at    timestamptz;
+    v_turn      record;
+    v_key       text;
+BEGIN
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT m.id, m.bot_user_id, m.seq INTO v_earlier FROM messages m
+         WHERE m.tenant_id = p_tenant AND m.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            IF p_created THEN
+                DELETE FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user;
+            ELSE
+                UPDATE bot_users SET last_seq = last_seq - 1
+                 WHERE tenant_id = p_tenant AND id = p_bot_user;
+            END IF;
+            RETURN QUERY SELECT v_earlier.id, v_earlier.bot_user_id, v_earlier.seq, true, false, false;
+            RETURN;
+        END IF;
+    END IF;
+
+    INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, transcript_status,
+                          idempotency_key, status)
+    VALUES (p_message, p_tenant, p_bot_user, p_seq, 'user', p_kind, p_content,
+            CASE WHEN p_kind = 'voice' THEN 'pending' END, p_idempotency_key,
+            CASE WHEN p_kind = 'voice' THEN 'transcribing' ELSE 'queued' END);
+    IF p_audio IS NOT NULL THEN
+        INSERT INTO message_audio (tenant_id, message_id, content, mime, file_name)
+        VALUES (p_tenant, p_message, p_audio, p_audio_mime, p_audio_file_name);
+    END IF;
+    IF p_telegram_file_id IS NOT NULL THEN
+        INSERT INTO telegram_files (tenant_id, message_id, file_id, mime, file_size)
+        VALUES (p_tenant, p_message, p_telegram_file_id, p_telegram_mime, p_telegram_file_size);
+    END IF;
+    IF p_shared_phone IS NOT NULL THEN
+        UPDATE bot_users SET phone = p_shared_phone WHERE tenant_id = p_tenant AND id = p_bot_user;
+    END IF;
+    IF p_kind = 'voice' THEN
+        PERFORM queue_enqueue(
+            'transcribe', NULL, p_tenant,
+            jsonb_build_object('tenant_id', p_tenant, 'message_id', p_message,
+                               'bot_user_id', p_bot_user),
+            NULL, 0::smallint, 5, NULL);
+    END IF;
+
+    SELECT t.coalesce_ms INTO v_coalesce FROM tenants t WHERE t.id = p_tenant;
+    v_run_at := CASE WHEN v_coalesce > 0
+                     THEN now() + make_interval(secs => v_coalesce / 1000.0) END;
+    v_key := 'conversation:' || p_bot_user;
+    SELECT e.job_id, e.inserted INTO v_turn
+      FROM queue_enqueue('turn', v_key, p_tenant,
+                         jsonb_build_object('tenant_id', p_tenant, 'bot_user_id', p_bot_user),
+                         v_run_at, 0::smallint, 5, v_key) e;
+    IF NOT v_turn.inserted AND v_coalesce > 0 THEN
+        -- A burst: the pending turn waits for this message's quiet period too.
+        UPDATE jobs SET run_at = v_run_at
+         WHERE id = v_turn.job_id AND state IN ('available', 'blocked');
+    END IF;
+    RETURN QUERY SELECT p_message, p_bot_user, p_seq, false, p_kind = 'voice', v_turn.inserted;
+END
+$$;
+
+--
+-- Name: queue_bury(bigint[], uuid[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_bury(p_ids bigint[], p_tokens uuid[], p_errors text[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    AS $$
+DECLARE
+    v_dead bigint[];
+    v_keys text[];
+BEGIN
+    PERFORM 1 FROM jobs WHERE id = ANY (p_ids) ORDER BY id FOR UPDATE;
+    WITH d AS (
+        UPDATE jobs j SET state = 'dead', lease_token = NULL, lease_until = NULL,
+                          last_error = a.error, run_at = now()
+        FROM unnest(p_ids, p_tokens, p_errors) AS a(id, token, error)
+        WHERE j.id = a.id AND j.lease_token = a.token AND j.state = 'running'
+        RETURNING j.id, j.key)
+    SELECT array_agg(d.id), array_agg(d.key) FILTER (WHERE d.key IS NOT NULL)
+    INTO v_dead, v_keys FROM d;
+    PERFORM queue_release_keys(v_keys);
+    RETURN coalesce(v_dead, '{}');
+END $$;
+
+--
+-- Name: queue_cancel(bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_cancel(p_id bigint) RETURNS public.job_state
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_state job_state;
+    v_key text;
+BEGIN
+    SELECT state, key INTO v_state, v_key FROM jobs WHERE id = p_id FOR UPDATE;
+    IF v_state IS NULL OR v_state = 'running' THEN
+        RETURN v_state;
+    END IF;
+    IF v_key IS NOT NULL AND v_state IN ('available', 'blocked') THEN
+        -- Lock the key row before deleting, in the same order as enqueue and ack.
+        PERFORM 1 FROM job_keys WHERE key = v_key FOR UPDATE;
+    END IF;
+    DELETE FROM jobs WHERE id = p_id;
+    IF v_key IS NOT NULL THEN
+        IF v_state = 'available' THEN
+            PERFORM queue_release_keys(ARRAY[v_key]);
+        ELSIF v_state = 'blocked' THEN
+            UPDATE job_keys SET pending = pending - 1 WHERE key = v_key;
+        END IF;
+    END IF;
+    RETURN v_state;
+END $$;
+
+--
+-- Name: queue_complete(bigint[], uuid[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_complete(p_ids bigint[], p_tokens uuid[]) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    AS $$
+DECLARE
+    v_done bigint[];
+    v_keys text[];
+BEGIN
+    WITH d AS (
+        DELETE FROM jobs
+        WHERE id = ANY (p_ids) AND lease_token = ANY (p_tokens) AND state = 'running'
+        RETURNING id, key)
+    SELECT array_agg(d.id), array_agg(d.key) FILTER (WHERE d.key IS NOT NULL)
+    INTO v_done, v_keys FROM d;
+    PERFORM queue_release_keys(v_keys);
+    RETURN coalesce(v_done, '{}');
+END $$;
+
+--
+-- Name: queue_due_at(timestamp with time zone, smallint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_due_at(p_run_at timestamp with time zone, p_priority smallint) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT CASE WHEN p_run_at IS NULL OR p_run_at <= now()
+                THEN now() - make_interval(secs => p_priority) ELSE p_run_at END
+$$;
+
+--
+-- Name: queue_enqueue(text, text, uuid, jsonb, timestamp with time zone, smallint, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_enqueue(p_kind text, p_key text, p_tenant uuid, p_payload jsonb, p_run_at timestamp with time zone, p_priority smallint, p_max_attempts integer, p_dedup_key text) RETURNS TABLE(job_id bigint, inserted boolean)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_pending integer;
+    v_run_at timestamptz;
+    v_id bigint;
+BEGIN
+    v_run_at := CASE WHEN p_run_at IS NULL OR p_run_at <= now()
+                     THEN now() - make_interval(secs => p_priority)
+                     ELSE p_run_at END;
+    IF p_key IS NULL THEN
+        IF p_dedup_key IS NULL THEN
+            INSERT INTO jobs (kind, tenant_id, payload, run_at, priority, max_attempts)
+            VALUES (p_kind, p_tenant, p_payload, v_run_at, p_priority, p_max_attempts)
+            RETURNING id INTO v_id;
+            RETURN QUERY SELECT v_id, true;
+            RETURN;
+        END IF;
+        -- Find-or-insert; a twin that starts running between the two steps is retried.
+        LOOP
+            SELECT j.id INTO v_id FROM jobs j
+            WHERE j.kind = p_kind AND j.dedup_key = p_dedup_key
+              AND j.state IN ('available', 'blocked') AND j.attempts = 0
+            FOR UPDATE;
+            IF v_id IS NOT NULL THEN
+                RETURN QUERY SELECT v_id, false;
+                RETURN;
+            END IF;
+            INSERT INTO jobs (kind, tenant_id, payload, run_at, priority, max_attempts, dedup_key)
+            VALUES (p_kind, p_tenant, p_payload, v_run_at, p_priority, p_max_attempts, p_dedup_key)
+            ON CONFLICT (kind, dedup_key)
+                WHERE dedup_key IS NOT NULL AND state IN ('available', 'blocked') AND attempts = 0
+                DO NOTHING
+            RETURNING id INTO v_id;
+            IF v_id IS NOT NULL THEN
+                RETURN QUERY SELECT v_id, true;
+                RETURN;
+            END IF;
+        END LOOP;
+    END IF;
+
+    IF p_dedup_key IS NOT NULL THEN
+        -- Lock the key row (creating it if needed) before looking for a twin, then lock the twin.
+        INSERT INTO job_keys AS k (key, pending) VALUES (p_key, 0)
+        ON CONFLICT (key) DO UPDATE SET pending = k.pending;
+        SELECT j.id INTO v_id FROM jobs j
+        WHERE j.kind = p_kind AND j.dedup_key = p_dedup_key
+          AND j.state IN ('available', 'blocked') AND j.attempts = 0
+        FOR UPDATE;
+        IF v_id IS NOT NULL THEN
+            RETURN QUERY SELECT v_id, false;
+            RETURN;
+        END IF;
+    END IF;
+
+    INSERT INTO job_keys AS k (key, pending) VALUES (p_key, 1)
+    ON CONFLICT (key) DO UPDATE SET pending = k.pending + 1
+    RETURNING pending INTO v_pending;
+    INSERT INTO jobs (kind, key, tenant_id, payload, run_at, priority, max_attempts, dedup_key, state)
+    VALUES (p_kind, p_key, p_tenant, p_payload, v_run_at, p_priority, p_max_attempts, p_dedup_key,
+            CASE WHEN v_pending = 1 THEN 'available' ELSE 'blocked' END::job_state)
+    RETURNING id INTO v_id;
+    RETURN QUERY SELECT v_id, true;
+END $$;
+
+--
+-- Name: queue_enqueue_deduped(text, text[], uuid[], jsonb[], timestamp with time zone[], smallint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_enqueue_deduped(p_kind text, p_keys text[], p_tenants uuid[], p_payloads jsonb[], p_run_ats timestamp with time zone[], p_priority smallint, p_max_attempts integer) RETURNS TABLE(key text, job_id bigint, inserted boolean)
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_twin_keys text[];
+    v_twin_ids  bigint[];
+    v_new_keys  text[];
+BEGIN
+    INSERT INTO job_keys AS k (key, pending)
+    SELECT u.key, 0 FROM unnest(p_keys) AS u(key) ORDER BY u.key
+    ON CONFLICT (key) DO UPDATE SET pending = k.pending;
+    WITH t AS (SELECT j.dedup_key, j.id FROM jobs j
+                WHERE j.kind = p_kind AND j.dedup_key = ANY (p_keys)
+                  AND j.state IN ('available', 'blocked') AND j.attempts = 0
+                ORDER BY j.dedup_key FOR UPDATE)
+    SELECT array_agg(t.dedup_key), array_agg(t.id) INTO v_twin_keys, v_twin_ids FROM t;
+    RETURN QUERY SELECT t.key, t.id, false FROM unnest(v_twin_keys, v_twin_ids) AS t(key, id);
+
+    v_new_keys := ARRAY(SELECT u.key FROM unnest(p_keys) AS u(key)
+                         WHERE u.key <> ALL (coalesce(v_twin_keys, '{}')));
+    IF cardinality(v_new_keys) = 0 THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH k AS (UPDATE job_keys k SET pending = k.pending + 1
+                WHERE k.key = ANY (v_new_keys)
+               RETURNING k.key, k.pending)
+    INSERT INTO jobs AS j (kind, key, tenant_id, payload, run_at, priority, max_attempts,
+                           dedup_key, state)
+    SELECT p_kind, k.key, u.tenant, u.payload, queue_due_at(u.run_at, p_priority), p_priority,
+           p_max_attempts, k.key,
+           CASE WHEN k.pending = 1 THEN 'available' ELSE 'blocked' END::job_state
+      FROM k JOIN unnest(p_keys, p_tenants, p_payloads, p_run_ats) AS u(key, tenant, payload, run_at)
+           ON u.key = k.key
+    RETURNING j.key, j.id, true;
+END $$;
+
+--
+-- Name: queue_release_keys(text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.queue_release_keys(p_keys text[]) RETURNS void
+    LANGUAGE plpgsql
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+DECLARE
+    v_still_pending text[];
+BEGIN
+    IF p_keys IS NULL OR cardinality(p_keys) = 0 THEN
+        RETURN;
+    END IF;
+    WITH r AS (SELECT key, count(*)::int AS n FROM unnest(p_keys) AS key GROUP BY key),
+         l AS (SELECT k.key, r.n FROM job_keys k JOIN r USING (key) ORDER BY k.key FOR UPDATE OF k),
+         u AS (UPDATE job_keys k SET pending = k.pending - l.n FROM l WHERE k.key = l.key
+               RETURNING k.key, k.pending)
+    SELECT array_agg(u.key) INTO v_still_pending FROM u WHERE u.pending > 0;
+    IF v_still_pending IS NOT NULL THEN
+        UPDATE jobs SET state = 'available'
+        WHERE id = ANY (ARRAY(SELECT (SELECT b.id FROM jobs b WHERE b.key = k AND b.state = 'blocked'
+                                      ORDER BY b.id LIMIT 1)
+                              FROM unnest(v_still_pending) AS k));
+    END IF;
+END $$;
+
+--
+-- Name: turn_commit(uuid, uuid, bigint, uuid, uuid[], uuid, text, text, text, text, jsonb, uuid, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_lead jsonb, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_conversation record;
+    v_answered     uuid[];
+    v_latest       timestamptz;
+    v_seq          bigint;
+    v_existing     leads%ROWTYPE;
+    v_name         text;
+    v_phone        text;
+    v_city         text;
+    v_object_type  text;
+    v_area         double precision;
+    v_summary      text;
+    v_qualified    boolean;
+    v_event        text;
+    v_lead_id      uuid;
+    v_version      integer;
+    v_result       jsonb;
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    SELECT mode, channel, released_at INTO v_conversation
+      FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user FOR UPDATE;
+    PERFORM 1 FROM jobs
+     WHERE id = p_job AND lease_token = p_lease_token AND state = 'running' AND lease_until > now()
+       FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN jsonb_build_object('outcome', 'lease_lost');
+    END IF;
+    IF v_conversation.mode = 'human' THEN
+        RETURN jsonb_build_object('outcome', 'human');
+    END IF;
+    -- A previous attempt may have committed and crashed before its ack.
+    SELECT array_agg(id ORDER BY seq), max(created_at) INTO v_answered, v_latest
+      FROM (SELECT id, seq, created_at FROM messages
+             WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
+               AND reply_id IS NULL AND id = ANY (p_pending)
+             ORDER BY seq FOR UPDATE) m;
+    IF v_answered IS NULL THEN
+        RETURN jsonb_build_object('outcome', 'nothing_pending');
+    END IF;
+
+    -- updated_at (an index key: the conversation list's order) is the customer's activity, bumped
+    -- by ingest; leaving it alone here keeps this update HOT.
+    UPDATE bot_users SET last_seq = last_seq + 1, language = p_language
+     WHERE tenant_id = p_tenant AND id = p_bot_user
+    RETURNING last_seq INTO v_seq;
+    INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine,
+                          language)
+    VALUES (p_reply_id, p_tenant, p_bot_user, v_seq, 'assistant', 'text', p_reply, 'answered',
+            p_engine, p_language);
+    UPDATE messages SET reply_id = p_reply_id, status = p_status, answered_at = clock_timestamp()
+     WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
+       AND reply_id IS NULL AND id = ANY (v_answered);
+    v_result := jsonb_build_object(
+        'outcome', 'committed',
+        'handoff_fresh', v_conversation.released_at IS NULL OR v_latest > v_conversation.released_at);
+
+    IF v_conversation.channel = 'telegram' THEN
+        PERFORM queue_enqueue(
+            'deliver_reply', 'deliver:' || p_bot_user, p_tenant,
+            jsonb_build_object('tenant_id', p_tenant, 'bot_user_id', p_bot_user,
+                               'message_id', p_reply_id),
+            NULL, 0::smallint, 12, 'deliver:' || p_reply_id);
+        v_result := v_result || jsonb_build_object('delivery_job', true);
+    END IF;
+
+    IF p_lead IS NOT NULL THEN
+        SELECT * INTO v_existing FROM leads
+         WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user FOR UPDATE;
+        v_name        := coalesce(p_lead->>'name', v_existing.name);
+        v_phone       := coalesce(p_lead->>'phone', v_existing.phone);
+        v_city        := coalesce(p_lead->>'city', v_existing.city);
+        v_object_type := coalesce(p_lead->>'object_type', v_existing.object_type);
+        v_area        := coalesce((p_lead->>'area_m2')::double precision, v_existing.area_m2);
+        v_summary     := coalesce(p_lead->>'summary', v_existing.summary);
+        -- The rule of shared/eval/README.md, as workers::engine::is_qualified states it.
+        v_qualified := v_phone IS NOT NULL AND v_city IS NOT NULL
+                       AND (v_object_type IS NOT NULL OR v_area IS NOT NULL);
+        IF v_existing.id IS NULL THEN
+            IF jsonb_strip_nulls(p_lead) <> '{}'::jsonb THEN
+                v_lead_id := p_new_lead_id;
+                v_version := 1;
+                v_event := CASE WHEN v_qualified THEN 'qualified' ELSE 'created' END;
+                INSERT INTO leads (id, tenant_id, bot_user_id, name, phone, city, object_type,
+                                   area_m2, summary, status, engine, qualified_at)
+                VALUES (v_lead_id, p_tenant, p_bot_user, v_name, v_phone, v_city, v_object_type,
+                        v_area, v_summary, CASE WHEN v_qualified THEN 'qualified' ELSE 'new' END,
+                        p_engine, CASE WHEN v_qualified THEN now() END);
+            END IF;
+        ELSE
+            v_qualified := v_qualified AND v_existing.status = 'new';
+            IF v_qualified
+               OR (v_name, v_phone, v_city, v_object_type, v_area, v_summary) IS DISTINCT FROM
+                  (v_existing.name, v_existing.phone, v_existing.city, v_existing.object_type,
+                   v_existing.area_m2, v_existing.summary) THEN
+                v_lead_id := v_existing.id;
+                v_event := CASE WHEN v_qualified THEN 'qualified' ELSE 'updated' END;
+                UPDATE leads SET name = v_name, phone = v_phone, city = v_city,
+                                 object_type = v_object_type, area_m2 = v_area, summary = v_summary,
+                                 engine = p_engine, version = version + 1, updated_at = now(),
+                                 status = CASE WHEN v_qualified THEN 'qualified' ELSE status END,
+                                 qualified_at = CASE WHEN v_qualified THEN now()
+                                                     ELSE qualified_at END
+                 WHERE tenant_id = p_tenant AND id = v_lead_id
+                RETURNING version INTO v_version;
+            END IF;
+        END IF;
+        IF v_event IS NOT NULL THEN
+            v_result := v_result || jsonb_build_object(
+                'lead_id', v_lead_id, 'lead_version', v_version, 'lead_event', v_event);
+            IF p_platform_chat
+               OR (p_company_chats
+                   AND EXISTS (SELECT 1 FROM telegram_bots
+                                WHERE tenant_id = p_tenant AND managers_chat_id IS NOT NULL)) THEN
+                PERFORM queue_enqueue(
+                    'notify_manager', 'notify:' || p_bot_user, p_tenant,
+                    jsonb_build_object('tenant_id', p_tenant, 'lead_id', v_lead_id,
+                                       'version', v_version, 'event', v_event),
+                    NULL, 0::smallint, 8, NULL);
+                v_result := v_result || jsonb_build_object('notify_job', true);
+            END IF;
+        END IF;
+    END IF;
+
+    RETURN v_result;
+END
+$$;
+
+--
+-- Name: turn_read(uuid, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $_$
+DECLARE
+    v_pending   jsonb;
+    v_ids       uuid[];
+    v_first_seq bigint;
+    v_result    jsonb;
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant::text, true);
+    -- Only the advisory `processing` mark is written here: no need to wait for a WAL flush.
+    PERFORM set_config('synchronous_commit', 'off', true);
+    SELECT jsonb_agg(jsonb_build_object(
+               'id', m.id, 'kind', m.kind, 'content', m.content, 'transcript', m.transcript,
+               'transcript_status', m.transcript_status, 'created_at', m.created_at)
+               ORDER BY m.seq),
+           array_agg(m.id),
+           min(m.seq)
+      INTO v_pending, v_ids, v_first_seq
+      FROM messages m
+     WHERE m.tenant_id = p_tenant AND m.bot_user_id = p_bot_user AND m.role = 'user'
+       AND m.reply_id IS NULL;
+    IF v_pending IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT jsonb_build_object(
+               'pending', v_pending,
+               'earlier', coalesce((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'role', e.role, 'kind', e.kind, 'content', e.content,
+                              'transcript', e.transcript) ORDER BY e.seq)
+                     FROM (SELECT role, kind, content, transcript, seq FROM messages
+                            WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user
+                              AND seq < v_first_seq
+                            ORDER BY seq DESC LIMIT p_history) e), '[]'::jsonb),
+               'lead', (SELECT jsonb_build_object(
+                               'name', l.name, 'phone', l.phone, 'city', l.city,
+                               'object_type', l.object_type, 'area_m2', l.area_m2,
+                               'summary', l.summary)
+                          FROM leads l WHERE l.tenant_id = p_tenant AND l.bot_user_id = p_bot_user),
+               'language', b.language,
+               -- 'human': a manager has the conversation, the bot must stay silent
+               'mode', b.mode,
+               -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
+               'telegram_chat', CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL
+                                     THEN b.external_id END,
+               'company_name', t.name,
+               'about', t.about,
+               'greeting', t.greeting,
+               'company_phone', t.company_phone)
+      INTO v_result
+      FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
+     WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
+    IF v_result->>'mode' = 'bot'
+       AND NOT jsonb_path_exists(v_pending, '$[*] ? (@.transcript_status == "pending")') THEN
+        UPDATE messages SET status = 'processing'
+         WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
+           AND reply_id IS NULL AND id = ANY (v_ids) AND status = 'queued';
+    END IF;
+    RETURN v_result;
+END
+$_$;
+
+--
+-- Name: bot_users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bot_users (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    channel text DEFAULT 'api'::text NOT NULL,
+    external_id text NOT NULL,
+    name text,
+    phone text,
+    language text,
+    mode text DEFAULT 'bot'::text NOT NULL,
+    last_seq bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    blocked_at timestamp with time zone,
+    handoff_at timestamp with time zone,
+    released_at timestamp with time zone,
+    CONSTRAINT bot_users_channel_check CHECK ((channel = ANY (ARRAY['api'::text, 'telegram'::text]))),
+    CONSTRAINT bot_users_external_id_check CHECK (((length(external_id) >= 1) AND (length(external_id) <= 200))),
+    CONSTRAINT bot_users_language_check CHECK ((language = ANY (ARRAY['ru'::text, 'kk'::text, 'en'::text, 'mixed'::text]))),
+    CONSTRAINT bot_users_mode_check CHECK ((mode = ANY (ARRAY['bot'::text, 'human'::text])))
+)
+WITH (fillfactor='70');
+
+ALTER TABLE ONLY public.bot_users FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: job_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.job_keys (
+    key text NOT NULL,
+    pending integer NOT NULL,
+    CONSTRAINT job_keys_pending_check CHECK ((pending >= 0))
+)
+WITH (fillfactor='70', autovacuum_vacuum_scale_factor='0', autovacuum_vacuum_threshold='5000', autovacuum_vacuum_cost_delay='0');
+
+--
+-- Name: jobs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.jobs (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    key text,
+    tenant_id uuid,
+    run_at timestamp with time zone DEFAULT now() NOT NULL,
+    priority smallint DEFAULT 0 NOT NULL,
+    state public.job_state DEFAULT 'available'::public.job_state NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_attempts integer DEFAULT 5 NOT NULL,
+    lease_until timestamp with time zone,
+    lease_token uuid,
+    dedup_key text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_error text,
+    CONSTRAINT jobs_max_attempts_check CHECK ((max_attempts >= 1))
+)
+WITH (fillfactor='100', autovacuum_vacuum_scale_factor='0', autovacuum_vacuum_threshold='5000', autovacuum_vacuum_insert_scale_factor='0', autovacuum_vacuum_insert_threshold='5000', autovacuum_vacuum_cost_delay='0', autovacuum_analyze_scale_factor='0', autovacuum_analyze_threshold='5000');
+
+--
+-- Name: jobs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: lead_notifications; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.lead_notifications (
+    tenant_id uuid NOT NULL,
+    lead_id uuid NOT NULL,
+    version integer NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.lead_notifications FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: leads; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leads (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    bot_user_id uuid NOT NULL,
+    name text,
+    phone text,
+    city text,
+    object_type text,
+    area_m2 double precision,
+    summary text,
+    status text DEFAULT 'new'::text NOT NULL,
+    loss_reason text,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    engine text,
+    qualified_at timestamp with time zone,
+    CONSTRAINT leads_area_m2_check CHECK ((area_m2 > (0)::double precision)),
+    CONSTRAINT leads_check CHECK (((status <> 'lost'::text) OR (loss_reason IS NOT NULL))),
+    CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'qualified'::text, 'in_work'::text, 'won'::text, 'lost'::text])))
+);
+
+ALTER TABLE ONLY public.leads FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: llm_usage; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.llm_usage (
+    tenant_id uuid NOT NULL,
+    day date NOT NULL,
+    model text NOT NULL,
+    calls integer DEFAULT 0 NOT NULL,
+    prompt_tokens bigint DEFAULT 0 NOT NULL,
+    completion_tokens bigint DEFAULT 0 NOT NULL,
+    audio_seconds double precision DEFAULT 0 NOT NULL,
+    cost_usd numeric(16,6) DEFAULT 0 NOT NULL
+);
+
+ALTER TABLE ONLY public.llm_usage FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: manager_forwards; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.manager_forwards (
+    tenant_id uuid NOT NULL,
+    key text NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.manager_forwards FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: message_audio; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.message_audio (
+    tenant_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    content bytea NOT NULL,
+    mime text NOT NULL,
+    file_name text NOT NULL
+);
+
+ALTER TABLE ONLY public.message_audio FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.messages (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    bot_user_id uuid NOT NULL,
+    seq bigint NOT NULL,
+    role text NOT NULL,
+    kind text DEFAULT 'text'::text NOT NULL,
+    content text DEFAULT ''::text NOT NULL,
+    transcript text,
+    status text DEFAULT 'queued'::text NOT NULL,
+    idempotency_key text,
+    engine text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    reply_id uuid,
+    transcript_status text,
+    language text,
+    answered_at timestamp with time zone,
+    CONSTRAINT messages_kind_check CHECK ((kind = ANY (ARRAY['text'::text, 'voice'::text]))),
+    CONSTRAINT messages_language_check CHECK ((language = ANY (ARRAY['ru'::text, 'kk'::text, 'en'::text, 'mixed'::text]))),
+    CONSTRAINT messages_role_check CHECK ((role = ANY (ARRAY['user'::text, 'assistant'::text, 'manager'::text, 'system'::text]))),
+    CONSTRAINT messages_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'transcribing'::text, 'processing'::text, 'answered'::text, 'failed'::text, 'stored'::text]))),
+    CONSTRAINT messages_transcript_status_check CHECK ((transcript_status = ANY (ARRAY['pending'::text, 'done'::text, 'unavailable'::text, 'failed'::text])))
+);
+
+ALTER TABLE ONLY public.messages FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: queue_pauses; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.queue_pauses (
+    id bigint NOT NULL,
+    kind text,
+    tenant_id uuid,
+    paused_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT queue_pauses_check CHECK (((kind IS NULL) <> (tenant_id IS NULL)))
+);
+
+--
+-- Name: queue_pauses_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.queue_pauses ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.queue_pauses_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: queue_wake; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.queue_wake (
+    id boolean DEFAULT true NOT NULL,
+    parked integer DEFAULT 0 NOT NULL,
+    CONSTRAINT queue_wake_id_check CHECK (id)
+);
+
+--
+-- Name: rate_limit_slots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.rate_limit_slots (
+    limiter text NOT NULL,
+    slot bigint NOT NULL,
+    requests integer DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL
+);
+
+--
+-- Name: telegram_bots; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telegram_bots (
+    tenant_id uuid NOT NULL,
+    token_ciphertext bytea NOT NULL,
+    token_hint text NOT NULL,
+    webhook_secret text NOT NULL,
+    managers_chat_id text,
+    language text DEFAULT 'ru'::text NOT NULL,
+    work_from_min smallint,
+    work_to_min smallint,
+    poll_offset bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT telegram_bots_language_check CHECK ((language = ANY (ARRAY['ru'::text, 'kk'::text, 'en'::text]))),
+    CONSTRAINT telegram_bots_work_from_min_check CHECK (((work_from_min >= 0) AND (work_from_min <= 1439))),
+    CONSTRAINT telegram_bots_work_to_min_check CHECK (((work_to_min >= 0) AND (work_to_min <= 1439)))
+);
+
+ALTER TABLE ONLY public.telegram_bots FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_files; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telegram_files (
+    tenant_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    file_id text NOT NULL,
+    mime text NOT NULL,
+    file_size bigint
+);
+
+ALTER TABLE ONLY public.telegram_files FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_sent_parts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telegram_sent_parts (
+    tenant_id uuid NOT NULL,
+    message_id uuid NOT NULL,
+    part integer NOT NULL,
+    telegram_message_id bigint,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.telegram_sent_parts FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_updates; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telegram_updates (
+    tenant_id uuid NOT NULL,
+    key text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.telegram_updates FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_webhooks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.telegram_webhooks (
+    webhook_id uuid NOT NULL,
+    tenant_id uuid NOT NULL
+);
+
+--
+-- Name: tenant_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tenant_events (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    kind text NOT NULL,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.tenant_events FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: tenants; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tenants (
+    id uuid NOT NULL,
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    coalesce_ms integer DEFAULT 0 NOT NULL,
+    greeting text,
+    company_phone text,
+    monthly_budget_usd numeric(12,2),
+    llm_quota_exhausted_at timestamp with time zone,
+    about text,
+    CONSTRAINT tenants_about_check CHECK ((length(about) <= 2000)),
+    CONSTRAINT tenants_coalesce_ms_check CHECK (((coalesce_ms >= 0) AND (coalesce_ms <= 60000))),
+    CONSTRAINT tenants_monthly_budget_usd_check CHECK ((monthly_budget_usd >= (0)::numeric)),
+    CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+);
+
+--
+-- Name: throttle; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.throttle (
+    key bytea NOT NULL,
+    tat timestamp with time zone NOT NULL
+);
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    email text NOT NULL,
+    password_hash text NOT NULL,
+    role text DEFAULT 'manager'::text NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    is_platform_admin boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'manager'::text])))
+);
+
+--
+-- Name: bot_users bot_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bot_users
+    ADD CONSTRAINT bot_users_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: bot_users bot_users_tenant_id_channel_external_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bot_users
+    ADD CONSTRAINT bot_users_tenant_id_channel_external_id_key UNIQUE (tenant_id, channel, external_id);
+
+--
+-- Name: job_keys job_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.job_keys
+    ADD CONSTRAINT job_keys_pkey PRIMARY KEY (key);
+
+--
+-- Name: jobs jobs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.jobs
+    ADD CONSTRAINT jobs_pkey PRIMARY KEY (id);
+
+--
+-- Name: lead_notifications lead_notifications_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_notifications
+    ADD CONSTRAINT lead_notifications_pkey PRIMARY KEY (tenant_id, lead_id, version);
+
+--
+-- Name: leads leads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: leads leads_tenant_id_bot_user_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_tenant_id_bot_user_id_key UNIQUE (tenant_id, bot_user_id);
+
+--
+-- Name: llm_usage llm_usage_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.llm_usage
+    ADD CONSTRAINT llm_usage_pkey PRIMARY KEY (tenant_id, day, model);
+
+--
+-- Name: manager_forwards manager_forwards_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.manager_forwards
+    ADD CONSTRAINT manager_forwards_pkey PRIMARY KEY (tenant_id, key);
+
+--
+-- Name: message_audio message_audio_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_audio
+    ADD CONSTRAINT message_audio_pkey PRIMARY KEY (tenant_id, message_id);
+
+--
+-- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: messages messages_tenant_id_bot_user_id_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_tenant_id_bot_user_id_seq_key UNIQUE (tenant_id, bot_user_id, seq);
+
+--
+-- Name: queue_pauses queue_pauses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.queue_pauses
+    ADD CONSTRAINT queue_pauses_pkey PRIMARY KEY (id);
+
+--
+-- Name: queue_wake queue_wake_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.queue_wake
+    ADD CONSTRAINT queue_wake_pkey PRIMARY KEY (id);
+
+--
+-- Name: rate_limit_slots rate_limit_slots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rate_limit_slots
+    ADD CONSTRAINT rate_limit_slots_pkey PRIMARY KEY (limiter, slot);
+
+--
+-- Name: telegram_bots telegram_bots_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_bots
+    ADD CONSTRAINT telegram_bots_pkey PRIMARY KEY (tenant_id);
+
+--
+-- Name: telegram_files telegram_files_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_files
+    ADD CONSTRAINT telegram_files_pkey PRIMARY KEY (tenant_id, message_id);
+
+--
+-- Name: telegram_sent_parts telegram_sent_parts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_sent_parts
+    ADD CONSTRAINT telegram_sent_parts_pkey PRIMARY KEY (tenant_id, message_id, part);
+
+--
+-- Name: telegram_updates telegram_updates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_updates
+    ADD CONSTRAINT telegram_updates_pkey PRIMARY KEY (tenant_id, key);
+
+--
+-- Name: telegram_webhooks telegram_webhooks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_webhooks
+    ADD CONSTRAINT telegram_webhooks_pkey PRIMARY KEY (webhook_id);
+
+--
+-- Name: telegram_webhooks telegram_webhooks_tenant_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_webhooks
+    ADD CONSTRAINT telegram_webhooks_tenant_id_key UNIQUE (tenant_id);
+
+--
+-- Name: tenant_events tenant_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tenant_events
+    ADD CONSTRAINT tenant_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: tenants tenants_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tenants
+    ADD CONSTRAINT tenants_pkey PRIMARY KEY (id);
+
+--
+-- Name: throttle throttle_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.throttle
+    ADD CONSTRAINT throttle_pkey PRIMARY KEY (key);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: bot_users_recent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX bot_users_recent ON public.bot_users USING btree (tenant_id, updated_at DESC);
+
+--
+-- Name: jobs_blocked; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX jobs_blocked ON public.jobs USING btree (key, id) WHERE (state = 'blocked'::public.job_state);
+
+--
+-- Name: jobs_claim; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX jobs_claim ON public.jobs USING btree (run_at, id) WHERE (state = ANY (ARRAY['available'::public.job_state, 'running'::public.job_state]));
+
+--
+-- Name: jobs_claim_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX jobs_claim_tenant ON public.jobs USING btree (tenant_id, run_at, id) WHERE (state = ANY (ARRAY['available'::public.job_state, 'running'::public.job_state]));
+
+--
+-- Name: jobs_dead; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX jobs_dead ON public.jobs USING btree (kind, id) WHERE (state = 'dead'::public.job_state);
+
+--
+-- Name: jobs_dedup; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX jobs_dedup ON public.jobs USING btree (kind, dedup_key) WHERE ((dedup_key IS NOT NULL) AND (state = ANY (ARRAY['available'::public.job_state, 'blocked'::public.job_state])) AND (attempts = 0));
+
+--
+-- Name: leads_recent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_recent ON public.leads USING btree (tenant_id, created_at DESC, id DESC);
+
+--
+-- Name: leads_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_status ON public.leads USING btree (tenant_id, status, created_at DESC);
+
+--
+-- Name: messages_idempotency_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX messages_idempotency_key ON public.messages USING btree (tenant_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+--
+-- Name: messages_unanswered; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX messages_unanswered ON public.messages USING btree (tenant_id, bot_user_id, seq) WHERE ((role = 'user'::text) AND (reply_id IS NULL));
+
+--
+-- Name: queue_pauses_kind; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX queue_pauses_kind ON public.queue_pauses USING btree (kind) WHERE (kind IS NOT NULL);
+
+--
+-- Name: queue_pauses_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX queue_pauses_tenant ON public.queue_pauses USING btree (tenant_id) WHERE (tenant_id IS NOT NULL);
+
+--
+-- Name: tenant_events_by_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tenant_events_by_tenant ON public.tenant_events USING btree (tenant_id, created_at DESC);
+
+--
+-- Name: users_email_key; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
+
+--
+-- Name: users_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX users_tenant ON public.users USING btree (tenant_id, created_at);
+
+--
+-- Name: tenants tenants_renamed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER tenants_renamed AFTER DELETE OR UPDATE OF name ON public.tenants FOR EACH ROW EXECUTE FUNCTION public.account_changed();
+
+--
+-- Name: users users_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_changed AFTER DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.account_changed();
+
+--
+-- Name: bot_users bot_users_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bot_users
+    ADD CONSTRAINT bot_users_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: lead_notifications lead_notifications_tenant_id_lead_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_notifications
+    ADD CONSTRAINT lead_notifications_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES public.leads(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: leads leads_tenant_id_bot_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_tenant_id_bot_user_id_fkey FOREIGN KEY (tenant_id, bot_user_id) REFERENCES public.bot_users(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: llm_usage llm_usage_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.llm_usage
+    ADD CONSTRAINT llm_usage_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: manager_forwards manager_forwards_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.manager_forwards
+    ADD CONSTRAINT manager_forwards_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: message_audio message_audio_tenant_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.message_audio
+    ADD CONSTRAINT message_audio_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES public.messages(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_tenant_id_bot_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.messages
+    ADD CONSTRAINT messages_tenant_id_bot_user_id_fkey FOREIGN KEY (tenant_id, bot_user_id) REFERENCES public.bot_users(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: telegram_bots telegram_bots_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_bots
+    ADD CONSTRAINT telegram_bots_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: telegram_files telegram_files_tenant_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_files
+    ADD CONSTRAINT telegram_files_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES public.messages(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: telegram_sent_parts telegram_sent_parts_tenant_id_message_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_sent_parts
+    ADD CONSTRAINT telegram_sent_parts_tenant_id_message_id_fkey FOREIGN KEY (tenant_id, message_id) REFERENCES public.messages(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: telegram_updates telegram_updates_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_updates
+    ADD CONSTRAINT telegram_updates_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: telegram_webhooks telegram_webhooks_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.telegram_webhooks
+    ADD CONSTRAINT telegram_webhooks_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: tenant_events tenant_events_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tenant_events
+    ADD CONSTRAINT tenant_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: users users_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: bot_users; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.bot_users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: lead_notifications; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.lead_notifications ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leads; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: llm_usage; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.llm_usage ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: manager_forwards; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.manager_forwards ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: message_audio; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.message_audio ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: messages; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_bots; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.telegram_bots ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_files; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.telegram_files ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_sent_parts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.telegram_sent_parts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: telegram_updates; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.telegram_updates ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: tenant_events; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.tenant_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: bot_users tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.bot_users USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: lead_notifications tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.lead_notifications USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: leads tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.leads USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: llm_usage tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.llm_usage USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: manager_forwards tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.manager_forwards USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: message_audio tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.message_audio USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: messages tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.messages USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: telegram_bots tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.telegram_bots USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: telegram_files tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.telegram_files USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: telegram_sent_parts tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.telegram_sent_parts USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: telegram_updates tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.telegram_updates USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: tenant_events tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.tenant_events USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- PostgreSQL database dump complete
+--
+
