@@ -4,137 +4,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use salesbot::domain::language::Language;
 use salesbot::queue;
 use salesbot::workers::engine::{Engine, EngineFuture, OfflineEngine, TurnInput};
-use salesbot::workers::pipeline::transcribe::TranscribeFuture;
-use salesbot::workers::pipeline::{Deps, TranscribeError, Transcriber, Transcript};
-use salesbot::workers::{WorkerPool, registry};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, error_code, service, spawn_app};
-use crate::queue::fast_config;
-
-/// What the fake transcriber was given: mime type, language hint, audio.
-pub type TranscribeCall = (String, Option<Language>, Vec<u8>);
-
-/// Speech-to-text that hears `text` in any audio; it records the mime type, the language hint and
-/// the audio it was given.
-pub struct FakeTranscriber {
-    pub calls: Mutex<Vec<TranscribeCall>>,
-    pub text: String,
-}
-
-impl Transcriber for FakeTranscriber {
-    fn model(&self) -> &str {
-        "fake-transcriber"
-    }
-
-    fn transcribe<'a>(
-        &'a self,
-        audio: &'a [u8],
-        mime: &'a str,
-        _file_name: &'a str,
-        language_hint: Option<Language>,
-    ) -> TranscribeFuture<'a> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((mime.to_owned(), language_hint, audio.to_vec()));
-        let text = self.text.clone();
-        Box::pin(async move {
-            Ok::<_, TranscribeError>(Transcript {
-                text,
-                language: None,
-                seconds: 3.0,
-            })
-        })
-    }
-}
-
-pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) -> Deps {
-    Deps {
-        engine,
-        fallback: Arc::new(OfflineEngine::new()),
-        transcriber,
-        waker: None,
-        stale_after: Duration::from_secs(86_400),
-        history: 40,
-        notifier: None,
-        turn_deadline: Duration::from_secs(20),
-        transcribe_limit: None,
-        prices: Default::default(),
-        telegram: None,
-        handoff_timeout: Duration::from_secs(900),
-    }
-}
-
-fn workers(pool: &PgPool, deps: Deps) -> WorkerPool {
-    WorkerPool::new(service(pool), registry(deps), fast_config())
-}
-
-/// Workers with the offline engine and no speech-to-text: the default build's pipeline.
-fn offline_workers(pool: &PgPool) -> WorkerPool {
-    workers(pool, deps(None, Arc::new(OfflineEngine::new())))
-}
-
-pub(crate) const OGG: &[u8] = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00fake opus payload";
-
-impl TestApp {
-    pub(crate) async fn send_text(
-        &self,
-        token: &str,
-        user_id: &str,
-        text: &str,
-    ) -> reqwest::Response {
-        let form = reqwest::multipart::Form::new()
-            .text("user_id", user_id.to_owned())
-            .text("text", text.to_owned());
-        self.client
-            .post(self.url("/api/chat"))
-            .bearer_auth(token)
-            .header("prefer", "respond-async")
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub(crate) async fn send_voice(
-        &self,
-        token: &str,
-        user_id: &str,
-        bytes: &[u8],
-        name: &str,
-    ) -> reqwest::Response {
-        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
-            .file_name(name.to_owned())
-            .mime_str("audio/ogg")
-            .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("user_id", user_id.to_owned())
-            .part("voice", part);
-        self.client
-            .post(self.url("/api/chat"))
-            .bearer_auth(token)
-            .header("prefer", "respond-async")
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-pub(crate) async fn accepted_id(resp: reqwest::Response) -> String {
-    assert_eq!(resp.status(), 202);
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(
-        body["status_url"],
-        format!("/api/messages/{}", body["message_id"].as_str().unwrap())
-    );
-    body["message_id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{
+    FakeTranscriber, OGG, accepted_id, deps, error_code, offline_workers, pipeline_workers,
+    spawn_app,
+};
 
 async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
@@ -148,7 +26,7 @@ async fn text_voice_text_are_answered_in_order_with_one_qualified_lead(pool: PgP
         calls: Mutex::default(),
         text: "Дом сто пятьдесят квадратов".into(),
     });
-    let workers = workers(
+    let workers = pipeline_workers(
         &pool,
         deps(Some(transcriber.clone()), Arc::new(OfflineEngine::new())),
     );
@@ -464,7 +342,7 @@ async fn a_worker_that_lost_its_lease_cannot_commit_so_there_is_one_reply(pool: 
         pool: pool.clone(),
         calls: Mutex::default(),
     });
-    let report = workers(&pool, deps(None, engine.clone()))
+    let report = pipeline_workers(&pool, deps(None, engine.clone()))
         .run_once()
         .await
         .unwrap();
@@ -555,7 +433,7 @@ async fn a_dead_turn_fails_its_messages_and_still_answers(pool: PgPool) {
     // retryable one alone is answered by the fallback, see tests/api/openai.rs).
     let mut broken = deps(None, Arc::new(Broken));
     broken.fallback = Arc::new(Broken);
-    let report = workers(&pool, broken).run_once().await.unwrap();
+    let report = pipeline_workers(&pool, broken).run_once().await.unwrap();
     assert_eq!(report.dead, 1);
     let status: Value = app
         .get_json(&format!("/api/messages/{id}"), Some(&token))

@@ -5,16 +5,11 @@
 //! into target/schemathesis-venv; tests/schemathesis/hooks.py teaches it our two opaque inputs.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use salesbot::config::AbuseLimits;
-use salesbot::workers::engine::OfflineEngine;
-use salesbot::workers::{WorkerPool, registry};
 use sqlx::PgPool;
 
-use crate::chat::deps;
-use crate::helpers::{service, spawn_app_with, test_config};
-use crate::queue::fast_config;
+use crate::helpers::{offline_workers, run_workers_until_idle, spawn_app_with, test_config};
 
 fn schemathesis() -> PathBuf {
     let path = std::env::var_os("SCHEMATHESIS").map_or_else(
@@ -55,18 +50,7 @@ async fn the_api_keeps_its_openapi_contract(pool: PgPool) {
         "Дом 120 м² в Алматы, Ерлан, 8 701 234 56 78",
     )
     .await;
-    sqlx::query("UPDATE jobs SET run_at = now()")
-        .execute(&pool)
-        .await
-        .unwrap();
-    WorkerPool::new(
-        service(&pool),
-        registry(deps(None, Arc::new(OfflineEngine::new()))),
-        fast_config(),
-    )
-    .run_once()
-    .await
-    .unwrap();
+    run_workers_until_idle(&offline_workers(&pool), &pool).await;
 
     let hooks = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis");
     let reports = tempfile_dir();

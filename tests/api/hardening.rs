@@ -7,31 +7,15 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::chat::{FakeTranscriber, OGG, deps};
+use crate::helpers::fast_config;
+use crate::helpers::{FakeTranscriber, OGG, deps, offline_workers, run_workers_until_idle};
 use crate::helpers::{TestApp, error_code, service, spawn_app};
-use crate::queue::fast_config;
 use crate::telegram::{connect_bot, post_update, setup, telegram_workers, text_update};
 use salesbot::workers::engine::OfflineEngine;
 use salesbot::workers::{WorkerPool, registry};
 
 async fn count(pool: &PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
-
-/// Makes the turns waiting out their burst-coalescing window due now.
-async fn skip_coalescing(pool: &PgPool) {
-    sqlx::query("UPDATE jobs SET run_at = now()")
-        .execute(pool)
-        .await
-        .unwrap();
-}
-
-fn offline_workers(pool: &PgPool) -> WorkerPool {
-    WorkerPool::new(
-        service(pool),
-        registry(deps(None, Arc::new(OfflineEngine::new()))),
-        fast_config(),
-    )
 }
 
 /// Sends a request and returns its status and JSON body; every refusal must be our error format.
@@ -78,8 +62,7 @@ async fn a_form_urlencoded_message_is_answered_like_multipart(pool: PgPool) {
     let workers = offline_workers(&pool);
     // The conversation exists (seq 1 and its reply, 2), so a long-poll can wait on it.
     app.send_text(&token, "client_form", "Здравствуйте").await;
-    skip_coalescing(&pool).await;
-    workers.run_once().await.unwrap();
+    run_workers_until_idle(&workers, &pool).await;
     // What `curl -d` and Python's requests.post(data=…) send; the prototype's FastAPI took it.
     let waiting = {
         let (app, token) = (app.clone(), token.clone());
@@ -106,8 +89,7 @@ async fn a_form_urlencoded_message_is_answered_like_multipart(pool: PgPool) {
         recorded["messages"][0]["content"],
         "Баня 6 на 4 в Караганде"
     );
-    skip_coalescing(&pool).await;
-    workers.run_once().await.unwrap();
+    run_workers_until_idle(&workers, &pool).await;
     let resp = waiting.await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
@@ -149,8 +131,7 @@ async fn a_voice_notes_answer_carries_what_was_heard(pool: PgPool) {
         fast_config(),
     );
     app.send_text(&token, "client_voice", "Здравствуйте").await;
-    skip_coalescing(&pool).await;
-    workers.run_once().await.unwrap();
+    run_workers_until_idle(&workers, &pool).await;
     let waiting = {
         let (app, token) = (app.clone(), token.clone());
         tokio::spawn(async move {
@@ -178,9 +159,7 @@ async fn a_voice_notes_answer_carries_what_was_heard(pool: PgPool) {
         .await;
     assert_eq!(recorded["messages"][0]["kind"], "voice", "{recorded}");
     // Transcribe, then the turn (its coalescing window skipped).
-    workers.run_once().await.unwrap();
-    skip_coalescing(&pool).await;
-    workers.run_once().await.unwrap();
+    run_workers_until_idle(&workers, &pool).await;
     let resp = waiting.await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
@@ -205,8 +184,7 @@ async fn control_characters_are_refused_at_every_api_entry(pool: PgPool) {
     // A conversation and a lead to aim the path and PATCH cases at.
     let resp = app.send_text(&jwt, "c1", "Дом в Алматы").await;
     assert_eq!(resp.status(), 202);
-    skip_coalescing(&pool).await;
-    offline_workers(&pool).run_once().await.unwrap();
+    run_workers_until_idle(&offline_workers(&pool), &pool).await;
     let lead_id: String = sqlx::query_scalar("SELECT id::text FROM leads")
         .fetch_one(&pool)
         .await

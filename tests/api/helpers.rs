@@ -3,8 +3,18 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use salesbot::domain::language::Language;
+use salesbot::queue;
+use salesbot::workers::engine::{Engine, OfflineEngine};
+use salesbot::workers::pipeline::transcribe::TranscribeFuture;
+use salesbot::workers::pipeline::{Deps, TranscribeError, Transcriber, Transcript};
+use salesbot::workers::{
+    Handler, JobContext, JobFuture, PoolConfig, RunReport, WorkerPool, registry,
+};
+use uuid::Uuid;
 
 use salesbot::config::{
     Config, CorsOrigins, DatabaseTarget, DatabaseUrl, LogFormat, Secret, SecretOrigin,
@@ -224,4 +234,227 @@ pub fn salesbot_bin() -> PathBuf {
 pub fn client_builder() -> reqwest::ClientBuilder {
     salesbot::crypto::install_tls_provider();
     reqwest::Client::builder()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared fixtures: fake speech-to-text, pipeline workers, queue handlers, seeded conversations
+// ---------------------------------------------------------------------------------------------
+
+/// What the fake transcriber was given: mime type, language hint, audio.
+pub type TranscribeCall = (String, Option<Language>, Vec<u8>);
+
+/// Speech-to-text that hears `text` in any audio; it records the mime type, the language hint and
+/// the audio it was given.
+pub struct FakeTranscriber {
+    pub calls: Mutex<Vec<TranscribeCall>>,
+    pub text: String,
+}
+
+impl Transcriber for FakeTranscriber {
+    fn model(&self) -> &str {
+        "fake-transcriber"
+    }
+
+    fn transcribe<'a>(
+        &'a self,
+        audio: &'a [u8],
+        mime: &'a str,
+        _file_name: &'a str,
+        language_hint: Option<Language>,
+    ) -> TranscribeFuture<'a> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push((mime.to_owned(), language_hint, audio.to_vec()));
+        let text = self.text.clone();
+        Box::pin(async move {
+            Ok::<_, TranscribeError>(Transcript {
+                text,
+                language: None,
+                seconds: 3.0,
+            })
+        })
+    }
+}
+
+pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) -> Deps {
+    Deps {
+        engine,
+        fallback: Arc::new(OfflineEngine::new()),
+        transcriber,
+        waker: None,
+        stale_after: Duration::from_secs(86_400),
+        history: 40,
+        notifier: None,
+        turn_deadline: Duration::from_secs(20),
+        transcribe_limit: None,
+        prices: Default::default(),
+        telegram: None,
+        handoff_timeout: Duration::from_secs(900),
+    }
+}
+
+/// Workers of the pipeline with `deps`, connected as the worker process connects.
+pub fn pipeline_workers(pool: &PgPool, deps: Deps) -> WorkerPool {
+    WorkerPool::new(service(pool), registry(deps), fast_config())
+}
+
+/// Workers with the offline engine and no speech-to-text: the default build's pipeline.
+pub fn offline_workers(pool: &PgPool) -> WorkerPool {
+    pipeline_workers(pool, deps(None, Arc::new(OfflineEngine::new())))
+}
+
+pub const OGG: &[u8] = b"OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00fake opus payload";
+
+impl TestApp {
+    pub async fn send_text(&self, token: &str, user_id: &str, text: &str) -> reqwest::Response {
+        let form = reqwest::multipart::Form::new()
+            .text("user_id", user_id.to_owned())
+            .text("text", text.to_owned());
+        self.client
+            .post(self.url("/api/chat"))
+            .bearer_auth(token)
+            .header("prefer", "respond-async")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_voice(
+        &self,
+        token: &str,
+        user_id: &str,
+        bytes: &[u8],
+        name: &str,
+    ) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+            .file_name(name.to_owned())
+            .mime_str("audio/ogg")
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .text("user_id", user_id.to_owned())
+            .part("voice", part);
+        self.client
+            .post(self.url("/api/chat"))
+            .bearer_auth(token)
+            .header("prefer", "respond-async")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn accepted_id(resp: reqwest::Response) -> String {
+    assert_eq!(resp.status(), 202);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["status_url"],
+        format!("/api/messages/{}", body["message_id"].as_str().unwrap())
+    );
+    body["message_id"].as_str().unwrap().to_owned()
+}
+
+type Run = Arc<dyn Fn(JobContext) -> JobFuture + Send + Sync>;
+
+/// A handler from a closure.
+#[derive(Clone)]
+pub struct TestHandler {
+    kind: &'static str,
+    deadline: Duration,
+    run: Run,
+}
+
+impl TestHandler {
+    pub fn new(
+        kind: &'static str,
+        run: impl Fn(JobContext) -> JobFuture + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            deadline: Duration::from_secs(10),
+            run: Arc::new(run),
+        }
+    }
+
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+}
+
+impl Handler for TestHandler {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn deadline(&self) -> Duration {
+        self.deadline
+    }
+    fn run(&self, job: JobContext) -> JobFuture {
+        (self.run)(job)
+    }
+}
+
+pub fn fast_config() -> PoolConfig {
+    PoolConfig {
+        concurrency: 8,
+        batch_size: 8,
+        lease: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(100),
+        backoff: queue::Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(5),
+        },
+        grace: Duration::from_secs(5),
+        ..PoolConfig::default()
+    }
+}
+
+/// Inserts a bot user with a lead for `tenant` directly (as the test superuser) and returns its id.
+pub async fn seed_conversation(pool: &PgPool, tenant: Uuid, external_id: &str, name: &str) -> Uuid {
+    let bot_user = Uuid::now_v7();
+    sqlx::query("INSERT INTO bot_users (id, tenant_id, external_id, name) VALUES ($1, $2, $3, $4)")
+        .bind(bot_user)
+        .bind(tenant)
+        .bind(external_id)
+        .bind(name)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO leads (id, tenant_id, bot_user_id, name, city) VALUES ($1, $2, $3, $4, 'almaty')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(tenant)
+    .bind(bot_user)
+    .bind(name)
+    .execute(pool)
+    .await
+    .unwrap();
+    bot_user
+}
+
+/// Runs `workers` until nothing is left to do now: what is due runs, and turns waiting out their
+/// burst-coalescing window are made due (the test does not wait for them). Jobs deferred further
+/// (rate limits, backoff of an hour) are left pending. Returns every attempt's report, summed.
+pub async fn run_workers_until_idle(workers: &WorkerPool, pool: &PgPool) -> RunReport {
+    let mut total = RunReport::default();
+    for _ in 0..100 {
+        sqlx::query("UPDATE jobs SET run_at = now() WHERE kind = 'turn' AND state = 'available' AND run_at > now()")
+            .execute(pool)
+            .await
+            .unwrap();
+        // run_once returns when nothing it handles is due; nothing run since is idle.
+        let report = workers.run_once().await.unwrap();
+        if report.attempts() == 0 {
+            return total;
+        }
+        total.completed += report.completed;
+        total.retried += report.retried;
+        total.deferred += report.deferred;
+        total.dead += report.dead;
+        total.lease_lost += report.lease_lost;
+    }
+    panic!("the workers never became idle");
 }

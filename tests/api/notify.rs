@@ -12,11 +12,11 @@ use salesbot::workers::{WorkerPool, registry};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::chat::deps;
 use crate::fakes::FakeTelegram;
+use crate::helpers::deps;
+use crate::helpers::fast_config;
 use crate::helpers::service;
 use crate::helpers::spawn_app;
-use crate::queue::fast_config;
 
 const TOKEN: &str = "123456:platform-bot-token";
 

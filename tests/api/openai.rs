@@ -15,10 +15,10 @@ use salesbot::workers::{WorkerPool, pipeline_deps, registry};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::chat::{OGG, accepted_id, deps};
 use crate::fake_openai::{API_KEY, Answer, FakeOpenAi};
+use crate::helpers::fast_config;
+use crate::helpers::{OGG, accepted_id, deps};
 use crate::helpers::{TestApp, service, spawn_app, test_config};
-use crate::queue::fast_config;
 
 fn openai_settings(base_url: &str) -> OpenAiSettings {
     OpenAiSettings {

@@ -7,66 +7,12 @@ use std::time::Duration;
 
 use salesbot::domain::TenantId;
 use salesbot::queue::{self, JobId, Lease, NewJob, ops};
-use salesbot::workers::{
-    Handler, JobContext, JobError, JobFuture, PoolConfig, Registry, WorkerPool,
-};
+use salesbot::workers::{JobError, PoolConfig, Registry, WorkerPool};
 use serde_json::json;
+
+use crate::helpers::{TestHandler, fast_config};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-
-type Run = Arc<dyn Fn(JobContext) -> JobFuture + Send + Sync>;
-
-/// A handler from a closure.
-pub struct TestHandler {
-    kind: &'static str,
-    deadline: Duration,
-    run: Run,
-}
-
-impl TestHandler {
-    pub fn new(
-        kind: &'static str,
-        run: impl Fn(JobContext) -> JobFuture + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            kind,
-            deadline: Duration::from_secs(10),
-            run: Arc::new(run),
-        }
-    }
-
-    fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
-        self
-    }
-}
-
-impl Handler for TestHandler {
-    fn kind(&self) -> &'static str {
-        self.kind
-    }
-    fn deadline(&self) -> Duration {
-        self.deadline
-    }
-    fn run(&self, job: JobContext) -> JobFuture {
-        (self.run)(job)
-    }
-}
-
-pub fn fast_config() -> PoolConfig {
-    PoolConfig {
-        concurrency: 8,
-        batch_size: 8,
-        lease: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(100),
-        backoff: queue::Backoff {
-            base: Duration::from_millis(1),
-            cap: Duration::from_millis(5),
-        },
-        grace: Duration::from_secs(5),
-        ..PoolConfig::default()
-    }
-}
 
 /// A handler that records the payload `n` of every run, in order.
 fn recorder(kind: &'static str) -> (TestHandler, Arc<Mutex<Vec<i64>>>) {
@@ -819,7 +765,7 @@ async fn concurrent_workers_keep_per_key_order_and_lose_nothing(pool: PgPool) {
     for _ in 0..8 {
         let pool_ = WorkerPool::new(
             pool.clone(),
-            Registry::new().with(handler_clone(&handler)),
+            Registry::new().with(handler.clone()),
             fast_config(),
         );
         let shutdown = shutdown.clone();
@@ -844,14 +790,6 @@ async fn concurrent_workers_keep_per_key_order_and_lose_nothing(pool: PgPool) {
     let per_key: i64 = state.lock().unwrap().values().map(|k| k.completed).sum();
     assert_eq!(per_key, JOBS as i64);
     assert_eq!(count_jobs(&pool).await, 0, "nothing left behind");
-}
-
-fn handler_clone(h: &TestHandler) -> TestHandler {
-    TestHandler {
-        kind: h.kind,
-        deadline: h.deadline,
-        run: h.run.clone(),
-    }
 }
 
 /// A pool's heartbeat and its batch ack touch the same rows at the same moment; both lock in id

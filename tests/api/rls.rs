@@ -6,7 +6,7 @@ use salesbot::domain::TenantId;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::tenancy::seed_conversation;
+use crate::helpers::seed_conversation;
 
 const SET_PROBE_ROLE: &str = "SET LOCAL ROLE salesbot_app";
 

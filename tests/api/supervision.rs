@@ -11,8 +11,8 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::{TestHandler, fast_config};
 use crate::helpers::{spawn_app, test_config};
-use crate::queue::{TestHandler, fast_config};
 
 async fn metric(name_and_labels: &str) -> f64 {
     salesbot::metrics::render()

@@ -19,10 +19,10 @@ use salesbot::workers::{PoolConfig, WorkerPool, registry};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::chat::{FakeTranscriber, deps};
 use crate::fakes::FakeTelegram;
+use crate::helpers::fast_config;
+use crate::helpers::{FakeTranscriber, deps};
 use crate::helpers::{TEST_SECRET, TestApp, error_code, service, spawn_app_with, test_config};
-use crate::queue::fast_config;
 
 pub const BOT_TOKEN: &str = "123456:AAHk_customer-bot-token-0123abcd";
 pub const PUBLIC_URL: &str = "https://salesbot.example.kz";

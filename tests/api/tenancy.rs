@@ -4,31 +4,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::spawn_app;
-
-/// Inserts a bot user with a lead for `tenant` directly (as the test superuser) and returns its id.
-pub async fn seed_conversation(pool: &PgPool, tenant: Uuid, external_id: &str, name: &str) -> Uuid {
-    let bot_user = Uuid::now_v7();
-    sqlx::query("INSERT INTO bot_users (id, tenant_id, external_id, name) VALUES ($1, $2, $3, $4)")
-        .bind(bot_user)
-        .bind(tenant)
-        .bind(external_id)
-        .bind(name)
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO leads (id, tenant_id, bot_user_id, name, city) VALUES ($1, $2, $3, $4, 'almaty')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(tenant)
-    .bind(bot_user)
-    .bind(name)
-    .execute(pool)
-    .await
-    .unwrap();
-    bot_user
-}
+use crate::helpers::{seed_conversation, spawn_app};
 
 fn tenant_of(body: &Value) -> Uuid {
     body["user"]["tenant"]["id"]
