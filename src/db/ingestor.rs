@@ -1,9 +1,9 @@
 //! Group commit for the chat API's text messages: the messages that arrive while earlier ones are
 //! being recorded go to the database together, in one statement and one transaction
-//! (`message_ingest_batch`, migrations/0017_message_ingest_batch.sql, set-based since
-//! migrations/0018_message_ingest_set_based.sql).
+//! (`message_ingest_batch`, sql/functions/message_ingest_batch.sql).
 //!
-//! Nothing waits for a batch to fill: a request alone is recorded at once, as a batch of one. Under
+//! Nothing waits for a batch to fill: a request alone is recorded at once (by `message_ingest`,
+//! the one-message statement, as is each message of a batch that failed). Under
 //! load, requests queue up while [`IN_FLIGHT`] batches are committing, and the next batch takes
 //! them all (up to [`MAX_BATCH`]). Each message's answer is the one it would get alone: a batch
 //! that fails is retried one message at a time, so a bad message fails only its own request.

@@ -41,7 +41,7 @@ pub fn conversation_key(bot_user: BotUserId) -> String {
 }
 
 /// The conversation's next turn: keyed and deduplicated by the conversation, so one is pending at a
-/// time and turns run in order. `message_ingest` (migrations/0012_message_ingest.sql) writes the same
+/// time and turns run in order. `message_record()` and `message_ingest_batch()` (sql/functions/) write the same
 /// job in SQL: a change here must be made there too.
 pub fn turn_job(tenant: TenantId, bot_user: BotUserId) -> NewJob {
     let key = conversation_key(bot_user);
@@ -108,7 +108,7 @@ pub struct Ingested {
 }
 
 /// Records a customer message and enqueues its processing, in one round trip and one short
-/// transaction (`message_ingest`, migrations/0012_message_ingest.sql).
+/// transaction (`message_ingest`, sql/functions/message_ingest.sql).
 ///
 /// The conversation upsert allocates the message's `seq` and holds the conversation's row lock until
 /// commit, so concurrent messages of one conversation get gap-free seqs in commit order, and a retry

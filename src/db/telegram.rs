@@ -590,7 +590,7 @@ pub async fn mark_seen(pool: &PgPool, tenant: TenantId, key: &str) -> Result<(),
 /// Enqueues the delivery of a stored message to the customer's chat, inside the caller's transaction
 /// (the outbox). Deliveries of one conversation run in order on their own key, apart from its turns,
 /// so a rate-limited send holds back later sends but never the next turn. The turn writes the same
-/// job in SQL (`turn_commit`, migrations/0011_turn_commit.sql): a change here must be made there too.
+/// job in SQL (sql/functions/turn_commit.sql): a change here must be made there too.
 pub async fn enqueue_delivery(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,

@@ -480,7 +480,7 @@ pub async fn heartbeat(
     // held leases are read from the statement's snapshot, so a locked row still counts as held.
     // Matching the token against the set is the same fence as matching pairs (each token is
     // issued to one job only), and unlike a join with the pairs it keeps primary-key probes at any
-    // batch size (migrations/0014_queue_ack_plans.sql).
+    // batch size (sql/functions/queue_complete.sql, queue_bury.sql).
     let held: Vec<i64> = sqlx::query_scalar!(
         r#"WITH mine AS (
                SELECT id FROM jobs

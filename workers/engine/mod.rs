@@ -237,7 +237,7 @@ pub fn customer_language(input: &TurnInput) -> Language {
 }
 
 /// A lead is qualified when there is a phone, a city, and either an object type or an area.
-/// `turn_commit` (migrations/0011_turn_commit.sql) states the same rule for the stored lead.
+/// `turn_commit` (sql/functions/turn_commit.sql) states the same rule for the stored lead.
 pub fn is_qualified(
     phone: Option<&Phone>,
     city: Option<City>,

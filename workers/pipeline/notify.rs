@@ -50,7 +50,7 @@ struct Payload {
 }
 
 /// A lead version's notification job. The turn writes the same job in SQL (`turn_commit`,
-/// migrations/0011_turn_commit.sql): a change here must be made there too.
+/// sql/functions/turn_commit.sql): a change here must be made there too.
 pub fn job(
     tenant: TenantId,
     bot_user: BotUserId,

@@ -194,7 +194,7 @@ fn payload(ctx: &JobContext) -> Result<Payload, JobError> {
         .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
 }
 
-/// What `turn_read` returns (see migrations/0010_turn_read.sql).
+/// What `turn_read` returns (see sql/functions/turn_read.sql).
 #[derive(Deserialize)]
 struct Read {
     pending: Vec<Pending>,
@@ -361,7 +361,7 @@ fn plain_reply(reply: String, language: Language) -> TurnOutput {
 }
 
 /// Writes the turn's results in one round trip, fenced by the lease (`turn_commit`,
-/// migrations/0011_turn_commit.sql): the reply, the answered marks, the delivery outbox, the lead and
+/// sql/functions/turn_commit.sql): the reply, the answered marks, the delivery outbox, the lead and
 /// its notification. Returns false if there was nothing left to answer (a previous attempt committed
 /// and crashed before its ack) or a manager has taken the conversation over. The engine's structured
 /// handoff request (e.g. the customer asked for a person) hands the conversation to the managers in
