@@ -3,6 +3,7 @@
 //! The map of the crate (data flows one way, top to bottom):
 //! - [`http`]: the web API — accepts, validates, records and enqueues; never calls an LLM.
 //! - [`db`]: queries grouped by aggregate; every tenant-owned query runs in [`db::tenant_tx`].
+//! - [`jobs`]: the job contract: every job kind, its payload and how it is enqueued.
 //! - [`queue`]: the durable job queue (enqueue in the caller's transaction; claim, lease, ack).
 //! - [`workers`] (`workers/`): the worker pool, pipeline stages, conversation engines and thin
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
@@ -21,6 +22,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod queue;
 pub mod shutdown;

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::cli::{TelegramArgs, TelegramCommand};
@@ -11,6 +10,7 @@ use crate::config::{Config, Secret};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::domain::TenantId;
+use crate::jobs::{self, JobPayload};
 use crate::workers::integrations::telegram::{TelegramClient, TelegramError};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
@@ -87,14 +87,9 @@ pub struct SetWebhookHandler {
     pub telegram: std::sync::Arc<Telegram>,
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    tenant_id: TenantId,
-}
-
 impl Handler for SetWebhookHandler {
     fn kind(&self) -> &'static str {
-        db::telegram::SET_WEBHOOK_JOB
+        jobs::TelegramSetWebhook::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -104,7 +99,7 @@ impl Handler for SetWebhookHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let telegram = self.telegram.clone();
         Box::pin(async move {
-            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::TelegramSetWebhook::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad set_webhook payload: {e}")))?;
             telegram.set_webhook(&ctx.db, p.tenant_id).await.map(drop)
         })

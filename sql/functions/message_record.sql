@@ -6,8 +6,8 @@
 -- audio or Telegram file id, the phone shared through the channel (on the conversation), a
 -- `transcribe` job for a voice note (no key), and the conversation's `turn` through
 -- queue_enqueue() (key and dedup key 'conversation:<bot user>'), due after the tenant's
--- `coalesce_ms`; a pending turn it deduplicates against is moved to that time too. The turn is
--- built as `db::messages::turn_job` (src/db/messages.rs) builds it: change both together.
+-- `coalesce_ms`; a pending turn it deduplicates against is moved to that time too. Both jobs are
+-- the contract's `jobs::Transcribe` and `jobs::Turn` (src/jobs.rs; tests/api/jobs.rs checks).
 -- Locks: the conversation's row is already held; then the turn's `job_keys` row and its pending
 -- twin. Returns one row, as message_ingest() does. Called only by message_ingest(); not from Rust.
 -- Current definition: migrations/0017_message_ingest_batch.sql.

@@ -10,7 +10,7 @@
 -- `updated_at`, so the update can be HOT), a `deliver_reply` job for Telegram; with `p_lead` (the
 -- engine's patch; NULL: leave the lead) the lead upsert, `new` to `qualified` by the rule of
 -- `engine::is_qualified`, `version` + 1, and a `notify_manager` job when a managers' chat can take
--- it. The jobs are built as `db::telegram::enqueue_delivery` and `notify::job` build them. Returns
+-- it. The jobs are the contract's `jobs::DeliverReply` and `jobs::NotifyManager` (src/jobs.rs). Returns
 -- jsonb {outcome, handoff_fresh, delivery_job, notify_job, lead_id, lead_version, lead_event}.
 -- Current definition: migrations/0016_turn_commit_lock_order.sql.
 CREATE OR REPLACE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_lead jsonb, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean)

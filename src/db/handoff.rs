@@ -22,15 +22,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::jobs;
 use crate::queue::{self, NewJob};
 
 use super::messages::Channel;
 use super::tenant_tx;
-
-/// Forwards customer messages (and the "needs a manager" alert) to the managers' chat.
-pub const FORWARD_JOB: &str = "forward_to_managers";
-/// Tells the customer honestly when to expect an answer if no manager answered in time.
-pub const TIMEOUT_JOB: &str = "handoff_timeout";
 
 /// A conversation's handoff state, as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -144,37 +140,25 @@ pub async fn begin(
     } else {
         timeout
     };
-    queue::enqueue(
-        &mut **tx,
-        &NewJob::new(
-            TIMEOUT_JOB,
-            serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user,
-                               "handoff_at": handoff_at}),
-        )
-        .tenant(tenant)
-        .delay(wait),
-    )
-    .await?;
+    let timeout = jobs::HandoffTimeout {
+        tenant_id: tenant,
+        bot_user_id: bot_user,
+        handoff_at,
+    };
+    queue::enqueue(&mut **tx, &timeout.job(wait)).await?;
     tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, reason, "conversation handed to a manager");
     Ok(true)
 }
 
 /// The job that forwards the conversation's news to the managers' chat; with a reason it starts
-/// with the "a customer needs a manager" alert. One pending per conversation (dedup).
+/// with the "a customer needs a manager" alert.
 pub fn forward_job(tenant: TenantId, bot_user: BotUserId, reason: Option<&str>) -> NewJob {
-    let job = NewJob::new(
-        FORWARD_JOB,
-        serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user, "reason": reason}),
-    )
-    .key(format!("forward:{bot_user}"))
-    .tenant(tenant)
-    .max_attempts(8);
-    // An alert must not be swallowed by a pending plain forward, so only plain ones deduplicate.
-    if reason.is_none() {
-        job.dedup(format!("forward:{bot_user}"))
-    } else {
-        job
+    jobs::ForwardToManagers {
+        tenant_id: tenant,
+        bot_user_id: bot_user,
+        reason: reason.map(str::to_owned),
     }
+    .job()
 }
 
 /// For a turn: true when a manager has the conversation, in which case its new customer messages
@@ -288,7 +272,15 @@ pub async fn release(
         .fetch_one(&mut *tx)
         .await?;
         if waiting {
-            queue::enqueue(&mut *tx, &super::messages::turn_job(tenant, bot_user)).await?;
+            queue::enqueue(
+                &mut *tx,
+                &jobs::Turn {
+                    tenant_id: tenant,
+                    bot_user_id: bot_user,
+                }
+                .job(),
+            )
+            .await?;
         }
         tracing::info!(tenant_id = %tenant, bot_user_id = %bot_user, waiting, "conversation given back to the bot");
     }

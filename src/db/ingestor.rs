@@ -18,7 +18,8 @@ use uuid::Uuid;
 
 use crate::domain::{BotUserId, MessageId, TenantId};
 
-use super::messages::{Body, Incoming, Ingested, TURN_JOB, ingest};
+use super::messages::{Body, Incoming, Ingested, ingest};
+use crate::jobs::{self, JobPayload};
 
 /// Batches being recorded at once, each on its own connection.
 const IN_FLIGHT: usize = 4;
@@ -212,7 +213,7 @@ async fn ingest_batch(
     .await?;
     let turns = rows.iter().filter(|row| row.turn_job).count();
     if turns > 0 {
-        crate::metrics::job_enqueued(TURN_JOB, turns as u64);
+        crate::metrics::job_enqueued(jobs::Turn::KIND, turns as u64);
     }
     Ok(rows
         .into_iter()

@@ -10,13 +10,9 @@ use uuid::Uuid;
 use crate::domain::audio::AudioFormat;
 use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, MessageId, TenantId};
-use crate::queue::NewJob;
+use crate::jobs::{self, JobPayload};
 
 use super::tenant_tx;
-
-/// Job kinds of the pipeline (the worker side registers their handlers).
-pub const TRANSCRIBE_JOB: &str = "transcribe";
-pub const TURN_JOB: &str = "turn";
 
 /// NOTIFY channel on which workers announce a conversation's new reply (payload: bot user id).
 pub const REPLIES_CHANNEL: &str = "salesbot_replies";
@@ -35,26 +31,6 @@ pub async fn announce_reply(pool: &PgPool, bot_user: BotUserId) -> Result<(), sq
     Ok(())
 }
 
-/// The ordering key of a conversation's jobs: one turn at a time per bot user, in message order.
-pub fn conversation_key(bot_user: BotUserId) -> String {
-    format!("conversation:{bot_user}")
-}
-
-/// The conversation's next turn: keyed and deduplicated by the conversation, so one is pending at a
-/// time and turns run in order. `message_record()` and `message_ingest_batch()` (sql/functions/) write the same
-/// job in SQL: a change here must be made there too.
-pub fn turn_job(tenant: TenantId, bot_user: BotUserId) -> NewJob {
-    let key = conversation_key(bot_user);
-    NewJob::new(
-        TURN_JOB,
-        serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user}),
-    )
-    .key(key.clone())
-    .dedup(key)
-    .tenant(tenant)
-}
-
-/// Where a conversation happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
@@ -113,9 +89,8 @@ pub struct Ingested {
 /// The conversation upsert allocates the message's `seq` and holds the conversation's row lock until
 /// commit, so concurrent messages of one conversation get gap-free seqs in commit order, and a retry
 /// with the same idempotency key (checked after that lock) finds the first request's message.
-/// The jobs it enqueues: `transcribe` for a voice note (no key, 5 attempts, payload `tenant_id`,
-/// `message_id`, `bot_user_id`), and the conversation's `turn` as [`turn_job`] builds it (run at
-/// the end of the tenant's coalescing window).
+/// The jobs it enqueues, as [`jobs::Transcribe`] (a voice note) and [`jobs::Turn`] say (the turn
+/// run at the end of the tenant's coalescing window).
 pub async fn ingest(
     pool: &PgPool,
     tenant: TenantId,
@@ -169,10 +144,10 @@ pub async fn ingest(
     .fetch_one(pool)
     .await?;
     if row.transcribe_job {
-        crate::metrics::job_enqueued(TRANSCRIBE_JOB, 1);
+        crate::metrics::job_enqueued(jobs::Transcribe::KIND, 1);
     }
     if row.turn_job {
-        crate::metrics::job_enqueued(TURN_JOB, 1);
+        crate::metrics::job_enqueued(jobs::Turn::KIND, 1);
     }
     Ok(Ingested {
         message_id: MessageId(row.message_id),

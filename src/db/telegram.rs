@@ -21,15 +21,11 @@ use crate::domain::telegram::{
 };
 use crate::domain::working_hours::WorkingHours;
 use crate::domain::{BotUserId, MessageId, TenantId};
-use crate::queue::{self, NewJob};
+use crate::jobs;
+use crate::queue;
 
 use super::messages::{Body, Channel, Incoming};
 use super::tenant_tx;
-
-/// Registers the tenant's webhook with Telegram (a worker calls `setWebhook`).
-pub const SET_WEBHOOK_JOB: &str = "telegram_set_webhook";
-/// Sends a stored assistant or manager message to the customer's Telegram chat.
-pub const DELIVER_JOB: &str = "deliver_reply";
 
 /// The settings as the API shows them: the token only as a hint.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -154,7 +150,11 @@ pub async fn save_settings(
     .execute(&mut *tx)
     .await?;
     let webhook_id = webhook_id(&mut tx, tenant).await?;
-    queue::enqueue(&mut *tx, &set_webhook_job(tenant)).await?;
+    queue::enqueue(
+        &mut *tx,
+        &jobs::TelegramSetWebhook { tenant_id: tenant }.job(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(TelegramSettings {
         bot_token: row.token_hint,
@@ -164,16 +164,6 @@ pub async fn save_settings(
         working_hours: hours_text(row.work_from_min, row.work_to_min),
         updated_at: row.updated_at,
     })
-}
-
-/// The `setWebhook` job of a tenant's bot. It reads the settings when it runs, so of several saves
-/// in a row one pending job does (dedup), with the latest token.
-pub fn set_webhook_job(tenant: TenantId) -> NewJob {
-    NewJob::new(SET_WEBHOOK_JOB, serde_json::json!({"tenant_id": tenant}))
-        .key(format!("telegram_bot:{tenant}"))
-        .dedup(format!("telegram_bot:{tenant}"))
-        .tenant(tenant)
-        .max_attempts(10)
 }
 
 async fn webhook_id(
@@ -588,26 +578,18 @@ pub async fn mark_seen(pool: &PgPool, tenant: TenantId, key: &str) -> Result<(),
 }
 
 /// Enqueues the delivery of a stored message to the customer's chat, inside the caller's transaction
-/// (the outbox). Deliveries of one conversation run in order on their own key, apart from its turns,
-/// so a rate-limited send holds back later sends but never the next turn. The turn writes the same
-/// job in SQL (sql/functions/turn_commit.sql): a change here must be made there too.
+/// (the outbox), as [`jobs::DeliverReply`] says.
 pub async fn enqueue_delivery(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
     bot_user: BotUserId,
     message: MessageId,
 ) -> Result<(), sqlx::Error> {
-    queue::enqueue(
-        tx,
-        &NewJob::new(
-            DELIVER_JOB,
-            serde_json::json!({"tenant_id": tenant, "bot_user_id": bot_user, "message_id": message}),
-        )
-        .key(format!("deliver:{bot_user}"))
-        .dedup(format!("deliver:{message}"))
-        .tenant(tenant)
-        .max_attempts(12),
-    )
-    .await?;
+    let delivery = jobs::DeliverReply {
+        tenant_id: tenant,
+        bot_user_id: bot_user,
+        message_id: message,
+    };
+    queue::enqueue(tx, &delivery.job()).await?;
     Ok(())
 }

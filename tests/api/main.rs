@@ -14,6 +14,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod ingest;
+mod jobs;
 mod leads;
 mod migrations;
 mod notify;

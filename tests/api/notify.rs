@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use salesbot::config::Secret;
+use salesbot::jobs::LeadEvent;
 use salesbot::workers::engine::OfflineEngine;
 use salesbot::workers::integrations::telegram::TelegramClient;
-use salesbot::workers::pipeline::notify::{self, LeadEvent, Notifier};
+use salesbot::workers::pipeline::notify::Notifier;
 use salesbot::workers::{WorkerPool, registry};
 use serde_json::json;
 use sqlx::PgPool;
@@ -97,13 +98,13 @@ async fn a_qualified_lead_is_notified_once(pool: PgPool) {
             .unwrap();
     salesbot::queue::enqueue(
         &pool,
-        &notify::job(
-            tenant.into(),
-            bot_user.into(),
-            lead.into(),
+        &salesbot::jobs::NotifyManager {
+            tenant_id: tenant.into(),
+            lead_id: lead.into(),
             version,
-            LeadEvent::Qualified,
-        ),
+            event: LeadEvent::Qualified,
+        }
+        .job(bot_user.into()),
     )
     .await
     .unwrap();

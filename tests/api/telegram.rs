@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use salesbot::crypto::SecretBox;
 use salesbot::domain::{BotUserId, MessageId, TenantId};
+use salesbot::jobs::LeadEvent;
 use salesbot::workers::engine::OfflineEngine;
 use salesbot::workers::integrations::telegram::TelegramClient;
-use salesbot::workers::pipeline::notify::{self, LeadEvent, Notifier};
+use salesbot::workers::pipeline::notify::Notifier;
 use salesbot::workers::pipeline::turn::TurnHandler;
 use salesbot::workers::pipeline::{Deps, Transcriber};
 use salesbot::workers::telegram::Telegram;
@@ -791,13 +792,13 @@ async fn the_companys_own_chat_gets_its_notifications_in_its_language_once(pool:
             .unwrap();
     salesbot::queue::enqueue(
         &pool,
-        &notify::job(
-            tenant.into(),
-            bot_user.into(),
-            lead.into(),
+        &salesbot::jobs::NotifyManager {
+            tenant_id: tenant.into(),
+            lead_id: lead.into(),
             version,
-            LeadEvent::Qualified,
-        ),
+            event: LeadEvent::Qualified,
+        }
+        .job(bot_user.into()),
     )
     .await
     .unwrap();

@@ -12,11 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::db::{self, tenant_tx};
 use crate::domain::telegram::{MAX_MESSAGE_CHARS, split_message};
-use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::jobs::{self, JobPayload};
 use crate::queue;
 use crate::workers::integrations::telegram::TelegramError;
 use crate::workers::telegram::{Telegram, job_error};
@@ -26,16 +24,9 @@ pub struct DeliverHandler {
     pub telegram: Arc<Telegram>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
-struct Payload {
-    tenant_id: TenantId,
-    bot_user_id: BotUserId,
-    message_id: MessageId,
-}
-
 impl Handler for DeliverHandler {
     fn kind(&self) -> &'static str {
-        db::telegram::DELIVER_JOB
+        jobs::DeliverReply::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -45,14 +36,18 @@ impl Handler for DeliverHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let telegram = self.telegram.clone();
         Box::pin(async move {
-            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::DeliverReply::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad deliver payload: {e}")))?;
             deliver(&telegram, &ctx, p).await
         })
     }
 }
 
-async fn deliver(telegram: &Telegram, ctx: &JobContext, p: Payload) -> Result<(), JobError> {
+async fn deliver(
+    telegram: &Telegram,
+    ctx: &JobContext,
+    p: jobs::DeliverReply,
+) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     let target = sqlx::query!(
         r#"SELECT m.content, b.external_id, b.channel, b.blocked_at IS NOT NULL AS "blocked!"
@@ -115,7 +110,7 @@ async fn deliver(telegram: &Telegram, ctx: &JobContext, p: Payload) -> Result<()
 
 async fn record_part(
     ctx: &JobContext,
-    p: Payload,
+    p: jobs::DeliverReply,
     part: i32,
     telegram_id: i64,
 ) -> Result<(), JobError> {
@@ -139,7 +134,7 @@ async fn record_part(
     Ok(())
 }
 
-async fn mark_blocked(ctx: &JobContext, p: Payload) -> Result<(), JobError> {
+async fn mark_blocked(ctx: &JobContext, p: jobs::DeliverReply) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     if !queue::holds_lease(&mut tx, ctx.lease()).await? {
         return Err(JobError::retry(anyhow::anyhow!("lease lost")));

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::Utc;
 
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::working_hours::WorkingHours;
-use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::domain::{MessageId, TenantId};
+use crate::jobs::{self, JobPayload};
 use crate::queue;
 use crate::workers::integrations::telegram::html_escape;
 use crate::workers::telegram::{Telegram, job_error};
@@ -29,16 +29,9 @@ pub struct ForwardHandler {
     pub telegram: Option<Arc<Telegram>>,
 }
 
-#[derive(Deserialize)]
-struct ForwardPayload {
-    tenant_id: TenantId,
-    bot_user_id: BotUserId,
-    reason: Option<String>,
-}
-
 impl Handler for ForwardHandler {
     fn kind(&self) -> &'static str {
-        db::handoff::FORWARD_JOB
+        jobs::ForwardToManagers::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -48,7 +41,7 @@ impl Handler for ForwardHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let (platform, telegram) = (self.platform.clone(), self.telegram.clone());
         Box::pin(async move {
-            let p: ForwardPayload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::ForwardToManagers::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad forward payload: {e}")))?;
             forward(platform.as_ref(), telegram.as_ref(), &ctx, p).await
         })
@@ -59,7 +52,7 @@ async fn forward(
     platform: Option<&Arc<Notifier>>,
     telegram: Option<&Arc<Telegram>>,
     ctx: &JobContext,
-    p: ForwardPayload,
+    p: jobs::ForwardToManagers,
 ) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     let conversation = sqlx::query!(
@@ -202,21 +195,14 @@ fn labels(language: Language) -> Labels {
 
 pub struct TimeoutHandler;
 
-#[derive(Deserialize)]
-struct TimeoutPayload {
-    tenant_id: TenantId,
-    bot_user_id: BotUserId,
-    handoff_at: DateTime<Utc>,
-}
-
 impl Handler for TimeoutHandler {
     fn kind(&self) -> &'static str {
-        db::handoff::TIMEOUT_JOB
+        jobs::HandoffTimeout::KIND
     }
 
     fn run(&self, ctx: JobContext) -> JobFuture {
         Box::pin(async move {
-            let p: TimeoutPayload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::HandoffTimeout::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad timeout payload: {e}")))?;
             let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
             if !queue::holds_lease(&mut tx, ctx.lease()).await? {

@@ -8,20 +8,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Secret;
 use crate::db::tenant_tx;
+use crate::domain::TenantId;
 use crate::domain::city::City;
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
-use crate::domain::{BotUserId, LeadId, TenantId};
-use crate::queue::NewJob;
+use crate::jobs::{self, JobPayload, LeadEvent};
 use crate::workers::integrations::telegram::{TelegramClient, html_escape};
 use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
-
-pub const NOTIFY_JOB: &str = "notify_manager";
 
 /// The platform's bot and chat (TELEGRAM_BOT_TOKEN / TELEGRAM_CHAT_ID, as in the prototype): the
 /// default for companies without their own managers' chat.
@@ -31,46 +27,6 @@ pub struct Notifier {
     pub chat_id: String,
     /// Base of the links in notifications.
     pub public_url: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LeadEvent {
-    Created,
-    Qualified,
-    Updated,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Payload {
-    tenant_id: TenantId,
-    lead_id: LeadId,
-    version: i32,
-    event: LeadEvent,
-}
-
-/// A lead version's notification job. The turn writes the same job in SQL (`turn_commit`,
-/// sql/functions/turn_commit.sql): a change here must be made there too.
-pub fn job(
-    tenant: TenantId,
-    bot_user: BotUserId,
-    lead: LeadId,
-    version: i32,
-    event: LeadEvent,
-) -> NewJob {
-    NewJob::new(
-        NOTIFY_JOB,
-        serde_json::to_value(Payload {
-            tenant_id: tenant,
-            lead_id: lead,
-            version,
-            event,
-        })
-        .expect("serialisable payload"),
-    )
-    .key(format!("notify:{bot_user}"))
-    .tenant(tenant)
-    .max_attempts(8)
 }
 
 pub struct NotifyHandler {
@@ -130,7 +86,7 @@ pub async fn managers_route(
 
 impl Handler for NotifyHandler {
     fn kind(&self) -> &'static str {
-        NOTIFY_JOB
+        jobs::NotifyManager::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -143,7 +99,7 @@ impl Handler for NotifyHandler {
             telegram: self.telegram.clone(),
         };
         Box::pin(async move {
-            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::NotifyManager::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad notify payload: {e}")))?;
             let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
             let sent = sqlx::query_scalar!(

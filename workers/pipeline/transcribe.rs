@@ -5,13 +5,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::db::tenant_tx;
 use crate::db::usage::{Permit, Settlement};
-use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
-use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::jobs::{self, JobPayload};
 use crate::queue;
 use crate::workers::telegram::job_error;
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
@@ -56,16 +54,9 @@ pub struct TranscribeHandler {
     pub deps: Deps,
 }
 
-#[derive(Deserialize)]
-struct Payload {
-    tenant_id: TenantId,
-    message_id: MessageId,
-    bot_user_id: BotUserId,
-}
-
 impl Handler for TranscribeHandler {
     fn kind(&self) -> &'static str {
-        db::messages::TRANSCRIBE_JOB
+        jobs::Transcribe::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -75,7 +66,7 @@ impl Handler for TranscribeHandler {
     fn run(&self, ctx: JobContext) -> JobFuture {
         let deps = self.deps.clone();
         Box::pin(async move {
-            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::Transcribe::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             let (text, status) = match &deps.transcriber {
                 None => (None, "unavailable"),
@@ -96,7 +87,7 @@ impl Handler for TranscribeHandler {
     fn on_dead(&self, ctx: JobContext, error: String) -> JobFuture {
         let deps = self.deps.clone();
         Box::pin(async move {
-            let p: Payload = serde_json::from_value(ctx.job.payload.clone())
+            let p = jobs::Transcribe::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             tracing::error!(message_id = %p.message_id, %error, "transcription is dead");
             store(&ctx, &p, None, "failed").await?;
@@ -111,7 +102,7 @@ impl Handler for TranscribeHandler {
 async fn transcribe(
     deps: &Deps,
     ctx: &JobContext,
-    p: &Payload,
+    p: &jobs::Transcribe,
     transcriber: &dyn Transcriber,
     audio: Audio,
 ) -> Result<(Option<String>, &'static str), JobError> {
@@ -169,7 +160,11 @@ struct Audio {
 
 /// The voice note's bytes: stored at ingest (the HTTP API), or — for Telegram, whose webhook must
 /// answer at once — fetched now with `getFile` and downloaded (at most the Bot API's 20 MB).
-async fn load_audio(deps: &Deps, ctx: &JobContext, p: &Payload) -> Result<Option<Audio>, JobError> {
+async fn load_audio(
+    deps: &Deps,
+    ctx: &JobContext,
+    p: &jobs::Transcribe,
+) -> Result<Option<Audio>, JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     let row = sqlx::query!(
         r#"SELECT a.content AS "content?", a.mime AS "mime?", a.file_name AS "file_name?",
@@ -228,7 +223,7 @@ async fn load_audio(deps: &Deps, ctx: &JobContext, p: &Payload) -> Result<Option
 /// waiting for exactly this transcript.
 async fn store(
     ctx: &JobContext,
-    p: &Payload,
+    p: &jobs::Transcribe,
     text: Option<String>,
     status: &str,
 ) -> Result<(), JobError> {
@@ -249,7 +244,11 @@ async fn store(
     .await?;
     queue::enqueue(
         &mut *tx,
-        &db::messages::turn_job(p.tenant_id, p.bot_user_id),
+        &jobs::Turn {
+            tenant_id: p.tenant_id,
+            bot_user_id: p.bot_user_id,
+        }
+        .job(),
     )
     .await?;
     tx.commit().await?;

@@ -14,7 +14,8 @@ use uuid::Uuid;
 use crate::db::{self, tenant_tx};
 use crate::domain::language::Language;
 use crate::domain::text::{self, LeadSummary, NameText, ReplyText};
-use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
+use crate::domain::{LeadId, MessageId};
+use crate::jobs::{self, JobPayload};
 use crate::queue::Lease;
 use crate::workers::engine::{
     self, EngineError, LeadPatch, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
@@ -22,17 +23,11 @@ use crate::workers::engine::{
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
-use super::notify::{self, LeadEvent};
 use super::typing;
+use crate::jobs::LeadEvent;
 
 pub struct TurnHandler {
     pub deps: Deps,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-struct Payload {
-    tenant_id: TenantId,
-    bot_user_id: BotUserId,
 }
 
 /// A customer message waiting for its answer.
@@ -68,7 +63,7 @@ struct Snapshot {
 
 impl Handler for TurnHandler {
     fn kind(&self) -> &'static str {
-        db::messages::TURN_JOB
+        jobs::Turn::KIND
     }
 
     fn deadline(&self) -> Duration {
@@ -189,8 +184,8 @@ impl Handler for TurnHandler {
     }
 }
 
-fn payload(ctx: &JobContext) -> Result<Payload, JobError> {
-    serde_json::from_value(ctx.job.payload.clone())
+fn payload(ctx: &JobContext) -> Result<jobs::Turn, JobError> {
+    jobs::Turn::read(&ctx.job.payload)
         .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
 }
 
@@ -229,7 +224,7 @@ struct StoredLead {
 
 /// Reads the conversation in one round trip (and marks its messages `processing` unless one still
 /// waits for a transcript). None when nothing is unanswered.
-async fn read(db: &PgPool, p: Payload, history: i64) -> Result<Option<Snapshot>, JobError> {
+async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapshot>, JobError> {
     let read = sqlx::query_scalar!(
         "SELECT turn_read($1, $2, $3)",
         p.tenant_id.0,
@@ -370,7 +365,7 @@ fn plain_reply(reply: String, language: Language) -> TurnOutput {
 #[allow(clippy::too_many_arguments)]
 async fn commit(
     db: &PgPool,
-    p: Payload,
+    p: jobs::Turn,
     lease: Lease,
     pending: &[Uuid],
     output: &TurnOutput,
@@ -429,10 +424,10 @@ async fn commit(
         Outcome::Human | Outcome::NothingPending => return Ok(false),
     }
     if committed.delivery_job {
-        crate::metrics::job_enqueued(db::telegram::DELIVER_JOB, 1);
+        crate::metrics::job_enqueued(jobs::DeliverReply::KIND, 1);
     }
     if committed.notify_job {
-        crate::metrics::job_enqueued(notify::NOTIFY_JOB, 1);
+        crate::metrics::job_enqueued(jobs::NotifyManager::KIND, 1);
     }
     if let (Some(lead_id), Some(version), Some(event)) = (
         committed.lead_id,
