@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::conversation::ConversationMode;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::jobs;
 use crate::queue::{self, NewJob};
@@ -32,9 +33,8 @@ use super::tenant_tx;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HandoffState {
     pub user_id: String,
-    pub channel: String,
-    /// `bot` or `human`.
-    pub mode: String,
+    pub channel: Channel,
+    pub mode: ConversationMode,
     pub handoff_at: Option<DateTime<Utc>>,
 }
 
@@ -69,11 +69,11 @@ async fn lock(
     tenant: TenantId,
     user_id: &str,
     channel: Option<Channel>,
-) -> Result<(BotUserId, String, String), HandoffError> {
+) -> Result<(BotUserId, Channel, ConversationMode), HandoffError> {
     let rows = sqlx::query!(
-        "SELECT id, channel, mode FROM bot_users
-         WHERE tenant_id = $1 AND external_id = $2 AND ($3::text IS NULL OR channel = $3)
-         ORDER BY channel LIMIT 2 FOR UPDATE",
+        r#"SELECT id, channel AS "channel: Channel", mode AS "mode: ConversationMode" FROM bot_users
+           WHERE tenant_id = $1 AND external_id = $2 AND ($3::text IS NULL OR channel = $3)
+           ORDER BY channel LIMIT 2 FOR UPDATE"#,
         tenant.0,
         user_id,
         channel.map(Channel::as_str)
@@ -82,7 +82,7 @@ async fn lock(
     .await?;
     match rows.as_slice() {
         [] => Err(HandoffError::NotFound),
-        [row] => Ok((BotUserId(row.id), row.channel.clone(), row.mode.clone())),
+        [row] => Ok((BotUserId(row.id), row.channel, row.mode)),
         _ => Err(HandoffError::Ambiguous),
     }
 }
@@ -170,13 +170,13 @@ pub async fn forward_if_human(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let mode = sqlx::query_scalar!(
-        "SELECT mode FROM bot_users WHERE tenant_id = $1 AND id = $2",
+        r#"SELECT mode AS "mode: ConversationMode" FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
         tenant.0,
         bot_user.0
     )
     .fetch_optional(&mut *tx)
     .await?;
-    let human = mode.as_deref() == Some("human");
+    let human = mode == Some(ConversationMode::Human);
     if human {
         queue::enqueue(&mut *tx, &forward_job(tenant, bot_user, None)).await?;
     }
@@ -195,7 +195,7 @@ pub async fn reply(
 ) -> Result<(BotUserId, ManagerReply), HandoffError> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let (bot_user, channel, mode) = lock(&mut tx, tenant, user_id, channel).await?;
-    if mode != "human" {
+    if mode != ConversationMode::Human {
         return Err(HandoffError::NotInHumanMode);
     }
     let seq = sqlx::query_scalar!(
@@ -228,7 +228,7 @@ pub async fn reply(
     .execute(&mut *tx)
     .await?
     .rows_affected() as i64;
-    if channel == Channel::Telegram.as_str() {
+    if channel == Channel::Telegram {
         super::telegram::enqueue_delivery(&mut tx, tenant, bot_user, id).await?;
     }
     tx.commit().await?;
@@ -253,7 +253,7 @@ pub async fn release(
 ) -> Result<HandoffState, HandoffError> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let (bot_user, _, mode) = lock(&mut tx, tenant, user_id, channel).await?;
-    if mode == "human" {
+    if mode == ConversationMode::Human {
         sqlx::query!(
             "UPDATE bot_users SET mode = 'bot', handoff_at = NULL, released_at = clock_timestamp(),
                     updated_at = now()
@@ -296,8 +296,9 @@ async fn state(
 ) -> Result<HandoffState, sqlx::Error> {
     sqlx::query_as!(
         HandoffState,
-        "SELECT external_id AS user_id, channel, mode, handoff_at FROM bot_users
-         WHERE tenant_id = $1 AND id = $2",
+        r#"SELECT external_id AS user_id, channel AS "channel: Channel",
+                  mode AS "mode: ConversationMode", handoff_at
+           FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
         tenant.0,
         bot_user.0
     )

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::domain::TenantId;
+use crate::domain::conversation::{Channel, ConversationMode, MessageRole};
 use crate::domain::lead_status::LeadStatus;
 
 use super::tenant_tx;
@@ -21,7 +22,7 @@ pub struct Lead {
     pub object_type: Option<String>,
     pub area_m2: Option<f64>,
     pub summary: Option<String>,
-    pub status: String,
+    pub status: LeadStatus,
     pub loss_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -37,7 +38,7 @@ pub async fn for_bot_user(
     let lead = sqlx::query_as!(
         Lead,
         r#"SELECT l.id, l.bot_user_id, b.external_id AS user_id, l.name, l.phone, l.city,
-                  l.object_type, l.area_m2, l.summary, l.status, l.loss_reason, l.created_at,
+                  l.object_type, l.area_m2, l.summary, l.status AS "status: LeadStatus", l.loss_reason, l.created_at,
                   l.updated_at
            FROM leads l
            JOIN bot_users b ON b.tenant_id = l.tenant_id AND b.id = l.bot_user_id
@@ -56,17 +57,16 @@ pub struct Conversation {
     pub bot_user_id: uuid::Uuid,
     /// The customer's id in its channel.
     pub user_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub name: Option<String>,
     pub phone: Option<String>,
     pub language: Option<String>,
-    /// `bot`, or `human` while a manager has taken over.
-    pub mode: String,
+    pub mode: ConversationMode,
     pub last_seq: i64,
     /// The latest message's text (a voice note's transcript), and who wrote it.
     pub last_message: Option<String>,
-    pub last_message_role: Option<String>,
-    pub lead_status: Option<String>,
+    pub last_message_role: Option<MessageRole>,
+    pub lead_status: Option<LeadStatus>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -79,10 +79,10 @@ pub async fn conversations(
     let mut tx = tenant_tx(pool, tenant).await?;
     let rows = sqlx::query_as!(
         Conversation,
-        r#"SELECT b.id AS bot_user_id, b.external_id AS user_id, b.channel, b.name, b.phone,
-                  b.language, b.mode, b.last_seq,
-                  m.text AS "last_message?", m.role AS "last_message_role?",
-                  l.status AS "lead_status?", b.updated_at
+        r#"SELECT b.id AS bot_user_id, b.external_id AS user_id, b.channel AS "channel: Channel",
+                  b.name, b.phone, b.language, b.mode AS "mode: ConversationMode", b.last_seq,
+                  m.text AS "last_message?", m.role AS "last_message_role?: MessageRole",
+                  l.status AS "lead_status?: LeadStatus", b.updated_at
            FROM bot_users b
            LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id
            LEFT JOIN LATERAL (
@@ -239,7 +239,7 @@ pub async fn by_id(
     let mut tx = tenant_tx(pool, tenant).await?;
     let row = sqlx::query!(
         r#"SELECT l.id, l.bot_user_id, b.external_id AS user_id, l.name, l.phone, l.city,
-                  l.object_type, l.area_m2, l.summary, l.status, l.loss_reason, l.created_at,
+                  l.object_type, l.area_m2, l.summary, l.status AS "status: LeadStatus", l.loss_reason, l.created_at,
                   l.updated_at, l.version
            FROM leads l JOIN bot_users b ON b.tenant_id = l.tenant_id AND b.id = l.bot_user_id
            WHERE l.tenant_id = $1 AND l.id = $2"#,

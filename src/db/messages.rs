@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::audio::AudioFormat;
+pub use crate::domain::conversation::Channel;
+use crate::domain::conversation::{MessageKind, MessageRole, MessageState, TranscriptState};
 use crate::domain::phone::Phone;
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::jobs::{self, JobPayload};
@@ -29,22 +31,6 @@ pub async fn announce_reply(pool: &PgPool, bot_user: BotUserId) -> Result<(), sq
     .fetch_one(pool)
     .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Api,
-    Telegram,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Telegram => "telegram",
-        }
-    }
 }
 
 pub enum Body {
@@ -97,8 +83,8 @@ pub async fn ingest(
     incoming: Incoming,
 ) -> Result<Ingested, sqlx::Error> {
     let (kind, content) = match &incoming.body {
-        Body::Text(text) => ("text", text.as_str()),
-        Body::Voice { .. } | Body::TelegramVoice { .. } => ("voice", ""),
+        Body::Text(text) => (MessageKind::Text, text.as_str()),
+        Body::Voice { .. } | Body::TelegramVoice { .. } => (MessageKind::Voice, ""),
     };
     let (audio, audio_mime, audio_file_name) = match &incoming.body {
         Body::Voice {
@@ -130,7 +116,7 @@ pub async fn ingest(
         incoming.external_id,
         Uuid::now_v7(),
         MessageId::new().0,
-        kind,
+        kind.as_str(),
         content,
         incoming.idempotency_key,
         incoming.shared_phone.as_ref().map(|p| p.as_str()),
@@ -172,13 +158,11 @@ pub struct MessageStatus {
     pub id: Uuid,
     pub user_id: String,
     pub seq: i64,
-    /// `text` or `voice`.
-    pub kind: String,
+    pub kind: MessageKind,
     pub content: String,
-    /// queued → transcribing → processing → answered | failed
-    pub status: String,
+    pub status: MessageState,
     pub transcript: Option<String>,
-    pub transcript_status: Option<String>,
+    pub transcript_status: Option<TranscriptState>,
     pub reply: Option<Reply>,
     pub created_at: DateTime<Utc>,
 }
@@ -190,8 +174,9 @@ pub async fn status(
 ) -> Result<Option<MessageStatus>, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
     let row = sqlx::query!(
-        r#"SELECT m.id, b.external_id, m.seq, m.kind, m.content, m.status, m.transcript,
-                  m.transcript_status, m.created_at,
+        r#"SELECT m.id, b.external_id, m.seq, m.kind AS "kind: MessageKind", m.content,
+                  m.status AS "status: MessageState", m.transcript,
+                  m.transcript_status AS "transcript_status: TranscriptState", m.created_at,
                   r.id AS "reply_id?", r.content AS "reply_content?", r.engine AS reply_engine,
                   r.created_at AS "reply_created_at?"
            FROM messages m
@@ -231,12 +216,11 @@ pub async fn status(
 pub struct ConversationMessage {
     pub id: Uuid,
     pub seq: i64,
-    /// `user`, `assistant` or `manager`.
-    pub role: String,
-    pub kind: String,
+    pub role: MessageRole,
+    pub kind: MessageKind,
     pub content: String,
     pub transcript: Option<String>,
-    pub status: String,
+    pub status: MessageState,
     pub created_at: DateTime<Utc>,
 }
 
@@ -271,9 +255,10 @@ pub async fn after_seq(
     let mut tx = tenant_tx(pool, tenant).await?;
     let rows = sqlx::query_as!(
         ConversationMessage,
-        "SELECT id, seq, role, kind, content, transcript, status, created_at
-         FROM messages WHERE tenant_id = $1 AND bot_user_id = $2 AND seq > $3
-         ORDER BY seq LIMIT $4",
+        r#"SELECT id, seq, role AS "role: MessageRole", kind AS "kind: MessageKind", content,
+                  transcript, status AS "status: MessageState", created_at
+           FROM messages WHERE tenant_id = $1 AND bot_user_id = $2 AND seq > $3
+           ORDER BY seq LIMIT $4"#,
         tenant.0,
         bot_user.0,
         after_seq,

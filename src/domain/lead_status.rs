@@ -8,9 +8,18 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum LeadStatus {
     New,
     Qualified,
@@ -20,6 +29,14 @@ pub enum LeadStatus {
 }
 
 impl LeadStatus {
+    pub const ALL: &'static [LeadStatus] = &[
+        Self::New,
+        Self::Qualified,
+        Self::InWork,
+        Self::Won,
+        Self::Lost,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",

@@ -6,6 +6,7 @@
 pub mod area;
 pub mod audio;
 pub mod city;
+pub mod conversation;
 pub mod dates;
 pub mod email;
 pub mod ids;

@@ -145,3 +145,102 @@ async fn every_live_function_is_the_file_that_names_it(pool: PgPool) {
         );
     }
 }
+
+/// Each state the Rust code names is exactly a value the column's CHECK constraint allows: the
+/// constraint is the rule, the enum its mirror, and this test is what keeps them one.
+#[sqlx::test]
+async fn every_text_enum_is_its_columns_check_constraint(pool: PgPool) {
+    use salesbot::domain::Role;
+    use salesbot::domain::conversation::*;
+    use salesbot::domain::language::Language;
+    use salesbot::domain::lead_status::LeadStatus;
+
+    fn texts<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<String> {
+        all.iter().map(|v| as_str(*v).to_owned()).collect()
+    }
+    let columns: Vec<(&str, &str, Vec<String>)> = vec![
+        (
+            "messages",
+            "status",
+            texts(MessageState::ALL, MessageState::as_str),
+        ),
+        (
+            "messages",
+            "kind",
+            texts(MessageKind::ALL, MessageKind::as_str),
+        ),
+        (
+            "messages",
+            "role",
+            texts(MessageRole::ALL, MessageRole::as_str),
+        ),
+        (
+            "messages",
+            "transcript_status",
+            texts(TranscriptState::ALL, TranscriptState::as_str),
+        ),
+        (
+            "messages",
+            "language",
+            texts(&Language::ALL, Language::code),
+        ),
+        (
+            "bot_users",
+            "mode",
+            texts(ConversationMode::ALL, ConversationMode::as_str),
+        ),
+        ("bot_users", "channel", texts(Channel::ALL, Channel::as_str)),
+        (
+            "bot_users",
+            "language",
+            texts(&Language::ALL, Language::code),
+        ),
+        (
+            "leads",
+            "status",
+            texts(LeadStatus::ALL, LeadStatus::as_str),
+        ),
+        (
+            "users",
+            "role",
+            texts(&[Role::Owner, Role::Manager], Role::as_str),
+        ),
+    ];
+    for (table, column, mut ours) in columns {
+        let definition: String = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = $1::regclass AND conname = $2",
+        )
+        .bind(table)
+        .bind(format!("{table}_{column}_check"))
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{table}.{column} has no CHECK constraint: {e}"));
+        // CHECK ((status = ANY (ARRAY['queued'::text, ...])))
+        let mut allowed: Vec<String> = definition
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        allowed.sort();
+        ours.sort();
+        assert_eq!(ours, allowed, "{table}.{column}: {definition}");
+    }
+
+    // And sqlx writes and reads each enum as that text.
+    for state in MessageState::ALL {
+        let back: MessageState = sqlx::query_scalar("SELECT $1::text")
+            .bind(state)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(back, *state);
+        let text: String = sqlx::query_scalar("SELECT $1::text")
+            .bind(state)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(text, state.as_str());
+    }
+}

@@ -50,7 +50,8 @@ async fn deliver(
 ) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     let target = sqlx::query!(
-        r#"SELECT m.content, b.external_id, b.channel, b.blocked_at IS NOT NULL AS "blocked!"
+        r#"SELECT m.content, b.external_id, b.channel AS "channel: db::messages::Channel",
+                  b.blocked_at IS NOT NULL AS "blocked!"
            FROM messages m JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
            WHERE m.tenant_id = $1 AND m.id = $2"#,
         p.tenant_id.0,
@@ -66,8 +67,7 @@ async fn deliver(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let Some(target) = target.filter(|t| t.channel == db::messages::Channel::Telegram.as_str())
-    else {
+    let Some(target) = target.filter(|t| t.channel == db::messages::Channel::Telegram) else {
         return Ok(()); // the message is gone, or not a Telegram conversation
     };
     if target.blocked {

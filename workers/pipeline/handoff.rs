@@ -13,6 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::db::{self, tenant_tx};
+use crate::domain::conversation::{Channel, ConversationMode};
 use crate::domain::language::Language;
 use crate::domain::working_hours::WorkingHours;
 use crate::domain::{MessageId, TenantId};
@@ -56,8 +57,9 @@ async fn forward(
 ) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     let conversation = sqlx::query!(
-        "SELECT external_id, channel, mode, handoff_at FROM bot_users
-         WHERE tenant_id = $1 AND id = $2",
+        r#"SELECT external_id, channel AS "channel: Channel", mode AS "mode: ConversationMode",
+                  handoff_at
+           FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
         p.tenant_id.0,
         p.bot_user_id.0
     )
@@ -96,7 +98,7 @@ async fn forward(
         None => true,
     };
     tx.commit().await?;
-    if conversation.mode != "human" {
+    if conversation.mode != ConversationMode::Human {
         return Ok(()); // released before this ran: nothing to forward
     }
     let Some(route) = managers_route(platform, telegram, &ctx.db, p.tenant_id).await? else {
@@ -210,15 +212,16 @@ impl Handler for TimeoutHandler {
             }
             // The conversation's lock: a manager's reply or a release cannot slip in between.
             let conversation = sqlx::query!(
-                "SELECT mode, handoff_at, channel, language FROM bot_users
-                 WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+                r#"SELECT mode AS "mode: ConversationMode", handoff_at,
+                          channel AS "channel: Channel", language
+                   FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
                 p.tenant_id.0,
                 p.bot_user_id.0
             )
             .fetch_optional(&mut *tx)
             .await?;
             let Some(conversation) = conversation.filter(|c| {
-                c.mode == "human"
+                c.mode == ConversationMode::Human
                     && c.handoff_at.map(|a| a.timestamp_micros())
                         == Some(p.handoff_at.timestamp_micros())
             }) else {
@@ -266,7 +269,7 @@ impl Handler for TimeoutHandler {
             )
             .execute(&mut *tx)
             .await?;
-            if conversation.channel == db::messages::Channel::Telegram.as_str() {
+            if conversation.channel == db::messages::Channel::Telegram {
                 db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, id).await?;
             }
             tx.commit().await?;

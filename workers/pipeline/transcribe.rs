@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::db::tenant_tx;
 use crate::db::usage::{Permit, Settlement};
+use crate::domain::conversation::TranscriptState;
 use crate::domain::language::Language;
 use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
 use crate::jobs::{self, JobPayload};
@@ -69,7 +70,7 @@ impl Handler for TranscribeHandler {
             let p = jobs::Transcribe::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             let (text, status) = match &deps.transcriber {
-                None => (None, "unavailable"),
+                None => (None, TranscriptState::Unavailable),
                 Some(transcriber) => match load_audio(&deps, &ctx, &p).await? {
                     None => return Ok(()), // the message is gone
                     Some(audio) => transcribe(&deps, &ctx, &p, transcriber.as_ref(), audio).await?,
@@ -77,7 +78,7 @@ impl Handler for TranscribeHandler {
             };
             store(&ctx, &p, text, status).await?;
             deps.wake();
-            tracing::info!(message_id = %p.message_id, status, "transcript stored");
+            tracing::info!(message_id = %p.message_id, %status, "transcript stored");
             Ok(())
         })
     }
@@ -90,7 +91,7 @@ impl Handler for TranscribeHandler {
             let p = jobs::Transcribe::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             tracing::error!(message_id = %p.message_id, %error, "transcription is dead");
-            store(&ctx, &p, None, "failed").await?;
+            store(&ctx, &p, None, TranscriptState::Failed).await?;
             deps.wake();
             Ok(())
         })
@@ -105,7 +106,7 @@ async fn transcribe(
     p: &jobs::Transcribe,
     transcriber: &dyn Transcriber,
     audio: Audio,
-) -> Result<(Option<String>, &'static str), JobError> {
+) -> Result<(Option<String>, TranscriptState), JobError> {
     let hint = audio.language.as_deref().and_then(|l| l.parse().ok());
     let slot = match &deps.transcribe_limit {
         None => None,
@@ -114,7 +115,7 @@ async fn transcribe(
             Permit::Wait(retry_after) => {
                 return Err(JobError::defer(retry_after, "speech-to-text rate limit"));
             }
-            Permit::BudgetSpent => return Ok((None, "unavailable")),
+            Permit::BudgetSpent => return Ok((None, TranscriptState::Unavailable)),
         },
     };
     match transcriber
@@ -138,7 +139,7 @@ async fn transcribe(
                     tracing::warn!(error = %e, "transcription usage not recorded");
                 }
             }
-            Ok((Some(t.text), "done"))
+            Ok((Some(t.text), TranscriptState::Done))
         }
         Err(TranscribeError::Retryable(e)) => Err(JobError::retry(anyhow::anyhow!(e))),
         Err(TranscribeError::RateLimited { retry_after }) => {
@@ -146,7 +147,7 @@ async fn transcribe(
         }
         Err(TranscribeError::Fatal(e)) => {
             tracing::error!(message_id = %p.message_id, error = %e, "transcription failed");
-            Ok((None, "failed"))
+            Ok((None, TranscriptState::Failed))
         }
     }
 }
@@ -225,7 +226,7 @@ async fn store(
     ctx: &JobContext,
     p: &jobs::Transcribe,
     text: Option<String>,
-    status: &str,
+    status: TranscriptState,
 ) -> Result<(), JobError> {
     let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
     if !queue::holds_lease(&mut tx, ctx.lease()).await? {
@@ -238,7 +239,7 @@ async fn store(
         p.tenant_id.0,
         p.message_id.0,
         text,
-        status
+        status as TranscriptState
     )
     .execute(&mut *tx)
     .await?;

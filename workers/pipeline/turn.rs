@@ -12,6 +12,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::db::{self, tenant_tx};
+use crate::domain::conversation::{
+    ConversationMode, MessageKind, MessageRole, MessageState, TranscriptState,
+};
 use crate::domain::language::Language;
 use crate::domain::text::{self, LeadSummary, NameText, ReplyText};
 use crate::domain::{LeadId, MessageId};
@@ -34,19 +37,19 @@ pub struct TurnHandler {
 #[derive(Deserialize)]
 struct Pending {
     id: Uuid,
-    kind: String,
+    kind: MessageKind,
     content: String,
     transcript: Option<String>,
-    transcript_status: Option<String>,
+    transcript_status: Option<TranscriptState>,
     created_at: DateTime<Utc>,
 }
 
 impl Pending {
     /// The words the engine sees, if any (an untranscribed voice note has none).
     fn text(&self) -> Option<&str> {
-        match self.kind.as_str() {
-            "voice" => self.transcript.as_deref().filter(|t| !t.trim().is_empty()),
-            _ => Some(self.content.as_str()),
+        match self.kind {
+            MessageKind::Voice => self.transcript.as_deref().filter(|t| !t.trim().is_empty()),
+            MessageKind::Text => Some(self.content.as_str()),
         }
     }
 }
@@ -93,7 +96,7 @@ impl Handler for TurnHandler {
             if snapshot
                 .pending
                 .iter()
-                .any(|m| m.transcript_status.as_deref() == Some("pending"))
+                .any(|m| m.transcript_status == Some(TranscriptState::Pending))
             {
                 // Messages are answered in order, so this conversation waits for the transcript. The
                 // transcribe job enqueues the next turn once it has stored it (or given up), so there
@@ -123,7 +126,7 @@ impl Handler for TurnHandler {
                 ctx.lease(),
                 &ids,
                 &output,
-                "answered",
+                MessageState::Answered,
                 notify,
                 deps.handoff_timeout,
             )
@@ -169,7 +172,7 @@ impl Handler for TurnHandler {
                 ctx.lease(),
                 &ids,
                 &output,
-                "failed",
+                MessageState::Failed,
                 ManagerChats::NONE,
                 handoff_timeout,
             )
@@ -196,7 +199,7 @@ struct Read {
     earlier: Vec<Earlier>,
     lead: Option<StoredLead>,
     language: Option<String>,
-    mode: String,
+    mode: ConversationMode,
     telegram_chat: Option<String>,
     company_name: String,
     about: Option<String>,
@@ -206,8 +209,8 @@ struct Read {
 
 #[derive(Deserialize)]
 struct Earlier {
-    role: String,
-    kind: String,
+    role: MessageRole,
+    kind: MessageKind,
     content: String,
     transcript: Option<String>,
 }
@@ -242,13 +245,12 @@ async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapsho
         .earlier
         .into_iter()
         .filter_map(|m| {
-            let text = if m.kind == "voice" {
-                m.transcript?
-            } else {
-                m.content
+            let text = match m.kind {
+                MessageKind::Voice => m.transcript?,
+                MessageKind::Text => m.content,
             };
-            Some(match m.role.as_str() {
-                "user" => Turn::user(text),
+            Some(match m.role {
+                MessageRole::User => Turn::user(text),
                 _ => Turn::assistant(text),
             })
         })
@@ -268,7 +270,7 @@ async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapsho
         })
         .unwrap_or_default();
     Ok(Some(Snapshot {
-        human_mode: read.mode == "human",
+        human_mode: read.mode == ConversationMode::Human,
         telegram_chat: read.telegram_chat,
         pending: read.pending,
         input: TurnInput {
@@ -369,7 +371,7 @@ async fn commit(
     lease: Lease,
     pending: &[Uuid],
     output: &TurnOutput,
-    status: &str,
+    status: MessageState,
     notify: ManagerChats,
     handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
@@ -388,7 +390,7 @@ async fn commit(
         reply,
         output.engine,
         output.language.code(),
-        status,
+        status.as_str(),
         lead,
         new_lead_id.0,
         notify.platform,
@@ -519,15 +521,15 @@ mod tests {
     fn untranscribed_voice_has_no_text() {
         let voice = Pending {
             id: Uuid::nil(),
-            kind: "voice".into(),
+            kind: MessageKind::Voice,
             content: String::new(),
             transcript: None,
-            transcript_status: Some("unavailable".into()),
+            transcript_status: Some(TranscriptState::Unavailable),
             created_at: Utc::now(),
         };
         assert_eq!(voice.text(), None);
         let text = Pending {
-            kind: "text".into(),
+            kind: MessageKind::Text,
             content: "Хочу дом".into(),
             ..voice
         };

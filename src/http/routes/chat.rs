@@ -21,6 +21,7 @@ use crate::db::leads::Lead;
 use crate::db::messages::{Body, Channel, ConversationMessage, Incoming, MessageStatus};
 use crate::db::throttle::Rule;
 use crate::domain::audio::{AudioFormat, MAX_AUDIO_BYTES};
+use crate::domain::conversation::{MessageKind, MessageState};
 use crate::domain::text::{ExternalUserId, MessageText, TextError};
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::error::{AppError, ErrorBody};
@@ -101,10 +102,9 @@ pub struct ChatAnswer {
     pub response: String,
     pub message_id: Uuid,
     pub reply_id: Uuid,
-    pub status: String,
+    pub status: MessageState,
     pub user_id: String,
-    /// `text` or `voice`.
-    pub kind: String,
+    pub kind: MessageKind,
     /// What was heard in a voice note (null for text, or when it could not be transcribed).
     pub transcript: Option<String>,
     /// The lead so far (null while the conversation has none).
@@ -115,7 +115,7 @@ pub struct ChatAnswer {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChatAccepted {
     pub message_id: Uuid,
-    pub status: String,
+    pub status: MessageState,
     pub status_url: String,
 }
 
@@ -192,7 +192,7 @@ pub async fn chat(
     if respond_async {
         // The client asked not to wait: 202 at once, whatever the pipeline is doing.
         let message = ingested.message_id.0;
-        return Ok(accepted(message, "queued".into()));
+        return Ok(accepted(message, MessageState::Queued));
     }
     let deadline = Instant::now() + state.chat_wait;
     let status = wait_for_reply(
@@ -204,7 +204,7 @@ pub async fn chat(
     )
     .await?;
     match status.reply {
-        Some(reply) if status.status == "answered" || status.status == "failed" => {
+        Some(reply) if matches!(status.status, MessageState::Answered | MessageState::Failed) => {
             let lead =
                 db::leads::for_bot_user(&state.pool, user.tenant_id, ingested.bot_user_id).await?;
             Ok((
@@ -226,7 +226,7 @@ pub async fn chat(
     }
 }
 
-fn accepted(message_id: Uuid, status: String) -> Response {
+fn accepted(message_id: Uuid, status: MessageState) -> Response {
     let status_url = format!("/api/messages/{message_id}");
     (
         StatusCode::ACCEPTED,
@@ -257,8 +257,8 @@ async fn wait_for_reply(
         let status = db::messages::status(&state.pool, tenant, message)
             .await?
             .ok_or(AppError::NotFound("message"))?;
-        let settled =
-            status.reply.is_some() && matches!(status.status.as_str(), "answered" | "failed");
+        let settled = status.reply.is_some()
+            && matches!(status.status, MessageState::Answered | MessageState::Failed);
         if settled || Instant::now() >= deadline {
             return Ok(status);
         }

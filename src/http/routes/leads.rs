@@ -305,7 +305,7 @@ pub async fn leads_csv(
             l.city.clone().unwrap_or_default(),
             l.object_type.clone().unwrap_or_default(),
             l.area_m2.map(|a| a.to_string()).unwrap_or_default(),
-            l.status.clone(),
+            l.status.to_string(),
             l.loss_reason.clone().unwrap_or_default(),
             l.summary.clone().unwrap_or_default(),
             l.created_at.to_rfc3339(),
