@@ -19,6 +19,7 @@ pub mod person_name;
 pub mod phone;
 #[cfg(test)]
 mod proptests;
+pub mod qualification;
 pub mod telegram;
 pub mod tenant_name;
 pub mod text;

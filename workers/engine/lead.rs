@@ -16,7 +16,8 @@ use crate::domain::phone::{self, Phone};
 use crate::domain::tokens::{fold, tokenize};
 
 use super::intent::{self, Asked, SpamSignals};
-use super::{Role, Turn, is_qualified};
+use super::{Role, Turn};
+use crate::domain::qualification::is_qualified;
 
 /// The lead read from a conversation.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -236,45 +236,9 @@ pub fn customer_language(input: &TurnInput) -> Language {
         .unwrap_or(Language::Ru)
 }
 
-/// A lead is qualified when there is a phone, a city, and either an object type or an area.
-/// `turn_commit` (sql/functions/turn_commit.sql) states the same rule for the stored lead.
-pub fn is_qualified(
-    phone: Option<&Phone>,
-    city: Option<City>,
-    object_type: Option<ObjectType>,
-    area_m2: Option<f64>,
-) -> bool {
-    phone.is_some() && city.is_some() && (object_type.is_some() || area_m2.is_some())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn qualification_rule() {
-        let p = Phone::parse("87012345678").unwrap();
-        assert!(is_qualified(
-            Some(&p),
-            Some(City::Almaty),
-            Some(ObjectType::House),
-            None
-        ));
-        assert!(is_qualified(Some(&p), Some(City::Other), None, Some(80.0)));
-        assert!(!is_qualified(
-            None,
-            Some(City::Almaty),
-            Some(ObjectType::House),
-            Some(80.0)
-        ));
-        assert!(!is_qualified(
-            Some(&p),
-            None,
-            Some(ObjectType::House),
-            Some(80.0)
-        ));
-        assert!(!is_qualified(Some(&p), Some(City::Almaty), None, None));
-    }
 
     #[test]
     fn roles_serialize_lowercase_and_accept_aliases() {

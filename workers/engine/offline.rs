@@ -12,12 +12,13 @@ use std::future;
 
 use crate::domain::language::{self, Language, LanguageCounts};
 use crate::domain::phone;
+use crate::domain::qualification::is_qualified;
 use crate::domain::tokens::tokenize;
 
 use super::intent;
 use super::{
     Engine, EngineFuture, ExtractedLead, HandoffRequest, LeadPatch, LeadSnapshot, Role, TurnInput,
-    TurnOutput, Usage, extract_lead, is_qualified,
+    TurnOutput, Usage, extract_lead,
 };
 use replies::Field;
 
