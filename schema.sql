@@ -14,6 +14,20 @@ CREATE TYPE public.job_state AS ENUM (
 );
 
 --
+-- Name: turn_message; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.turn_message AS (
+	id uuid,
+	role text,
+	kind text,
+	content text,
+	transcript text,
+	transcript_status text,
+	created_at timestamp with time zone
+);
+
+--
 -- Name: account_changed(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -202,6 +216,31 @@ BEGIN
         UPDATE tenants SET llm_quota_exhausted_at = NULL
          WHERE id = r.tenant AND llm_quota_exhausted_at IS NOT NULL;
     END LOOP;
+END
+$$;
+
+--
+-- Name: message_append(uuid, uuid, uuid, text, text, text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.message_append(p_tenant uuid, p_bot_user uuid, p_message uuid, p_role text, p_content text, p_engine text, p_language text, p_moves_up boolean) RETURNS TABLE(seq bigint, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH c AS (
+        UPDATE bot_users
+           SET last_seq = last_seq + 1, language = coalesce(p_language, language),
+               updated_at = CASE WHEN p_moves_up THEN now() ELSE updated_at END
+         WHERE tenant_id = p_tenant AND id = p_bot_user
+        RETURNING last_seq)
+    INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine,
+                          language)
+    SELECT p_message, p_tenant, p_bot_user, c.last_seq, p_role, 'text', p_content, 'answered',
+           p_engine, p_language
+      FROM c
+    RETURNING messages.seq, messages.created_at;
 END
 $$;
 
@@ -664,17 +703,17 @@ BEGIN
 END $$;
 
 --
--- Name: turn_commit(uuid, uuid, bigint, uuid, uuid[], uuid, text, text, text, text, jsonb, uuid, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
+-- Name: turn_commit(uuid, uuid, bigint, uuid, uuid[], uuid, text, text, text, text, boolean, text, text, text, text, double precision, text, boolean, uuid, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_lead jsonb, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean) RETURNS jsonb
+CREATE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_update_lead boolean, p_lead_name text, p_lead_phone text, p_lead_city text, p_lead_object_type text, p_lead_area_m2 double precision, p_lead_summary text, p_lead_qualifies boolean, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean) RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, lead_id uuid, lead_version integer, lead_event text)
     LANGUAGE plpgsql
     AS $$
+#variable_conflict use_column
 DECLARE
     v_conversation record;
     v_answered     uuid[];
     v_latest       timestamptz;
-    v_seq          bigint;
     v_existing     leads%ROWTYPE;
     v_name         text;
     v_phone        text;
@@ -683,48 +722,46 @@ DECLARE
     v_area         double precision;
     v_summary      text;
     v_qualified    boolean;
-    v_event        text;
-    v_lead_id      uuid;
-    v_version      integer;
-    v_result       jsonb;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
-    SELECT mode, channel, released_at INTO v_conversation
-      FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user FOR UPDATE;
-    PERFORM 1 FROM jobs
-     WHERE id = p_job AND lease_token = p_lease_token AND state = 'running' AND lease_until > now()
+    delivery_job := false;
+    notify_job := false;
+    handoff_fresh := false;
+    SELECT b.mode, b.channel, b.released_at INTO v_conversation
+      FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user FOR UPDATE;
+    PERFORM 1 FROM jobs j
+     WHERE j.id = p_job AND j.lease_token = p_lease_token AND j.state = 'running'
+       AND j.lease_until > now()
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'lease_lost');
+        outcome := 'lease_lost';
+        RETURN NEXT;
+        RETURN;
     END IF;
     IF v_conversation.mode = 'human' THEN
-        RETURN jsonb_build_object('outcome', 'human');
+        outcome := 'human';
+        RETURN NEXT;
+        RETURN;
     END IF;
     -- A previous attempt may have committed and crashed before its ack.
-    SELECT array_agg(id ORDER BY seq), max(created_at) INTO v_answered, v_latest
+    SELECT array_agg(m.id ORDER BY m.seq), max(m.created_at) INTO v_answered, v_latest
       FROM (SELECT id, seq, created_at FROM messages
              WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
                AND reply_id IS NULL AND id = ANY (p_pending)
              ORDER BY seq FOR UPDATE) m;
     IF v_answered IS NULL THEN
-        RETURN jsonb_build_object('outcome', 'nothing_pending');
+        outcome := 'nothing_pending';
+        RETURN NEXT;
+        RETURN;
     END IF;
 
-    -- updated_at (an index key: the conversation list's order) is the customer's activity, bumped
-    -- by ingest; leaving it alone here keeps this update HOT.
-    UPDATE bot_users SET last_seq = last_seq + 1, language = p_language
-     WHERE tenant_id = p_tenant AND id = p_bot_user
-    RETURNING last_seq INTO v_seq;
-    INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine,
-                          language)
-    VALUES (p_reply_id, p_tenant, p_bot_user, v_seq, 'assistant', 'text', p_reply, 'answered',
-            p_engine, p_language);
+    PERFORM message_append(p_tenant, p_bot_user, p_reply_id, 'assistant', p_reply, p_engine,
+                           p_language, false);
     UPDATE messages SET reply_id = p_reply_id, status = p_status, answered_at = clock_timestamp()
      WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
        AND reply_id IS NULL AND id = ANY (v_answered);
-    v_result := jsonb_build_object(
-        'outcome', 'committed',
-        'handoff_fresh', v_conversation.released_at IS NULL OR v_latest > v_conversation.released_at);
+    outcome := 'committed';
+    handoff_fresh := v_conversation.released_at IS NULL OR v_latest > v_conversation.released_at;
 
     IF v_conversation.channel = 'telegram' THEN
         PERFORM queue_enqueue(
@@ -732,68 +769,65 @@ BEGIN
             jsonb_build_object('tenant_id', p_tenant, 'bot_user_id', p_bot_user,
                                'message_id', p_reply_id),
             NULL, 0::smallint, 12, 'deliver:' || p_reply_id);
-        v_result := v_result || jsonb_build_object('delivery_job', true);
+        delivery_job := true;
     END IF;
 
-    IF p_lead IS NOT NULL THEN
-        SELECT * INTO v_existing FROM leads
-         WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user FOR UPDATE;
-        v_name        := coalesce(p_lead->>'name', v_existing.name);
-        v_phone       := coalesce(p_lead->>'phone', v_existing.phone);
-        v_city        := coalesce(p_lead->>'city', v_existing.city);
-        v_object_type := coalesce(p_lead->>'object_type', v_existing.object_type);
-        v_area        := coalesce((p_lead->>'area_m2')::double precision, v_existing.area_m2);
-        v_summary     := coalesce(p_lead->>'summary', v_existing.summary);
-        -- The rule of shared/eval/README.md, as workers::engine::is_qualified states it.
-        v_qualified := v_phone IS NOT NULL AND v_city IS NOT NULL
-                       AND (v_object_type IS NOT NULL OR v_area IS NOT NULL);
+    IF p_update_lead THEN
+        SELECT * INTO v_existing FROM leads l
+         WHERE l.tenant_id = p_tenant AND l.bot_user_id = p_bot_user FOR UPDATE;
+        v_name        := coalesce(p_lead_name, v_existing.name);
+        v_phone       := coalesce(p_lead_phone, v_existing.phone);
+        v_city        := coalesce(p_lead_city, v_existing.city);
+        v_object_type := coalesce(p_lead_object_type, v_existing.object_type);
+        v_area        := coalesce(p_lead_area_m2, v_existing.area_m2);
+        v_summary     := coalesce(p_lead_summary, v_existing.summary);
         IF v_existing.id IS NULL THEN
-            IF jsonb_strip_nulls(p_lead) <> '{}'::jsonb THEN
-                v_lead_id := p_new_lead_id;
-                v_version := 1;
-                v_event := CASE WHEN v_qualified THEN 'qualified' ELSE 'created' END;
+            IF num_nonnulls(p_lead_name, p_lead_phone, p_lead_city, p_lead_object_type,
+                            p_lead_area_m2, p_lead_summary) > 0 THEN
+                lead_id := p_new_lead_id;
+                lead_version := 1;
+                lead_event := CASE WHEN p_lead_qualifies THEN 'qualified' ELSE 'created' END;
                 INSERT INTO leads (id, tenant_id, bot_user_id, name, phone, city, object_type,
                                    area_m2, summary, status, engine, qualified_at)
-                VALUES (v_lead_id, p_tenant, p_bot_user, v_name, v_phone, v_city, v_object_type,
-                        v_area, v_summary, CASE WHEN v_qualified THEN 'qualified' ELSE 'new' END,
-                        p_engine, CASE WHEN v_qualified THEN now() END);
+                VALUES (p_new_lead_id, p_tenant, p_bot_user, v_name, v_phone, v_city,
+                        v_object_type, v_area, v_summary,
+                        CASE WHEN p_lead_qualifies THEN 'qualified' ELSE 'new' END,
+                        p_engine, CASE WHEN p_lead_qualifies THEN now() END);
             END IF;
         ELSE
-            v_qualified := v_qualified AND v_existing.status = 'new';
+            -- Only the pipeline moves `new` to `qualified`; a manager's status stays.
+            v_qualified := p_lead_qualifies AND v_existing.status = 'new';
             IF v_qualified
                OR (v_name, v_phone, v_city, v_object_type, v_area, v_summary) IS DISTINCT FROM
                   (v_existing.name, v_existing.phone, v_existing.city, v_existing.object_type,
                    v_existing.area_m2, v_existing.summary) THEN
-                v_lead_id := v_existing.id;
-                v_event := CASE WHEN v_qualified THEN 'qualified' ELSE 'updated' END;
+                lead_id := v_existing.id;
+                lead_event := CASE WHEN v_qualified THEN 'qualified' ELSE 'updated' END;
                 UPDATE leads SET name = v_name, phone = v_phone, city = v_city,
                                  object_type = v_object_type, area_m2 = v_area, summary = v_summary,
                                  engine = p_engine, version = version + 1, updated_at = now(),
                                  status = CASE WHEN v_qualified THEN 'qualified' ELSE status END,
                                  qualified_at = CASE WHEN v_qualified THEN now()
                                                      ELSE qualified_at END
-                 WHERE tenant_id = p_tenant AND id = v_lead_id
-                RETURNING version INTO v_version;
+                 WHERE tenant_id = p_tenant AND id = v_existing.id
+                RETURNING version INTO lead_version;
             END IF;
         END IF;
-        IF v_event IS NOT NULL THEN
-            v_result := v_result || jsonb_build_object(
-                'lead_id', v_lead_id, 'lead_version', v_version, 'lead_event', v_event);
-            IF p_platform_chat
-               OR (p_company_chats
-                   AND EXISTS (SELECT 1 FROM telegram_bots
-                                WHERE tenant_id = p_tenant AND managers_chat_id IS NOT NULL)) THEN
-                PERFORM queue_enqueue(
-                    'notify_manager', 'notify:' || p_bot_user, p_tenant,
-                    jsonb_build_object('tenant_id', p_tenant, 'lead_id', v_lead_id,
-                                       'version', v_version, 'event', v_event),
-                    NULL, 0::smallint, 8, NULL);
-                v_result := v_result || jsonb_build_object('notify_job', true);
-            END IF;
+        IF lead_event IS NOT NULL
+           AND (p_platform_chat
+                OR (p_company_chats
+                    AND EXISTS (SELECT 1 FROM telegram_bots t
+                                 WHERE t.tenant_id = p_tenant
+                                   AND t.managers_chat_id IS NOT NULL))) THEN
+            PERFORM queue_enqueue(
+                'notify_manager', 'notify:' || p_bot_user, p_tenant,
+                jsonb_build_object('tenant_id', p_tenant, 'lead_id', lead_id,
+                                   'version', lead_version, 'event', lead_event),
+                NULL, 0::smallint, 8, NULL);
+            notify_job := true;
         END IF;
     END IF;
-
-    RETURN v_result;
+    RETURN NEXT;
 END
 $$;
 
@@ -801,68 +835,56 @@ $$;
 -- Name: turn_read(uuid, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer) RETURNS jsonb
+CREATE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer) RETURNS TABLE(pending public.turn_message[], earlier public.turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text)
     LANGUAGE plpgsql
-    AS $_$
+    AS $$
+#variable_conflict use_column
 DECLARE
-    v_pending   jsonb;
-    v_ids       uuid[];
+    v_pending   turn_message[];
     v_first_seq bigint;
-    v_result    jsonb;
+    v_mode      text;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     -- Only the advisory `processing` mark is written here: no need to wait for a WAL flush.
     PERFORM set_config('synchronous_commit', 'off', true);
-    SELECT jsonb_agg(jsonb_build_object(
-               'id', m.id, 'kind', m.kind, 'content', m.content, 'transcript', m.transcript,
-               'transcript_status', m.transcript_status, 'created_at', m.created_at)
-               ORDER BY m.seq),
-           array_agg(m.id),
+    SELECT array_agg((m.id, m.role, m.kind, m.content, m.transcript, m.transcript_status,
+                      m.created_at)::turn_message ORDER BY m.seq),
            min(m.seq)
-      INTO v_pending, v_ids, v_first_seq
+      INTO v_pending, v_first_seq
       FROM messages m
      WHERE m.tenant_id = p_tenant AND m.bot_user_id = p_bot_user AND m.role = 'user'
        AND m.reply_id IS NULL;
     IF v_pending IS NULL THEN
-        RETURN NULL;
+        RETURN;
     END IF;
-    SELECT jsonb_build_object(
-               'pending', v_pending,
-               'earlier', coalesce((
-                   SELECT jsonb_agg(jsonb_build_object(
-                              'role', e.role, 'kind', e.kind, 'content', e.content,
-                              'transcript', e.transcript) ORDER BY e.seq)
-                     FROM (SELECT role, kind, content, transcript, seq FROM messages
-                            WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user
-                              AND seq < v_first_seq
-                            ORDER BY seq DESC LIMIT p_history) e), '[]'::jsonb),
-               'lead', (SELECT jsonb_build_object(
-                               'name', l.name, 'phone', l.phone, 'city', l.city,
-                               'object_type', l.object_type, 'area_m2', l.area_m2,
-                               'summary', l.summary)
-                          FROM leads l WHERE l.tenant_id = p_tenant AND l.bot_user_id = p_bot_user),
-               'language', b.language,
-               -- 'human': a manager has the conversation, the bot must stay silent
-               'mode', b.mode,
-               -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
-               'telegram_chat', CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL
-                                     THEN b.external_id END,
-               'company_name', t.name,
-               'about', t.about,
-               'greeting', t.greeting,
-               'company_phone', t.company_phone)
-      INTO v_result
-      FROM bot_users b JOIN tenants t ON t.id = b.tenant_id
-     WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
-    IF v_result->>'mode' = 'bot'
-       AND NOT jsonb_path_exists(v_pending, '$[*] ? (@.transcript_status == "pending")') THEN
+    SELECT b.mode INTO v_mode FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
+    IF v_mode = 'bot'
+       AND NOT EXISTS (SELECT 1 FROM unnest(v_pending) m WHERE m.transcript_status = 'pending') THEN
         UPDATE messages SET status = 'processing'
          WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
-           AND reply_id IS NULL AND id = ANY (v_ids) AND status = 'queued';
+           AND reply_id IS NULL AND id IN (SELECT m.id FROM unnest(v_pending) m)
+           AND status = 'queued';
     END IF;
-    RETURN v_result;
+    RETURN QUERY
+    SELECT v_pending,
+           coalesce((SELECT array_agg((e.id, e.role, e.kind, e.content, e.transcript,
+                                       e.transcript_status, e.created_at)::turn_message
+                                      ORDER BY e.seq)
+                       FROM (SELECT * FROM messages
+                              WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user
+                                AND seq < v_first_seq
+                              ORDER BY seq DESC LIMIT p_history) e), '{}'),
+           l.name, l.phone, l.city, l.object_type, l.area_m2, l.summary,
+           b.language, b.mode,
+           -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
+           CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL THEN b.external_id END,
+           t.name, t.about, t.greeting, t.company_phone
+      FROM bot_users b
+      JOIN tenants t ON t.id = b.tenant_id
+      LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id
+     WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
 END
-$_$;
+$$;
 
 --
 -- Name: bot_users; Type: TABLE; Schema: public; Owner: -

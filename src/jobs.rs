@@ -101,8 +101,9 @@ impl DeliverReply {
 }
 
 /// What happened to a lead, for the managers' notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum LeadEvent {
     Created,
     Qualified,

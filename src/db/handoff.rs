@@ -21,8 +21,8 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::conversation::ConversationMode;
-use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::domain::conversation::{ConversationMode, MessageRole};
+use crate::domain::{BotUserId, TenantId};
 use crate::jobs;
 use crate::queue::{self, NewJob};
 
@@ -198,26 +198,17 @@ pub async fn reply(
     if mode != ConversationMode::Human {
         return Err(HandoffError::NotInHumanMode);
     }
-    let seq = sqlx::query_scalar!(
-        "UPDATE bot_users SET last_seq = last_seq + 1, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
-        tenant.0,
-        bot_user.0
+    let message = super::messages::append(
+        &mut tx,
+        tenant,
+        bot_user,
+        MessageRole::Manager,
+        text,
+        None,
+        true,
     )
-    .fetch_one(&mut *tx)
     .await?;
-    let id = MessageId::new();
-    let created_at = sqlx::query_scalar!(
-        "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status)
-         VALUES ($1, $2, $3, $4, 'manager', 'text', $5, 'answered') RETURNING created_at",
-        id.0,
-        tenant.0,
-        bot_user.0,
-        seq,
-        text
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let id = message.id;
     let answered = sqlx::query!(
         "UPDATE messages SET reply_id = $3, status = 'answered', answered_at = clock_timestamp()
          WHERE tenant_id = $1 AND bot_user_id = $2 AND role = 'user' AND reply_id IS NULL",
@@ -236,10 +227,10 @@ pub async fn reply(
         bot_user,
         ManagerReply {
             id: id.0,
-            seq,
+            seq: message.seq,
             content: text.to_owned(),
             answered,
-            created_at,
+            created_at: message.created_at,
         },
     ))
 }

@@ -269,3 +269,45 @@ pub async fn after_seq(
     tx.commit().await?;
     Ok(rows)
 }
+
+/// A message of the conversation that is not a customer's, at its next seq (`message_append`,
+/// sql/functions/message_append.sql): a manager's answer or a service notice (`engine` names
+/// which). `moves_up` puts the conversation at the top of the managers' list. Runs in the
+/// caller's transaction, which has the tenant scope and usually the conversation's lock already.
+#[allow(clippy::too_many_arguments)]
+pub async fn append(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    role: MessageRole,
+    content: &str,
+    engine: Option<&str>,
+    moves_up: bool,
+) -> Result<Appended, sqlx::Error> {
+    let id = MessageId::new();
+    let row = sqlx::query!(
+        r#"SELECT seq AS "seq!", created_at AS "created_at!"
+             FROM message_append($1, $2, $3, $4, $5, $6, NULL, $7)"#,
+        tenant.0,
+        bot_user.0,
+        id.0,
+        role as MessageRole,
+        content,
+        engine,
+        moves_up
+    )
+    .fetch_one(tx)
+    .await?;
+    Ok(Appended {
+        id,
+        seq: row.seq,
+        created_at: row.created_at,
+    })
+}
+
+/// A message [`append`] stored.
+pub struct Appended {
+    pub id: MessageId,
+    pub seq: i64,
+    pub created_at: DateTime<Utc>,
+}

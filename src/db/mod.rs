@@ -12,6 +12,7 @@ pub mod messages;
 pub mod telegram;
 pub mod tenants;
 pub mod throttle;
+pub mod turn;
 pub mod usage;
 pub mod users;
 

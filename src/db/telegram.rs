@@ -486,36 +486,35 @@ pub async fn record_service_reply(
     if !fresh {
         return Ok(false);
     }
-    let conversation = sqlx::query!(
+    // The conversation (the customer may not have written yet), then the text at its next seq.
+    let bot_user = sqlx::query_scalar!(
         r#"INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-           VALUES ($1, $2, $3, $4, 1)
-           ON CONFLICT (tenant_id, channel, external_id)
-           DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now()
-           RETURNING id, last_seq"#,
+           VALUES ($1, $2, $3, $4, 0)
+           ON CONFLICT (tenant_id, channel, external_id) DO UPDATE SET updated_at = now()
+           RETURNING id"#,
         Uuid::now_v7(),
         tenant.0,
-        Channel::Telegram.as_str(),
+        Channel::Telegram as Channel,
         chat_id.to_string(),
     )
     .fetch_one(&mut *tx)
     .await?;
     let message = MessageId::new();
     sqlx::query!(
-        "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status, engine)
-         VALUES ($1, $2, $3, $4, 'assistant', 'text',
-                 coalesce(CASE WHEN $6 THEN (SELECT nullif(trim(greeting), '') FROM tenants
-                                             WHERE id = $2) END, $5),
-                 'answered', 'service')",
-        message.0,
+        "SELECT FROM message_append($1, $2, $3, 'assistant',
+                                    coalesce(CASE WHEN $5 THEN (SELECT nullif(trim(greeting), '')
+                                                                  FROM tenants WHERE id = $1) END,
+                                             $4),
+                                    'service', NULL, false)",
         tenant.0,
-        conversation.id,
-        conversation.last_seq,
+        bot_user,
+        message.0,
         text,
         greeting
     )
     .execute(&mut *tx)
     .await?;
-    enqueue_delivery(&mut tx, tenant, BotUserId(conversation.id), message).await?;
+    enqueue_delivery(&mut tx, tenant, BotUserId(bot_user), message).await?;
     tx.commit().await?;
     Ok(true)
 }

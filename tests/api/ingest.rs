@@ -231,20 +231,23 @@ async fn a_turn_commit_waits_for_the_conversation_before_locking_its_job(pool: P
     let commit = tokio::spawn({
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, serde_json::Value>(
-                "SELECT turn_commit($1, $2, $3, $4, $5, $6, 'reply', 'offline', 'ru', 'answered',
-                                    NULL, $7, false, false)",
-            )
-            .bind(tenant.0)
-            .bind(ingested.bot_user_id.0)
-            .bind(lease.id.0)
-            .bind(lease.token)
-            .bind(vec![ingested.message_id.0])
-            .bind(Uuid::now_v7())
-            .bind(Uuid::now_v7())
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+            let pending = [ingested.message_id.0];
+            let call = salesbot::db::turn::TurnCommit {
+                tenant,
+                bot_user: ingested.bot_user_id,
+                lease,
+                pending: &pending,
+                reply_id: salesbot::domain::MessageId::new(),
+                reply: "reply",
+                engine: "offline",
+                language: salesbot::domain::language::Language::Ru,
+                status: salesbot::domain::conversation::MessageState::Answered,
+                lead: None,
+                new_lead_id: salesbot::domain::LeadId::new(),
+                platform_chat: false,
+                company_chats: false,
+            };
+            salesbot::db::turn::commit(&pool, &call).await.unwrap()
         }
     });
     // Until the commit is blocked on a lock.
@@ -268,7 +271,10 @@ async fn a_turn_commit_waits_for_the_conversation_before_locking_its_job(pool: P
         .await
         .expect("the turn's commit locked its job before the conversation");
     ingest.commit().await.unwrap();
-    assert_eq!(commit.await.unwrap()["outcome"], "committed");
+    assert_eq!(
+        commit.await.unwrap().outcome,
+        salesbot::db::turn::Outcome::Committed
+    );
 }
 
 /// One row of `message_ingest_batch`'s answer, by item (1-based).

@@ -13,10 +13,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::db::{self, tenant_tx};
-use crate::domain::conversation::{Channel, ConversationMode};
+use crate::domain::TenantId;
+use crate::domain::conversation::{Channel, ConversationMode, MessageRole};
 use crate::domain::language::Language;
 use crate::domain::working_hours::WorkingHours;
-use crate::domain::{MessageId, TenantId};
 use crate::jobs::{self, JobPayload};
 use crate::queue;
 use crate::workers::integrations::telegram::html_escape;
@@ -248,27 +248,17 @@ impl Handler for TimeoutHandler {
                 Some(hours) if !hours.is_open(Utc::now()) => after_hours(language, hours),
                 _ => still_waiting(language).to_owned(),
             };
-            let seq = sqlx::query_scalar!(
-                "UPDATE bot_users SET last_seq = last_seq + 1, updated_at = now()
-                 WHERE tenant_id = $1 AND id = $2 RETURNING last_seq",
-                p.tenant_id.0,
-                p.bot_user_id.0
+            let id = db::messages::append(
+                &mut tx,
+                p.tenant_id,
+                p.bot_user_id,
+                MessageRole::Assistant,
+                &text,
+                Some("service"),
+                true,
             )
-            .fetch_one(&mut *tx)
-            .await?;
-            let id = MessageId::new();
-            sqlx::query!(
-                "INSERT INTO messages (id, tenant_id, bot_user_id, seq, role, kind, content, status,
-                                       engine)
-                 VALUES ($1, $2, $3, $4, 'assistant', 'text', $5, 'answered', 'service')",
-                id.0,
-                p.tenant_id.0,
-                p.bot_user_id.0,
-                seq,
-                text
-            )
-            .execute(&mut *tx)
-            .await?;
+            .await?
+            .id;
             if conversation.channel == db::messages::Channel::Telegram {
                 db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, id).await?;
             }

@@ -6,16 +6,17 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use chrono::Utc;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::db::turn::{Outcome, TurnMessage};
 use crate::db::{self, tenant_tx};
 use crate::domain::conversation::{
     ConversationMode, MessageKind, MessageRole, MessageState, TranscriptState,
 };
 use crate::domain::language::Language;
+use crate::domain::qualification::is_qualified;
 use crate::domain::text::{self, LeadSummary, NameText, ReplyText};
 use crate::domain::{LeadId, MessageId};
 use crate::jobs::{self, JobPayload};
@@ -27,36 +28,14 @@ use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
 use super::Deps;
 use super::typing;
-use crate::jobs::LeadEvent;
 
 pub struct TurnHandler {
     pub deps: Deps,
 }
 
-/// A customer message waiting for its answer.
-#[derive(Deserialize)]
-struct Pending {
-    id: Uuid,
-    kind: MessageKind,
-    content: String,
-    transcript: Option<String>,
-    transcript_status: Option<TranscriptState>,
-    created_at: DateTime<Utc>,
-}
-
-impl Pending {
-    /// The words the engine sees, if any (an untranscribed voice note has none).
-    fn text(&self) -> Option<&str> {
-        match self.kind {
-            MessageKind::Voice => self.transcript.as_deref().filter(|t| !t.trim().is_empty()),
-            MessageKind::Text => Some(self.content.as_str()),
-        }
-    }
-}
-
 /// Everything a turn reads before calling the engine.
 struct Snapshot {
-    pending: Vec<Pending>,
+    pending: Vec<TurnMessage>,
     input: TurnInput,
     /// A manager has the conversation.
     human_mode: bool,
@@ -115,7 +94,6 @@ impl Handler for TurnHandler {
             let last_attempt = ctx.job.attempts >= ctx.job.max_attempts;
             let output = respond(&deps, &snapshot, last_attempt).await?;
             let engine_done = started.elapsed();
-            let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
             let notify = ManagerChats {
                 platform: deps.notifier.is_some(),
                 companies: deps.telegram.is_some(),
@@ -124,7 +102,7 @@ impl Handler for TurnHandler {
                 &ctx.db,
                 p,
                 ctx.lease(),
-                &ids,
+                &snapshot,
                 &output,
                 MessageState::Answered,
                 notify,
@@ -134,7 +112,7 @@ impl Handler for TurnHandler {
             if committed {
                 tracing::info!(
                     tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
-                    engine = output.engine, messages = ids.len(),
+                    engine = output.engine, messages = snapshot.pending.len(),
                     read_ms = read_done.as_millis() as u64,
                     engine_ms = (engine_done - read_done).as_millis() as u64,
                     commit_ms = (started.elapsed() - engine_done).as_millis() as u64,
@@ -165,12 +143,11 @@ impl Handler for TurnHandler {
                 off_topic: true,
                 engine: "fallback",
             };
-            let ids: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
             let committed = commit(
                 &ctx.db,
                 p,
                 ctx.lease(),
-                &ids,
+                &snapshot,
                 &output,
                 MessageState::Failed,
                 ManagerChats::NONE,
@@ -192,55 +169,12 @@ fn payload(ctx: &JobContext) -> Result<jobs::Turn, JobError> {
         .map_err(|e| JobError::fatal(anyhow::anyhow!("bad turn payload: {e}")))
 }
 
-/// What `turn_read` returns (see sql/functions/turn_read.sql).
-#[derive(Deserialize)]
-struct Read {
-    pending: Vec<Pending>,
-    earlier: Vec<Earlier>,
-    lead: Option<StoredLead>,
-    language: Option<String>,
-    mode: ConversationMode,
-    telegram_chat: Option<String>,
-    company_name: String,
-    about: Option<String>,
-    greeting: Option<String>,
-    company_phone: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Earlier {
-    role: MessageRole,
-    kind: MessageKind,
-    content: String,
-    transcript: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StoredLead {
-    name: Option<String>,
-    phone: Option<String>,
-    city: Option<String>,
-    object_type: Option<String>,
-    area_m2: Option<f64>,
-    summary: Option<String>,
-}
-
-/// Reads the conversation in one round trip (and marks its messages `processing` unless one still
-/// waits for a transcript). None when nothing is unanswered.
+/// Reads the conversation (db::turn::read) and puts it the way the engine takes it. None when
+/// nothing is unanswered.
 async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapshot>, JobError> {
-    let read = sqlx::query_scalar!(
-        "SELECT turn_read($1, $2, $3)",
-        p.tenant_id.0,
-        p.bot_user_id.0,
-        history as i32
-    )
-    .fetch_one(db)
-    .await?;
-    let Some(read) = read else {
+    let Some(read) = db::turn::read(db, p.tenant_id, p.bot_user_id, history as i32).await? else {
         return Ok(None);
     };
-    let read: Read = serde_json::from_value(read)
-        .map_err(|e| JobError::fatal(anyhow::anyhow!("unreadable turn_read: {e}")))?;
     let mut conversation: Vec<Turn> = read
         .earlier
         .into_iter()
@@ -256,26 +190,21 @@ async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapsho
         })
         .collect();
     conversation.extend(read.pending.iter().filter_map(|m| m.text().map(Turn::user)));
-    let lead = read
-        .lead
-        .map(|l| {
-            LeadSnapshot::from_stored(
-                l.name,
-                l.phone.as_deref(),
-                l.city.as_deref(),
-                l.object_type.as_deref(),
-                l.area_m2,
-                l.summary,
-            )
-        })
-        .unwrap_or_default();
+    let lead = read.lead;
     Ok(Some(Snapshot {
         human_mode: read.mode == ConversationMode::Human,
         telegram_chat: read.telegram_chat,
         pending: read.pending,
         input: TurnInput {
             conversation,
-            lead,
+            lead: LeadSnapshot::from_stored(
+                lead.name,
+                lead.phone.as_deref(),
+                lead.city.as_deref(),
+                lead.object_type.as_deref(),
+                lead.area_m2,
+                lead.summary,
+            ),
             tenant: TenantProfile {
                 id: Some(p.tenant_id),
                 company_name: read.company_name,
@@ -283,7 +212,7 @@ async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapsho
                 greeting: read.greeting,
                 company_phone: read.company_phone,
             },
-            language_hint: read.language.as_deref().and_then(|l| l.parse().ok()),
+            language_hint: read.language,
         },
     }))
 }
@@ -369,39 +298,35 @@ async fn commit(
     db: &PgPool,
     p: jobs::Turn,
     lease: Lease,
-    pending: &[Uuid],
+    snapshot: &Snapshot,
     output: &TurnOutput,
     status: MessageState,
     notify: ManagerChats,
     handoff_timeout: Duration,
 ) -> Result<bool, JobError> {
-    let lead = (!output.off_topic).then(|| lead_patch_json(&output.lead_patch));
+    let pending: Vec<Uuid> = snapshot.pending.iter().map(|m| m.id).collect();
     let reply = text::scrub(&output.reply, ReplyText::MAX_CHARS);
-    let new_lead_id = LeadId::new();
-    let call = sqlx::query_scalar!(
-        r#"SELECT turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                  AS "result!""#,
-        p.tenant_id.0,
-        p.bot_user_id.0,
-        lease.id.0,
-        lease.token,
-        pending,
-        MessageId::new().0,
-        reply,
-        output.engine,
-        output.language.code(),
-        status.as_str(),
-        lead,
-        new_lead_id.0,
-        notify.platform,
-        notify.companies
-    );
+    let call = db::turn::TurnCommit {
+        tenant: p.tenant_id,
+        bot_user: p.bot_user_id,
+        lease,
+        pending: &pending,
+        reply_id: MessageId::new(),
+        reply: &reply,
+        engine: output.engine,
+        language: output.language,
+        status,
+        lead: (!output.off_topic).then(|| lead_write(&snapshot.input.lead, &output.lead_patch)),
+        new_lead_id: LeadId::new(),
+        platform_chat: notify.platform,
+        company_chats: notify.companies,
+    };
     let committed = match &output.handoff {
         // The common case: one statement, its own transaction.
-        None => parse_commit(call.fetch_one(db).await?)?,
+        None => db::turn::commit(db, &call).await?,
         Some(request) => {
             let mut tx = tenant_tx(db, p.tenant_id).await?;
-            let committed = parse_commit(call.fetch_one(&mut *tx).await?)?;
+            let committed = db::turn::commit(&mut *tx, &call).await?;
             if committed.outcome == Outcome::Committed && committed.handoff_fresh {
                 db::handoff::begin(
                     &mut tx,
@@ -431,11 +356,7 @@ async fn commit(
     if committed.notify_job {
         crate::metrics::job_enqueued(jobs::NotifyManager::KIND, 1);
     }
-    if let (Some(lead_id), Some(version), Some(event)) = (
-        committed.lead_id,
-        committed.lead_version,
-        committed.lead_event,
-    ) {
+    if let Some((lead_id, version, event)) = committed.lead {
         tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %lead_id, version,
             ?event, "lead stored");
     }
@@ -458,58 +379,32 @@ impl ManagerChats {
     };
 }
 
-/// What `turn_commit` answers.
-#[derive(Deserialize)]
-struct Committed {
-    outcome: Outcome,
-    #[serde(default)]
-    handoff_fresh: bool,
-    #[serde(default)]
-    delivery_job: bool,
-    #[serde(default)]
-    notify_job: bool,
-    lead_id: Option<Uuid>,
-    lead_version: Option<i32>,
-    lead_event: Option<LeadEvent>,
-}
-
-#[derive(Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-enum Outcome {
-    Committed,
-    /// Another worker holds the job now.
-    LeaseLost,
-    /// A manager has the conversation: the reply is dropped.
-    Human,
-    /// An earlier attempt committed and crashed before its ack.
-    NothingPending,
-}
-
-fn parse_commit(result: serde_json::Value) -> Result<Committed, JobError> {
-    serde_json::from_value(result)
-        .map_err(|e| JobError::fatal(anyhow::anyhow!("unreadable turn_commit: {e}")))
-}
-
-/// The engine's lead fields as `turn_commit` merges them: in their stored text forms, unset fields
-/// absent (so the stored value stays).
-fn lead_patch_json(patch: &LeadPatch) -> serde_json::Value {
+/// The engine's lead fields as `turn_commit` merges them, and the qualification rule applied to
+/// the lead they make with the stored one (the only place the pipeline applies it).
+fn lead_write(stored: &LeadSnapshot, patch: &LeadPatch) -> db::turn::LeadWrite {
+    let mut lead = stored.clone();
+    patch.apply_to(&mut lead);
     // The engine's free text (an LLM's, possibly) is held to the text policy like a client's.
-    let name = patch
-        .name
-        .as_deref()
-        .map(|n| text::scrub(n, NameText::MAX_CHARS));
-    let summary = patch
-        .summary
-        .as_deref()
-        .map(|s| text::scrub(s, LeadSummary::MAX_CHARS));
-    serde_json::json!({
-        "name": name,
-        "phone": patch.phone.as_ref().map(|p| p.as_str()),
-        "city": patch.city.map(|c| c.as_str()),
-        "object_type": patch.object_type.map(|o| o.as_str()),
-        "area_m2": patch.area_m2,
-        "summary": summary,
-    })
+    db::turn::LeadWrite {
+        name: patch
+            .name
+            .as_deref()
+            .map(|n| text::scrub(n, NameText::MAX_CHARS)),
+        phone: patch.phone.clone(),
+        city: patch.city,
+        object_type: patch.object_type,
+        area_m2: patch.area_m2,
+        summary: patch
+            .summary
+            .as_deref()
+            .map(|s| text::scrub(s, LeadSummary::MAX_CHARS)),
+        qualifies: is_qualified(
+            lead.phone.as_ref(),
+            lead.city,
+            lead.object_type,
+            lead.area_m2,
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -518,22 +413,23 @@ mod tests {
     use crate::workers::engine::Role;
 
     #[test]
-    fn untranscribed_voice_has_no_text() {
-        let voice = Pending {
-            id: Uuid::nil(),
-            kind: MessageKind::Voice,
-            content: String::new(),
-            transcript: None,
-            transcript_status: Some(TranscriptState::Unavailable),
-            created_at: Utc::now(),
+    fn the_rule_reads_the_stored_lead_with_the_patch_over_it() {
+        use crate::domain::city::City;
+        use crate::domain::object_type::ObjectType;
+        use crate::domain::phone::Phone;
+        let stored = LeadSnapshot {
+            phone: Some(Phone::parse("87012345678").unwrap()),
+            ..Default::default()
         };
-        assert_eq!(voice.text(), None);
-        let text = Pending {
-            kind: MessageKind::Text,
-            content: "Хочу дом".into(),
-            ..voice
+        let patch = LeadPatch {
+            city: Some(City::Almaty),
+            object_type: Some(ObjectType::House),
+            ..Default::default()
         };
-        assert_eq!(text.text(), Some("Хочу дом"));
+        let write = lead_write(&stored, &patch);
+        assert!(write.qualifies, "the stored phone counts");
+        assert_eq!(write.phone, None, "only the patch is written");
+        assert!(!lead_write(&LeadSnapshot::default(), &patch).qualifies);
     }
 
     #[test]
