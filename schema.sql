@@ -50,20 +50,43 @@ CREATE FUNCTION public.app_current_tenant() RETURNS uuid
     AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$;
 
 --
--- Name: conversation_next_seq(uuid, text, text, uuid); Type: FUNCTION; Schema: public; Owner: -
+-- Name: conversation_give_back_seq(uuid, uuid, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text, p_external_id text, p_new_bot_user uuid, OUT bot_user_id uuid, OUT seq bigint, OUT created boolean) RETURNS record
+CREATE FUNCTION public.conversation_give_back_seq(p_tenant uuid, p_bot_user uuid, p_created boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF p_created THEN
+        DELETE FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user;
+    ELSE
+        UPDATE bot_users SET last_seq = last_seq - 1 WHERE tenant_id = p_tenant AND id = p_bot_user;
+    END IF;
+END
+$$;
+
+--
+-- Name: conversation_next_seq(uuid, text[], text[], uuid[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text[], p_external_id text[], p_new_bot_user uuid[]) RETURNS TABLE(item integer, bot_user_id uuid, seq bigint, created boolean)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
 BEGIN
-    INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-    VALUES (p_new_bot_user, p_tenant, p_channel, p_external_id, 1)
-    ON CONFLICT (tenant_id, channel, external_id)
-    -- a customer who writes again has unblocked the bot
-    DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
-    RETURNING b.id, b.last_seq, b.xmax = 0 INTO bot_user_id, seq, created;
+    RETURN QUERY
+    WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
+                      p_new_bot_user[i] AS new_id
+                 FROM generate_subscripts(p_channel, 1) AS i),
+         c AS (INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
+               SELECT u.new_id, p_tenant, u.channel, u.external_id, 1
+                 FROM u ORDER BY u.channel, u.external_id
+               ON CONFLICT (tenant_id, channel, external_id)
+               -- a customer who writes again has unblocked the bot
+               DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
+               RETURNING b.id, b.channel, b.external_id, b.last_seq, b.xmax = 0 AS created)
+    SELECT u.i, c.id, c.last_seq, c.created
+      FROM c JOIN u ON u.channel = c.channel AND u.external_id = c.external_id;
 END
 $$;
 
@@ -257,7 +280,8 @@ DECLARE
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     SELECT * INTO v_conversation
-      FROM conversation_next_seq(p_tenant, p_channel, p_external_id, p_new_bot_user);
+      FROM conversation_next_seq(p_tenant, ARRAY[p_channel], ARRAY[p_external_id],
+                                 ARRAY[p_new_bot_user]);
     RETURN QUERY SELECT * FROM message_record(
         p_tenant, v_conversation.bot_user_id, v_conversation.seq, v_conversation.created,
         p_message, p_kind, p_content, p_idempotency_key, p_shared_phone,
@@ -300,22 +324,17 @@ BEGIN
     -- 1. The conversations: each tenant's rows upserted in (channel, external id) order.
     FOREACH v_tenant IN ARRAY v_tenants LOOP
         PERFORM set_config('app.tenant_id', v_tenant::text, true);
+        v_items := ARRAY(SELECT i FROM generate_subscripts(p_tenant, 1) AS i
+                          WHERE p_tenant[i] = v_tenant ORDER BY i);
         FOR v_row IN
-            WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
-                              p_new_bot_user[i] AS new_id
-                         FROM generate_subscripts(p_tenant, 1) AS i WHERE p_tenant[i] = v_tenant),
-                 c AS (INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-                       SELECT u.new_id, v_tenant, u.channel, u.external_id, 1
-                         FROM u ORDER BY u.channel, u.external_id
-                       ON CONFLICT (tenant_id, channel, external_id)
-                       -- a customer who writes again has unblocked the bot
-                       DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
-                       RETURNING b.id, b.channel, b.external_id, b.last_seq, b.xmax = 0 AS created)
-            SELECT u.i, c.id, c.last_seq, c.created
-              FROM c JOIN u ON u.channel = c.channel AND u.external_id = c.external_id
+            SELECT v_items[c.item] AS i, c.bot_user_id, c.seq, c.created
+              FROM conversation_next_seq(v_tenant,
+                                         ARRAY(SELECT p_channel[i] FROM unnest(v_items) AS i),
+                                         ARRAY(SELECT p_external_id[i] FROM unnest(v_items) AS i),
+                                         ARRAY(SELECT p_new_bot_user[i] FROM unnest(v_items) AS i)) c
         LOOP
-            v_bot_users[v_row.i] := v_row.id;
-            v_seqs[v_row.i] := v_row.last_seq;
+            v_bot_users[v_row.i] := v_row.bot_user_id;
+            v_seqs[v_row.i] := v_row.seq;
             v_created[v_row.i] := v_row.created;
         END LOOP;
     END LOOP;
@@ -330,12 +349,8 @@ BEGIN
                            FROM unnest(v_items) AS i
                            JOIN messages m ON m.tenant_id = v_tenant
                                           AND m.idempotency_key = p_idempotency_key[i] LOOP
-                IF v_created[v_row.i] THEN
-                    DELETE FROM bot_users WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
-                ELSE
-                    UPDATE bot_users SET last_seq = last_seq - 1
-                     WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
-                END IF;
+                PERFORM conversation_give_back_seq(v_tenant, v_bot_users[v_row.i],
+                                                   v_created[v_row.i]);
                 v_items := array_remove(v_items, v_row.i);
                 RETURN QUERY SELECT v_row.i, v_row.id, v_row.bot_user_id, v_row.seq, true, false;
             END LOOP;
@@ -414,12 +429,7 @@ BEGIN
         SELECT m.id, m.bot_user_id, m.seq INTO v_earlier FROM messages m
          WHERE m.tenant_id = p_tenant AND m.idempotency_key = p_idempotency_key;
         IF FOUND THEN
-            IF p_created THEN
-                DELETE FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user;
-            ELSE
-                UPDATE bot_users SET last_seq = last_seq - 1
-                 WHERE tenant_id = p_tenant AND id = p_bot_user;
-            END IF;
+            PERFORM conversation_give_back_seq(p_tenant, p_bot_user, p_created);
             RETURN QUERY SELECT v_earlier.id, v_earlier.bot_user_id, v_earlier.seq, true, false, false;
             RETURN;
         END IF;

@@ -1,28 +1,36 @@
--- conversation_next_seq: the first half of a customer message's ingest. Upserts the conversation
--- (`bot_users` by tenant, channel, external id): a new one gets the id `p_new_bot_user` and seq 1;
--- an existing one gets `last_seq + 1`, `updated_at = now()` and `blocked_at` cleared (a customer
--- who writes again has unblocked the bot). Returns the conversation's id, the seq it allocated and
--- whether the row was created (so that a duplicate can remove it again, see message_record()).
--- Locks the conversation's row until the caller commits: concurrent messages of one conversation
--- get gap-free seqs in commit order, and the rest of the ingest (the idempotency check, the jobs)
--- runs under this lock, the first of ingest's lock order (turn_commit() and the handoff
--- transitions take the same row first too).
--- Called only by message_ingest(), in its transaction and after it set the tenant scope (RLS on
--- bot_users); not from Rust. message_ingest_batch() (0018) does the same upsert set-based: keep
--- the two in step.
--- Current definition: migrations/0017_message_ingest_batch.sql.
-CREATE OR REPLACE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text, p_external_id text, p_new_bot_user uuid, OUT bot_user_id uuid, OUT seq bigint, OUT created boolean)
- RETURNS record
+-- conversation_next_seq: the seqs of customers' messages, and the conversations they open. Upserts
+-- the conversations (`bot_users` by tenant, channel, external id) of one tenant, one per element
+-- of the arrays (distinct (channel, external id) pairs: a statement cannot touch a row twice): a
+-- new one gets the id `p_new_bot_user[i]` and seq 1; an existing one gets `last_seq + 1`,
+-- `updated_at = now()` and `blocked_at` cleared (a customer who writes again has unblocked the
+-- bot). Rows are upserted in (channel, external id) order, the first of ingest's lock order
+-- (turn_commit() and the handoff transitions take the same row first too); the locks last until
+-- the caller commits, so concurrent messages of one conversation get gap-free seqs in commit order.
+-- Returns one row per element: `item` (its 1-based index), the conversation's id, the seq and
+-- whether the row was created (a duplicate then gives the seq back: conversation_give_back_seq()).
+-- Needs the tenant scope set (RLS). Called by message_ingest() (one element) and
+-- message_ingest_batch() (a tenant's share of a batch); not from Rust. A message that is not a
+-- customer's gets its seq from message_append().
+-- Current definition: migrations/0022_customer_seq.sql.
+CREATE OR REPLACE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text[], p_external_id text[], p_new_bot_user uuid[])
+ RETURNS TABLE(item integer, bot_user_id uuid, seq bigint, created boolean)
  LANGUAGE plpgsql
 AS $function$
 #variable_conflict use_column
 BEGIN
-    INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-    VALUES (p_new_bot_user, p_tenant, p_channel, p_external_id, 1)
-    ON CONFLICT (tenant_id, channel, external_id)
-    -- a customer who writes again has unblocked the bot
-    DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
-    RETURNING b.id, b.last_seq, b.xmax = 0 INTO bot_user_id, seq, created;
+    RETURN QUERY
+    WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
+                      p_new_bot_user[i] AS new_id
+                 FROM generate_subscripts(p_channel, 1) AS i),
+         c AS (INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
+               SELECT u.new_id, p_tenant, u.channel, u.external_id, 1
+                 FROM u ORDER BY u.channel, u.external_id
+               ON CONFLICT (tenant_id, channel, external_id)
+               -- a customer who writes again has unblocked the bot
+               DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
+               RETURNING b.id, b.channel, b.external_id, b.last_seq, b.xmax = 0 AS created)
+    SELECT u.i, c.id, c.last_seq, c.created
+      FROM c JOIN u ON u.channel = c.channel AND u.external_id = c.external_id;
 END
 $function$
 

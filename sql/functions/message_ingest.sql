@@ -11,7 +11,7 @@
 -- and whether a `transcribe` job and a new `turn` job were enqueued.
 -- Called by `db::messages::ingest` (src/db/messages.rs): Telegram updates, voice notes, a chat
 -- message that makes a batch alone, and each message of a failed batch (src/db/ingestor.rs).
--- Current definition: migrations/0017_message_ingest_batch.sql.
+-- Current definition: migrations/0022_customer_seq.sql.
 CREATE OR REPLACE FUNCTION public.message_ingest(p_tenant uuid, p_channel text, p_external_id text, p_new_bot_user uuid, p_message uuid, p_kind text, p_content text, p_idempotency_key text, p_shared_phone text, p_audio bytea, p_audio_mime text, p_audio_file_name text, p_telegram_file_id text, p_telegram_mime text, p_telegram_file_size bigint)
  RETURNS TABLE(message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, transcribe_job boolean, turn_job boolean)
  LANGUAGE plpgsql
@@ -22,7 +22,8 @@ DECLARE
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     SELECT * INTO v_conversation
-      FROM conversation_next_seq(p_tenant, p_channel, p_external_id, p_new_bot_user);
+      FROM conversation_next_seq(p_tenant, ARRAY[p_channel], ARRAY[p_external_id],
+                                 ARRAY[p_new_bot_user]);
     RETURN QUERY SELECT * FROM message_record(
         p_tenant, v_conversation.bot_user_id, v_conversation.seq, v_conversation.created,
         p_message, p_kind, p_content, p_idempotency_key, p_shared_phone,

@@ -12,7 +12,7 @@
 -- user and seq (the earlier message's for a duplicate), `duplicate`, and whether a new turn was
 -- inserted. Called by `db::ingestor` (src/db/ingestor.rs) for batches of two or more; a batch
 -- that fails is recorded one message at a time through message_ingest().
--- Current definition: migrations/0018_message_ingest_set_based.sql.
+-- Current definition: migrations/0022_customer_seq.sql.
 CREATE OR REPLACE FUNCTION public.message_ingest_batch(p_tenant uuid[], p_channel text[], p_external_id text[], p_new_bot_user uuid[], p_message uuid[], p_content text[], p_idempotency_key text[], p_shared_phone text[])
  RETURNS TABLE(item integer, message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, turn_job boolean)
  LANGUAGE plpgsql
@@ -44,22 +44,17 @@ BEGIN
     -- 1. The conversations: each tenant's rows upserted in (channel, external id) order.
     FOREACH v_tenant IN ARRAY v_tenants LOOP
         PERFORM set_config('app.tenant_id', v_tenant::text, true);
+        v_items := ARRAY(SELECT i FROM generate_subscripts(p_tenant, 1) AS i
+                          WHERE p_tenant[i] = v_tenant ORDER BY i);
         FOR v_row IN
-            WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
-                              p_new_bot_user[i] AS new_id
-                         FROM generate_subscripts(p_tenant, 1) AS i WHERE p_tenant[i] = v_tenant),
-                 c AS (INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
-                       SELECT u.new_id, v_tenant, u.channel, u.external_id, 1
-                         FROM u ORDER BY u.channel, u.external_id
-                       ON CONFLICT (tenant_id, channel, external_id)
-                       -- a customer who writes again has unblocked the bot
-                       DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
-                       RETURNING b.id, b.channel, b.external_id, b.last_seq, b.xmax = 0 AS created)
-            SELECT u.i, c.id, c.last_seq, c.created
-              FROM c JOIN u ON u.channel = c.channel AND u.external_id = c.external_id
+            SELECT v_items[c.item] AS i, c.bot_user_id, c.seq, c.created
+              FROM conversation_next_seq(v_tenant,
+                                         ARRAY(SELECT p_channel[i] FROM unnest(v_items) AS i),
+                                         ARRAY(SELECT p_external_id[i] FROM unnest(v_items) AS i),
+                                         ARRAY(SELECT p_new_bot_user[i] FROM unnest(v_items) AS i)) c
         LOOP
-            v_bot_users[v_row.i] := v_row.id;
-            v_seqs[v_row.i] := v_row.last_seq;
+            v_bot_users[v_row.i] := v_row.bot_user_id;
+            v_seqs[v_row.i] := v_row.seq;
             v_created[v_row.i] := v_row.created;
         END LOOP;
     END LOOP;
@@ -74,12 +69,8 @@ BEGIN
                            FROM unnest(v_items) AS i
                            JOIN messages m ON m.tenant_id = v_tenant
                                           AND m.idempotency_key = p_idempotency_key[i] LOOP
-                IF v_created[v_row.i] THEN
-                    DELETE FROM bot_users WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
-                ELSE
-                    UPDATE bot_users SET last_seq = last_seq - 1
-                     WHERE tenant_id = v_tenant AND id = v_bot_users[v_row.i];
-                END IF;
+                PERFORM conversation_give_back_seq(v_tenant, v_bot_users[v_row.i],
+                                                   v_created[v_row.i]);
                 v_items := array_remove(v_items, v_row.i);
                 RETURN QUERY SELECT v_row.i, v_row.id, v_row.bot_user_id, v_row.seq, true, false;
             END LOOP;

@@ -1,8 +1,8 @@
 -- message_record: the second half of a customer message's ingest, after conversation_next_seq()
 -- in the same transaction with the tenant scope set (`p_bot_user`, `p_seq`, `p_created` are its
--- results). An idempotency key naming an earlier message of the tenant gives the seq back (or
--- deletes the conversation just created) and returns that message with `duplicate` true, storing
--- nothing. Else it inserts the message (a voice note 'transcribing', transcript pending), its
+-- results). An idempotency key naming an earlier message of the tenant gives the seq back, or
+-- deletes the conversation just created (conversation_give_back_seq()), and returns that message
+-- with `duplicate` true, storing nothing. Else it inserts the message (a voice note 'transcribing', transcript pending), its
 -- audio or Telegram file id, the phone shared through the channel (on the conversation), a
 -- `transcribe` job for a voice note (no key), and the conversation's `turn` through
 -- queue_enqueue() (key and dedup key 'conversation:<bot user>'), due after the tenant's
@@ -10,7 +10,7 @@
 -- the contract's `jobs::Transcribe` and `jobs::Turn` (src/jobs.rs; tests/api/jobs.rs checks).
 -- Locks: the conversation's row is already held; then the turn's `job_keys` row and its pending
 -- twin. Returns one row, as message_ingest() does. Called only by message_ingest(); not from Rust.
--- Current definition: migrations/0017_message_ingest_batch.sql.
+-- Current definition: migrations/0022_customer_seq.sql.
 CREATE OR REPLACE FUNCTION public.message_record(p_tenant uuid, p_bot_user uuid, p_seq bigint, p_created boolean, p_message uuid, p_kind text, p_content text, p_idempotency_key text, p_shared_phone text, p_audio bytea, p_audio_mime text, p_audio_file_name text, p_telegram_file_id text, p_telegram_mime text, p_telegram_file_size bigint)
  RETURNS TABLE(message_id uuid, bot_user_id uuid, seq bigint, duplicate boolean, transcribe_job boolean, turn_job boolean)
  LANGUAGE plpgsql
@@ -27,12 +27,7 @@ BEGIN
         SELECT m.id, m.bot_user_id, m.seq INTO v_earlier FROM messages m
          WHERE m.tenant_id = p_tenant AND m.idempotency_key = p_idempotency_key;
         IF FOUND THEN
-            IF p_created THEN
-                DELETE FROM bot_users WHERE tenant_id = p_tenant AND id = p_bot_user;
-            ELSE
-                UPDATE bot_users SET last_seq = last_seq - 1
-                 WHERE tenant_id = p_tenant AND id = p_bot_user;
-            END IF;
+            PERFORM conversation_give_back_seq(p_tenant, p_bot_user, p_created);
             RETURN QUERY SELECT v_earlier.id, v_earlier.bot_user_id, v_earlier.seq, true, false, false;
             RETURN;
         END IF;
