@@ -117,6 +117,13 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
+impl From<crate::db::FencedError> for JobError {
+    /// A lost lease is retried like a database error: the job's new holder does the work.
+    fn from(err: crate::db::FencedError) -> Self {
+        Self::retry(err)
+    }
+}
+
 /// The handlers this pool runs, by kind.
 #[derive(Default, Clone)]
 pub struct Registry {

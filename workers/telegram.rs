@@ -27,14 +27,14 @@ pub struct Telegram {
 /// A tenant's bot, ready to call.
 pub struct TenantBot {
     pub token: Secret,
-    pub bot: db::telegram::Bot,
+    pub bot: db::telegram::bots::Bot,
 }
 
 impl Telegram {
     /// The tenant's bot, or None when it has none. A token that no longer decrypts (SECRET_KEY
     /// changed without SECRET_KEY_PREVIOUS) is fatal for the job: retrying cannot fix it.
     pub async fn bot(&self, db: &PgPool, tenant: TenantId) -> Result<Option<TenantBot>, JobError> {
-        let Some(bot) = db::telegram::bot(db, tenant).await? else {
+        let Some(bot) = db::telegram::bots::bot(db, tenant).await? else {
             return Ok(None);
         };
         let (token, _) = self
@@ -61,7 +61,7 @@ impl Telegram {
             tracing::info!(tenant_id = %tenant, "Telegram webhook removed (getUpdates mode)");
             return Ok(true);
         }
-        let url = db::telegram::webhook_url(&self.public_url, bot.webhook_id);
+        let url = db::telegram::bots::webhook_url(&self.public_url, bot.webhook_id);
         self.client
             .set_webhook(&token, &url, &bot.webhook_secret)
             .await
@@ -113,7 +113,7 @@ pub async fn run_command(config: &Config, pool: &PgPool, args: TelegramArgs) -> 
         TelegramCommand::SetWebhook {
             tenant: Some(tenant),
         } => vec![TenantId(*tenant)],
-        _ => crate::db::telegram::tenants_with_bots(pool).await?,
+        _ => crate::db::telegram::bots::tenants_with_bots(pool).await?,
     };
     let mut failed = 0;
     for tenant in tenants {
@@ -124,7 +124,7 @@ pub async fn run_command(config: &Config, pool: &PgPool, args: TelegramArgs) -> 
                 .map(|done| if done { "webhook registered" } else { "no bot" })
                 .map_err(|e| anyhow::anyhow!("{e}")),
             TelegramCommand::Reencrypt => {
-                crate::db::telegram::reencrypt(pool, &telegram.secrets, tenant)
+                crate::db::telegram::bots::reencrypt(pool, &telegram.secrets, tenant)
                     .await
                     .map(|done| {
                         if done {

@@ -1,5 +1,5 @@
 //! getUpdates long-poll mode (TELEGRAM_POLLING), for running without a public URL: one poller per
-//! company bot feeds the same recording path as the webhook (`db::telegram::record_update`).
+//! company bot feeds the same recording path as the webhook (`db::telegram::updates::record_update`).
 //!
 //! One poller per bot across worker processes: a poller holds a session advisory lock on a
 //! connection of its own while it polls (so this mode costs one connection per bot — it is meant
@@ -43,7 +43,7 @@ pub async fn poll_once(
     else {
         return Ok(None);
     };
-    let offset = db::telegram::poll_offset(db, tenant).await?;
+    let offset = db::telegram::updates::poll_offset(db, tenant).await?;
     let updates = telegram
         .client
         .get_updates(&bot.token, offset, wait)
@@ -55,8 +55,8 @@ pub async fn poll_once(
         };
         match serde_json::from_value::<Update>(raw.clone()) {
             Ok(update) => {
-                let bot_id = db::telegram::bot_id(bot.token.expose());
-                db::telegram::record_update(db, tenant, bot_id, &update).await?;
+                let bot_id = db::telegram::bots::bot_id(bot.token.expose());
+                db::telegram::updates::record_update(db, tenant, bot_id, &update).await?;
             }
             Err(err) => {
                 tracing::warn!(tenant_id = %tenant, update_id, error = %err, "unreadable Telegram update skipped");
@@ -65,7 +65,7 @@ pub async fn poll_once(
         next = next.max(update_id + 1);
     }
     if next > offset {
-        db::telegram::store_poll_offset(db, tenant, next).await?;
+        db::telegram::updates::store_poll_offset(db, tenant, next).await?;
     }
     Ok(Some(updates.len()))
 }
@@ -91,7 +91,7 @@ pub async fn run(
             }
             false
         });
-        match db::telegram::tenants_with_bots(&db).await {
+        match db::telegram::bots::tenants_with_bots(&db).await {
             Ok(tenants) => {
                 for tenant in tenants {
                     pollers.entry(tenant).or_insert_with(|| {

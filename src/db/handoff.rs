@@ -132,7 +132,7 @@ pub async fn begin(
     };
     queue::enqueue(&mut **tx, &forward_job(tenant, bot_user, Some(reason))).await?;
     // Outside the managers' working hours nobody will answer soon: the customer hears so at once.
-    let closed = super::telegram::working_hours(tx, tenant)
+    let closed = super::telegram::bots::working_hours(tx, tenant)
         .await?
         .is_some_and(|hours| !hours.is_open(Utc::now()));
     let wait = if closed {
@@ -220,7 +220,7 @@ pub async fn reply(
     .await?
     .rows_affected() as i64;
     if channel == Channel::Telegram {
-        super::telegram::enqueue_delivery(&mut tx, tenant, bot_user, id).await?;
+        super::telegram::outbox::enqueue_delivery(&mut tx, tenant, bot_user, id).await?;
     }
     tx.commit().await?;
     Ok((

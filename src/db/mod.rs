@@ -300,6 +300,30 @@ pub async fn tenant_tx(
     Ok(tx)
 }
 
+/// A job's write must not land once another worker holds the job (its lease expired and the job
+/// was claimed again).
+#[derive(Debug, thiserror::Error)]
+pub enum FencedError {
+    #[error("lease lost: another worker holds the job")]
+    LeaseLost,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A [`tenant_tx`] fenced by a job's lease: the job's row is locked and still leased to `lease`,
+/// so the writes the caller makes before committing land only while the job is this worker's.
+pub async fn fenced_tx(
+    pool: &PgPool,
+    tenant: TenantId,
+    lease: crate::queue::Lease,
+) -> Result<Transaction<'static, Postgres>, FencedError> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    if !crate::queue::holds_lease(&mut tx, lease).await? {
+        return Err(FencedError::LeaseLost);
+    }
+    Ok(tx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -551,9 +551,14 @@ async fn stored_reply(pool: &PgPool, text: &str) -> (TenantId, BotUserId, Messag
         .await
         .unwrap();
     let mut conn = pool.acquire().await.unwrap();
-    salesbot::db::telegram::enqueue_delivery(&mut conn, tenant.into(), bot_user.into(), message)
-        .await
-        .unwrap();
+    salesbot::db::telegram::outbox::enqueue_delivery(
+        &mut conn,
+        tenant.into(),
+        bot_user.into(),
+        message,
+    )
+    .await
+    .unwrap();
     (tenant.into(), bot_user.into(), message)
 }
 

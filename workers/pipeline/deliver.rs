@@ -12,10 +12,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::db::{self, tenant_tx};
+use crate::db::{self, telegram::outbox};
 use crate::domain::telegram::{MAX_MESSAGE_CHARS, split_message};
 use crate::jobs::{self, JobPayload};
-use crate::queue;
 use crate::workers::integrations::telegram::TelegramError;
 use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
@@ -48,26 +47,8 @@ async fn deliver(
     ctx: &JobContext,
     p: jobs::DeliverReply,
 ) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    let target = sqlx::query!(
-        r#"SELECT m.content, b.external_id, b.channel AS "channel: db::messages::Channel",
-                  b.blocked_at IS NOT NULL AS "blocked!"
-           FROM messages m JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
-           WHERE m.tenant_id = $1 AND m.id = $2"#,
-        p.tenant_id.0,
-        p.message_id.0
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let sent: Vec<i32> = sqlx::query_scalar!(
-        "SELECT part FROM telegram_sent_parts WHERE tenant_id = $1 AND message_id = $2",
-        p.tenant_id.0,
-        p.message_id.0
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let Some(target) = target.filter(|t| t.channel == db::messages::Channel::Telegram) else {
+    let target = outbox::delivery(&ctx.db, p.tenant_id, p.message_id).await?;
+    let Some(target) = target.filter(|t| t.telegram) else {
         return Ok(()); // the message is gone, or not a Telegram conversation
     };
     if target.blocked {
@@ -83,17 +64,23 @@ async fn deliver(
     let parts = split_message(&target.content, MAX_MESSAGE_CHARS);
     for (index, text) in parts.iter().enumerate() {
         let part = index as i32;
-        if sent.contains(&part) {
+        if target.sent_parts.contains(&part) {
             continue;
         }
         match telegram
             .client
-            .send_text(&bot.token, &target.external_id, text)
+            .send_text(&bot.token, &target.chat, text)
             .await
         {
-            Ok(telegram_id) => record_part(ctx, p, part, telegram_id).await?,
+            Ok(telegram_id) => {
+                let mut tx = db::fenced_tx(&ctx.db, p.tenant_id, ctx.lease()).await?;
+                outbox::record_part(&mut tx, p.tenant_id, p.message_id, part, telegram_id).await?;
+                tx.commit().await?;
+            }
             Err(TelegramError::Forbidden(reason)) => {
-                mark_blocked(ctx, p).await?;
+                let mut tx = db::fenced_tx(&ctx.db, p.tenant_id, ctx.lease()).await?;
+                outbox::mark_blocked(&mut tx, p.tenant_id, p.bot_user_id).await?;
+                tx.commit().await?;
                 tracing::warn!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id,
                     message_id = %p.message_id, job_id = %ctx.job.id, %reason,
                     "Telegram refused: the customer blocked the bot; conversation marked blocked");
@@ -105,48 +92,5 @@ async fn deliver(
     tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id,
         message_id = %p.message_id, job_id = %ctx.job.id, parts = parts.len(),
         "reply delivered on Telegram");
-    Ok(())
-}
-
-async fn record_part(
-    ctx: &JobContext,
-    p: jobs::DeliverReply,
-    part: i32,
-    telegram_id: i64,
-) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
-        return Err(JobError::retry(anyhow::anyhow!(
-            "lease lost after sending part {part}"
-        )));
-    }
-    sqlx::query!(
-        "INSERT INTO telegram_sent_parts (tenant_id, message_id, part, telegram_message_id)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        p.tenant_id.0,
-        p.message_id.0,
-        part,
-        telegram_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn mark_blocked(ctx: &JobContext, p: jobs::DeliverReply) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
-        return Err(JobError::retry(anyhow::anyhow!("lease lost")));
-    }
-    sqlx::query!(
-        "UPDATE bot_users SET blocked_at = coalesce(blocked_at, now())
-         WHERE tenant_id = $1 AND id = $2",
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }

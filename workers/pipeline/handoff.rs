@@ -244,7 +244,7 @@ impl Handler for TimeoutHandler {
                 .as_deref()
                 .and_then(|l| l.parse().ok())
                 .unwrap_or(Language::Ru);
-            let text = match db::telegram::working_hours(&mut tx, p.tenant_id).await? {
+            let text = match db::telegram::bots::working_hours(&mut tx, p.tenant_id).await? {
                 Some(hours) if !hours.is_open(Utc::now()) => after_hours(language, hours),
                 _ => still_waiting(language).to_owned(),
             };
@@ -260,7 +260,8 @@ impl Handler for TimeoutHandler {
             .await?
             .id;
             if conversation.channel == db::messages::Channel::Telegram {
-                db::telegram::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, id).await?;
+                db::telegram::outbox::enqueue_delivery(&mut tx, p.tenant_id, p.bot_user_id, id)
+                    .await?;
             }
             tx.commit().await?;
             let _ = db::messages::announce_reply(&ctx.db, p.bot_user_id).await;

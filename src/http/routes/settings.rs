@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::db;
-use crate::db::telegram::{SaveError, SettingsUpdate, TelegramSettings};
+use crate::db::telegram::bots::{SaveError, SettingsUpdate, TelegramSettings};
 use crate::domain::Role;
 use crate::domain::language::Language;
 use crate::domain::telegram::{BotToken, ChatId};
@@ -59,7 +59,7 @@ pub async fn get_telegram(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<TelegramSettings>, AppError> {
-    db::telegram::settings(&state.pool, &state.public_url, user.tenant_id)
+    db::telegram::bots::settings(&state.pool, &state.public_url, user.tenant_id)
         .await?
         .map(Json)
         .ok_or(AppError::NotFound("telegram settings"))
@@ -91,7 +91,7 @@ pub async fn put_telegram(
     } = request;
     let language = language.map_or(Language::Ru, Language::from);
     let token_changed = bot_token.is_some();
-    let saved = db::telegram::save_settings(
+    let saved = db::telegram::bots::save_settings(
         &state.pool,
         &state.secrets,
         &state.public_url,

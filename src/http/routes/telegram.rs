@@ -54,7 +54,8 @@ pub async fn webhook(
             return Ok(Json(WebhookAck { ok: true }));
         }
     };
-    let recorded = db::telegram::record_update(&state.pool, tenant, &bot_id, &update).await?;
+    let recorded =
+        db::telegram::updates::record_update(&state.pool, tenant, &bot_id, &update).await?;
     if recorded.fresh {
         state.waker.wake();
     }
@@ -73,14 +74,14 @@ async fn authenticate(
 ) -> Result<(TenantId, String), AppError> {
     let refused = || AppError::unauthorized("unknown webhook or wrong secret token");
     let webhook_id = Uuid::parse_str(webhook_id).map_err(|_| refused())?;
-    let tenant = db::telegram::webhook_tenant(&state.pool, webhook_id)
+    let tenant = db::telegram::bots::webhook_tenant(&state.pool, webhook_id)
         .await?
         .ok_or_else(refused)?;
     let given = headers
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
-    let Some(bot_id) = db::telegram::webhook_bot(&state.pool, tenant, given).await? else {
+    let Some(bot_id) = db::telegram::bots::webhook_bot(&state.pool, tenant, given).await? else {
         tracing::warn!(tenant_id = %tenant, "Telegram webhook call with a wrong secret refused");
         return Err(refused());
     };
