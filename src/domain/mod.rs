@@ -18,6 +18,8 @@ pub mod password;
 pub mod person_name;
 pub mod phone;
 #[cfg(test)]
+pub(crate) mod proptest_strategies;
+#[cfg(test)]
 mod proptests;
 pub mod qualification;
 pub mod telegram;

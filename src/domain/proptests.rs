@@ -6,9 +6,7 @@
 //! UTF-8, and every value it produces must read back as itself (values are stored and parsed
 //! again: JSON columns, the lead form, the next turn).
 //!
-//! Strategies mix `any::<String>()` with text biased toward what the finders look at: Cyrillic
-//! with the Kazakh letters, digits and phone punctuation, units, number words, cue words,
-//! combining marks, emoji, control characters and letters whose case mapping changes length.
+//! The strategies are in [`super::proptest_strategies`].
 
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -21,114 +19,18 @@ use super::numbers::{numeric_items, word_numbers};
 use super::object_type::{self, ObjectType};
 use super::person_name::{self, NameContext, NameEvidence, PersonName, nominative};
 use super::phone::{self, Phone};
+use super::proptest_strategies::{
+    CASES, any_text, chat_text_of, language, mixed_case, name_like, piece, separator, vocabulary,
+};
 use super::telegram::{self, BotToken, ChatId, Inbound, MAX_DOWNLOAD_BYTES, Update};
 use super::tokens::{Kind, fold, starts_with_any, strip_kk_suffix, tokenize};
 
-/// Few enough cases that the whole file stays well under the debug-build time budget.
-const CASES: u32 = 256;
 /// Messages reach the finders capped at 4096 characters (HTTP and Telegram alike).
 const LONGEST_MESSAGE: usize = 4096;
 
 // ---------------------------------------------------------------------------------------------
 // Strategies
 // ---------------------------------------------------------------------------------------------
-
-/// Single characters the tokeniser and finders treat specially, plus ones that break naive
-/// assumptions (multi-char case mappings, zero-width and control characters).
-fn tricky_char() -> impl Strategy<Value = char> {
-    prop_oneof![
-        3 => prop::char::range('а', 'я'),
-        2 => prop::char::range('А', 'Я'),
-        3 => select(vec![
-            'ә', 'ғ', 'қ', 'ң', 'ө', 'ұ', 'ү', 'һ', 'і', 'Ә', 'Ғ', 'Қ', 'Ң', 'Ө', 'Ұ', 'Ү', 'Һ',
-            'І', 'ё', 'Ё', 'ї', 'є', 'ў',
-        ]),
-        2 => prop::char::range('a', 'z'),
-        1 => prop::char::range('A', 'Z'),
-        3 => prop::char::range('0', '9'),
-        3 => select(vec![
-            '+', '(', ')', '-', '.', ' ', ',', '²', '³', '№', '#', '₸', '$', '€', '%', '~', '≈',
-            ':', '/', '–', '—', '…', '!', '?', ';', '\'', '’', 'ʼ', '`', '*', '×', '"', '«', '»',
-            '@', '_',
-        ]),
-        2 => select(vec![
-            '\n', '\t', '\r', '\u{a0}', '\u{2028}', '\u{3000}', '\0', '\u{7}', '\u{1b}',
-            '\u{7f}', '\u{200b}', '\u{200d}', '\u{feff}', '\u{fe0f}', '\u{202e}',
-        ]),
-        1 => prop::char::range('\u{300}', '\u{36f}'),
-        1 => prop::char::range('\u{1f300}', '\u{1faff}'),
-        // Letters whose case mapping is not one char to one char (ß → SS, İ → i̇, ﬁ → FI) or
-        // crosses scripts (K → k, Ꙋ, ᲀ).
-        2 => select(vec![
-            'ß', 'ẞ', 'ŉ', 'İ', 'ı', 'ǅ', 'ǈ', 'ﬀ', 'ﬁ', '\u{345}', 'Σ', 'ς', 'ϴ', 'K', 'Ω',
-            'ǰ', 'ΐ', 'Ꙋ', 'ᲀ',
-        ]),
-        1 => any::<char>(),
-    ]
-}
-
-/// Words and fragments the finders key on, so that random text reaches their deep branches
-/// (whitespace-separated).
-const VOCABULARY: &str = "
-м2 м² м m2 кв кв.м м.кв квадратов квадратных метров метрге шаршы sqm sq ft square площадь общая
-соток гектара участок на х x by × до от по или - – ден ға ке -ке этажа этаж қабаты әр каждый
-per floor забор длина м³
-+7 8 7 77 87 701 (701) 8(777) 87012345678 +77012345678 7012345678 0 00 000 плюс plus ИИН БИН №
-# заказ тг тенге млн тыс ₸ $ бюджет цена
-ноль нөл один два три четыре пять восемь десять двадцать сорок сто ста двести семьсот тысяча
-тысяч бір екі үш төрт торт он жүз мың алтыға сегіз елу жетпіс one hundred and a oh twenty-five
-thousand
-Меня меня зовут звать Звать атым Атым мен деп я I'm my name is name's this жене мужу звоните
-позвоните с хабарласыңыз ағаға апай Ерлан Айгерім Айгерімге Ольге Сергею Бекзатпын Динара
-Сериковна Ахметова Нұрсұлтан Талгат Aliya СТО ТОО Здравствуйте да
-Алматы Алматыда Алма Ата Астане Нур-Султан Шымкнт Семей семей Усть-Каменогорск Каскелене в из
-in живу тұрамын не емес может ул Конаева дом дома үй үйді баня баню гараж коттедж квартиры
-пәтерге ремонт склад офис коммерческий летняя кухня ЖК ИЖС баня-беседка home керек салу рахмет
-hello Hi
-";
-
-fn vocabulary() -> Vec<&'static str> {
-    VOCABULARY.split_whitespace().collect()
-}
-
-/// A short run of digits, or sometimes a very long one.
-fn digit_run() -> impl Strategy<Value = String> {
-    prop_oneof![4 => "[0-9]{1,12}", 1 => "[0-9]{13,60}"]
-}
-
-fn separator() -> impl Strategy<Value = String> {
-    prop_oneof![
-        6 => Just(" ".to_string()),
-        1 => Just(", ".to_string()),
-        1 => Just(". ".to_string()),
-        1 => Just("\n".to_string()),
-        1 => Just("-".to_string()),
-        1 => Just(String::new()),
-    ]
-}
-
-fn piece() -> impl Strategy<Value = String> {
-    prop_oneof![
-        4 => select(vocabulary()).prop_map(str::to_string),
-        3 => tricky_char().prop_map(String::from),
-        2 => digit_run(),
-        3 => separator(),
-    ]
-}
-
-/// Chat-like text of up to `pieces` fragments.
-fn chat_text_of(pieces: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(piece(), 0..pieces).prop_map(|v| v.concat())
-}
-
-/// Any text a finder may see: fully arbitrary, or biased toward the finders' alphabet.
-fn any_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        2 => any::<String>(),
-        1 => prop::collection::vec(tricky_char(), 0..300).prop_map(String::from_iter),
-        5 => chat_text_of(60),
-    ]
-}
 
 /// A message at the size limit, for quadratic blow-ups and long-run arithmetic.
 fn long_text() -> impl Strategy<Value = String> {
@@ -149,10 +51,6 @@ fn long_text() -> impl Strategy<Value = String> {
 /// Any valid Kazakhstan mobile, `+77XXXXXXXXX`, excluding the 71X/72X landline codes.
 fn kz_mobile() -> impl Strategy<Value = Phone> {
     "7[03-9][0-9]{8}".prop_map(|national| Phone::parse(&format!("+7{national}")).unwrap())
-}
-
-fn language() -> impl Strategy<Value = Language> {
-    select(Language::ALL.to_vec())
 }
 
 /// The bot's context around a message, as the engine builds it.
@@ -610,31 +508,6 @@ proptest! {
 // Person names
 // ---------------------------------------------------------------------------------------------
 
-/// Letters only (what a name is made of), with the ones whose case mapping is not one char to
-/// one char.
-fn name_letter() -> impl Strategy<Value = char> {
-    prop_oneof![
-        4 => prop::char::range('а', 'я'),
-        2 => prop::char::range('А', 'Я'),
-        2 => select(vec!['ә', 'ғ', 'қ', 'ң', 'ө', 'ұ', 'ү', 'һ', 'і', 'Ә', 'Қ', 'Ө', 'Ү', 'І']),
-        2 => prop::char::range('a', 'z'),
-        1 => prop::char::range('A', 'Z'),
-        1 => select(vec![
-            'ß', 'ẞ', 'ŉ', 'İ', 'ı', 'ǅ', 'ǈ', 'ﬀ', 'ﬁ', '\u{345}', 'Σ', 'ς', 'ϴ', 'K', 'Ω', 'ǰ',
-            'ΐ', 'Ꙋ', 'ᲀ',
-        ]),
-        1 => select(vec!['-', '\'', '’']),
-    ]
-}
-
-fn name_like() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any_text(),
-        prop::collection::vec(name_letter(), 1..34).prop_map(String::from_iter),
-        select(vocabulary()).prop_map(str::to_string),
-    ]
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
@@ -703,20 +576,6 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 // Cities, object types, language
 // ---------------------------------------------------------------------------------------------
-
-/// Flips the case of ASCII letters where `mask` says so.
-fn mixed_case(s: &str, mask: u64) -> String {
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| {
-            if mask >> (i % 64) & 1 == 1 {
-                c.to_ascii_uppercase()
-            } else {
-                c
-            }
-        })
-        .collect()
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
