@@ -550,7 +550,7 @@ pub fn numeric_items(tokens: &[Token<'_>], skip: &[bool]) -> Vec<NumItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::tokens::tokenize;
+    use crate::workers::engine::text::tokens::tokenize;
 
     fn values(text: &str) -> Vec<f64> {
         let t = tokenize(text);
