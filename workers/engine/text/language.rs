@@ -8,8 +8,7 @@
 
 use crate::domain::language::Language;
 
-use super::city::is_city_word;
-use super::person_name::is_known_first_name;
+use super::lexicon::{is_city_word, is_kazakh_number_word, is_known_first_name};
 use super::tokens::{Kind, starts_with_any, tokenize};
 
 /// Words per language in a text.
@@ -99,7 +98,7 @@ fn is_plain_kazakh_word(folded: &str) -> bool {
             | "сатып"
             | "жер"
             | "шамамен"
-    ) || super::numbers::is_kazakh_number_word(folded)
+    ) || is_kazakh_number_word(folded)
         || [
             "сыздар",
             "сиздер",

@@ -5,11 +5,19 @@
 //! values go through.
 //!
 //! - [`tokens`]: the tokeniser and letter folding every finder compares words with.
-//! - [`numbers`]: number words and digit groups, read for the phone and area finders.
+//! - [`lexicon`]: the word lists the finders consult about each other's words (first names, city
+//!   forms, object words, number words, Kazakh endings).
+//! - [`numbers`]: the number grammar (number words, digit groups), read for the phone and area
+//!   finders.
 //! - [`phone`], [`city`], [`object_type`], [`area`], [`person_name`]: one finder per lead field;
 //!   each returns every mention in a message, and a `pick` (or the caller) chooses among the
 //!   mentions of a conversation.
 //! - [`language`]: words per language, and the language of a text.
+//!
+//! Imports go one way, with no circle: `tokens` ← `lexicon` ← `numbers` ← `phone` ← `area`, and
+//! `city`, `object_type`, `person_name` and `language` import only `lexicon` and `tokens`. A word
+//! one finder needs to know about another's goes into the lexicon, not into an import of that
+//! finder.
 //!
 //! [`Phone`]: crate::domain::phone::Phone
 //! [`City`]: crate::domain::city::City
@@ -20,6 +28,7 @@
 pub mod area;
 pub mod city;
 pub mod language;
+pub mod lexicon;
 pub mod numbers;
 pub mod object_type;
 pub mod person_name;

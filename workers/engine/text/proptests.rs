@@ -26,11 +26,12 @@ use crate::domain::telegram;
 use super::area::{self, AreaContext};
 use super::city;
 use super::language;
+use super::lexicon::{self, strip_kk_suffix};
 use super::numbers::{numeric_items, word_numbers};
 use super::object_type;
 use super::person_name::{self, NameContext, NameEvidence, nominative};
 use super::phone;
-use super::tokens::{Kind, fold, starts_with_any, strip_kk_suffix, tokenize};
+use super::tokens::{Kind, fold, starts_with_any, tokenize};
 
 /// Messages reach the finders capped at 4096 characters (HTTP and Telegram alike).
 const LONGEST_MESSAGE: usize = 4096;
@@ -519,7 +520,7 @@ proptest! {
         prop_assert!(strict.chars().count() <= raw.chars().count());
         let loose = nominative(&raw, true);
         prop_assert!(loose.chars().count() <= raw.chars().count());
-        if person_name::is_known_first_name(&loose) {
+        if lexicon::is_known_first_name(&loose) {
             prop_assert_eq!(nominative(&loose, true), loose);
         }
     }
