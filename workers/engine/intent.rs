@@ -2,7 +2,7 @@
 //! «120» can be read as the answer), spam and off-topic chat, the customer asking for a human,
 //! asking the price, or refusing to leave a phone.
 //!
-//! Matching runs on a *folded* copy of the message (see `domain::tokens::fold`), tokens joined
+//! Matching runs on a *folded* copy of the message (see `engine::text::tokens::fold`), tokens joined
 //! by single spaces, so one pattern covers «Сәлем»/«Салем», «ё»/«е» and any spacing. All
 //! regexes are compiled once.
 
@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::domain::tokens::{Kind, Token, starts_with_any, tokenize};
+use super::text::tokens::{Kind, Token, starts_with_any, tokenize};
 
 /// A message folded to lower-case words and symbols separated by single spaces, with a space
 /// at both ends so patterns can use ` word ` boundaries.

@@ -8,16 +8,19 @@
 //! ones (corrections), except where a finder ranks evidence (a contact person's name beats the
 //! customer's own; the build city beats where the customer lives).
 
-use crate::domain::area::{self, AreaContext};
-use crate::domain::city::{self, City, CityMention};
-use crate::domain::object_type::{self, ObjectMention, ObjectType};
-use crate::domain::person_name::{self, NameContext, NameEvidence, NameMention};
-use crate::domain::phone::{self, Phone};
-use crate::domain::tokens::{fold, tokenize};
+use crate::domain::city::City;
+use crate::domain::object_type::ObjectType;
+use crate::domain::phone::Phone;
+use crate::domain::qualification::is_qualified;
 
 use super::intent::{self, Asked, SpamSignals};
+use super::text::area::{self, AreaContext};
+use super::text::city::{self, CityMention};
+use super::text::object_type::{self, ObjectMention};
+use super::text::person_name::{self, NameContext, NameEvidence, NameMention};
+use super::text::phone;
+use super::text::tokens::{fold, tokenize};
 use super::{Role, Turn};
-use crate::domain::qualification::is_qualified;
 
 /// The lead read from a conversation.
 #[derive(Clone, Debug, Default, PartialEq)]

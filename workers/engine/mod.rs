@@ -4,13 +4,15 @@
 //!
 //! The trait returns a boxed `Send` future so engines that call the network fit the same
 //! shape; the offline engine simply returns a ready future. Lead extraction itself is the
-//! pure [`extract_lead`], shared with the `salesbot extract` batch command ([`extract`]).
+//! pure [`extract_lead`], shared with the `salesbot extract` batch command ([`extract`]); the
+//! free-text finders it runs (phone, city, object type, area, name, language) are in [`text`].
 
 pub mod extract;
 pub mod intent;
 pub mod lead;
 pub mod offline;
 pub mod openai;
+pub mod text;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,9 +22,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::TenantId;
 use crate::domain::city::City;
-use crate::domain::language::{self, Language, LanguageCounts};
+use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
+use text::language::{self, LanguageCounts};
 
 pub use lead::{ExtractedLead, extract_lead};
 pub use offline::OfflineEngine;

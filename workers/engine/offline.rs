@@ -10,12 +10,13 @@ pub mod replies;
 
 use std::future;
 
-use crate::domain::language::{self, Language, LanguageCounts};
-use crate::domain::phone;
+use crate::domain::language::Language;
 use crate::domain::qualification::is_qualified;
-use crate::domain::tokens::tokenize;
 
 use super::intent;
+use super::text::language::{self, LanguageCounts};
+use super::text::phone;
+use super::text::tokens::tokenize;
 use super::{
     Engine, EngineFuture, ExtractedLead, HandoffRequest, LeadPatch, LeadSnapshot, Role, TurnInput,
     TurnOutput, Usage, extract_lead,

@@ -21,13 +21,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use super::text::city::find_city;
 use super::{
     Engine, EngineError, EngineFuture, HandoffRequest, LeadPatch, LeadSnapshot, Role, TurnInput,
     TurnOutput, Usage, customer_language,
 };
 use crate::config::PriceTable;
 use crate::db::usage::{self, BatchedLimit, Permit, RateLimit, Settlement};
-use crate::domain::city::{City, find_city};
+use crate::domain::city::City;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
 use crate::workers::integrations::openai::{OpenAiClient, ProviderError, provider_error};

@@ -328,7 +328,7 @@ fn parse_transcription(body: &[u8], audio_bytes: usize) -> Option<Transcript> {
     let language = answer
         .language
         .and_then(|l| l.parse::<Language>().ok())
-        .or_else(|| crate::domain::language::dominant(&text));
+        .or_else(|| crate::workers::engine::text::language::dominant(&text));
     Some(Transcript {
         text,
         language,
