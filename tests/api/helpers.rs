@@ -267,13 +267,7 @@ impl Transcriber for FakeTranscriber {
             .unwrap()
             .push((mime.to_owned(), language_hint, audio.to_vec()));
         let text = self.text.clone();
-        Box::pin(async move {
-            Ok::<_, TranscribeError>(Transcript {
-                text,
-                language: None,
-                seconds: 3.0,
-            })
-        })
+        Box::pin(async move { Ok::<_, TranscribeError>(Transcript { text, seconds: 3.0 }) })
     }
 }
 

@@ -304,13 +304,13 @@ impl WhisperTranscriber {
     }
 }
 
-/// The answer of `/audio/transcriptions`: `text` always; `language` and `duration` from
-/// verbose_json; `usage` (`{"type":"duration","seconds":…}`) from newer servers.
+/// The answer of `/audio/transcriptions`: `text` always; `duration` from verbose_json; `usage`
+/// (`{"type":"duration","seconds":…}`) from newer servers. The language it reports is not used:
+/// the turn detects the conversation's language from the words.
 fn parse_transcription(body: &[u8], audio_bytes: usize) -> Option<Transcript> {
     #[derive(Deserialize)]
     struct Answer {
         text: String,
-        language: Option<String>,
         duration: Option<f64>,
         usage: Option<AnswerUsage>,
     }
@@ -325,15 +325,7 @@ fn parse_transcription(body: &[u8], audio_bytes: usize) -> Option<Transcript> {
         // No duration reported: bill by size at Opus voice-note bitrates (~16 kbit/s).
         .unwrap_or(audio_bytes as f64 / 2000.0);
     let text = text::scrub(&answer.text, text::MAX_TRANSCRIPT_CHARS);
-    let language = answer
-        .language
-        .and_then(|l| l.parse::<Language>().ok())
-        .or_else(|| crate::workers::engine::text::language::dominant(&text));
-    Some(Transcript {
-        text,
-        language,
-        seconds,
-    })
+    Some(Transcript { text, seconds })
 }
 
 impl Transcriber for WhisperTranscriber {
@@ -424,16 +416,15 @@ mod tests {
     }
 
     #[test]
-    fn transcriptions_report_language_and_seconds() {
+    fn transcriptions_report_text_and_seconds() {
         let verbose =
             r#"{"task":"transcribe","language":"kazakh","duration":4.2,"text":" Сәлеметсіз бе "}"#;
         let t = parse_transcription(verbose.as_bytes(), 10_000).unwrap();
         assert_eq!(t.text, "Сәлеметсіз бе");
-        assert_eq!(t.language, Some(Language::Kk));
         assert_eq!(t.seconds, 4.2);
         let plain = br#"{"text":"Hello, I want a house","usage":{"type":"duration","seconds":3}}"#;
         let t = parse_transcription(plain, 10_000).unwrap();
-        assert_eq!(t.language, Some(Language::En));
+        assert_eq!(t.text, "Hello, I want a house");
         assert_eq!(t.seconds, 3.0);
     }
 }

@@ -19,7 +19,6 @@ use super::Deps;
 
 pub struct Transcript {
     pub text: String,
-    pub language: Option<Language>,
     /// Audio length, for usage accounting.
     pub seconds: f64,
 }
