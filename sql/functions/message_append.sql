@@ -9,8 +9,8 @@
 -- Locks the conversation's row (the first lock of every writer's order: ingest, turn_commit(), the
 -- handoff transitions): callers that lock it earlier keep their order. Needs the tenant scope set
 -- (RLS). Returns the seq and the message's `created_at`.
--- Called by turn_commit(), `db::handoff::reply`, `db::handoff::send_still_waiting` and
--- `db::telegram::service_reply`.
+-- Called by turn_commit(), `db::messages::append` (a manager's answer, the handoff timeout's
+-- notice) and `db::telegram::updates::record_service_reply`.
 -- Current definition: migrations/0021_turn_typed.sql.
 CREATE OR REPLACE FUNCTION public.message_append(p_tenant uuid, p_bot_user uuid, p_message uuid, p_role text, p_content text, p_engine text, p_language text, p_moves_up boolean)
  RETURNS TABLE(seq bigint, created_at timestamp with time zone)

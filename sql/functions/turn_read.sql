@@ -9,8 +9,8 @@
 -- `about`, `greeting` and `company_phone`. Marks the pending `queued` messages `processing`,
 -- unless a manager has the conversation or one still waits for its transcript; those rows are its
 -- only locks (no conversation lock: a conversation's turns are serialised by their job key).
--- Called by `read` in workers/pipeline/turn.rs (`p_history` = ENGINE_HISTORY for a turn, 0 for a
--- dead turn's fallback reply), through `query_as!`: sqlx checks the columns at build time.
+-- Called by `db::turn::read` (`p_history` = ENGINE_HISTORY for a turn, 0 for a dead turn's
+-- fallback reply), through `query!`: sqlx checks the columns at build time.
 -- Current definition: migrations/0021_turn_typed.sql.
 CREATE OR REPLACE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer)
  RETURNS TABLE(pending turn_message[], earlier turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text)
