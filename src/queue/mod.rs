@@ -5,7 +5,7 @@
 //! LOCKED`; each claimed job carries a fresh lease token, and every later step ([`complete`],
 //! [`retry`], [`bury`], [`heartbeat`]) is fenced by it: a worker that lost its lease cannot touch the
 //! job again. Jobs sharing an ordering key run one at a time, in enqueue order (head promotion, see
-//! `migrations/0002_queue.sql`). Design and measurements: docs/architecture.md, "Queue".
+//! `migrations/0002_queue.sql`). Design: docs/architecture.md, "Queue"; measurements: BENCHMARKS.md.
 
 pub mod backoff;
 pub mod ops;
