@@ -8,6 +8,7 @@
 //! - [`workers`] (`workers/`): the worker pool, pipeline stages, conversation engines and thin
 //!   integration clients. `src/` never imports `workers::`; only `main.rs` starts them.
 //! - [`domain`]: newtypes and pure logic, no IO.
+//! - [`telegram_api`]: the Telegram updates salesbot receives, what each means, the API's limits.
 //! - [`crypto`]: encryption at rest of tenants' secrets (their bot tokens).
 //! - [`cli`]: the operator's queue and Telegram subcommands and what they print.
 //! - [`config`], [`telemetry`], [`shutdown`], [`supervisor`], [`startup`], [`error`]: process
@@ -28,6 +29,7 @@ pub mod queue;
 pub mod shutdown;
 pub mod startup;
 pub mod supervisor;
+pub mod telegram_api;
 pub mod telemetry;
 
 #[path = "../workers/mod.rs"]

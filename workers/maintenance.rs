@@ -1,8 +1,7 @@
 //! Queue housekeeping, run by every worker process (each step is idempotent, so several processes
 //! doing it is harmless): deletes dead jobs past their retention, idle key rows and throttle rows
-//! whose time has passed, vacuums the queue
-//! tables when autovacuum is left at its server defaults, ANALYZEs grown tables when autovacuum is
-//! off, and samples depth and lag gauges.
+//! whose time has passed, vacuums the queue tables every 10 s whatever autovacuum's settings,
+//! ANALYZEs grown tables when autovacuum is off, and samples depth and lag gauges.
 
 use std::time::Duration;
 

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db;
 use crate::domain::TenantId;
-use crate::domain::telegram::Update;
 use crate::queue::wake::Waker;
+use crate::telegram_api::Update;
 use crate::workers::integrations::telegram::TelegramError;
 use crate::workers::telegram::Telegram;
 
@@ -133,12 +133,7 @@ async fn poll_bot(
             return;
         }
     };
-    let locked: Result<bool, _> = sqlx::query_scalar!(
-        "SELECT pg_try_advisory_lock(hashtextextended('salesbot:telegram_poll:' || $1::text, 0)) AS \"locked!\"",
-        tenant.0.to_string()
-    )
-    .fetch_one(&mut lock_conn)
-    .await;
+    let locked = db::telegram::bots::try_lock_poller(&mut lock_conn, tenant).await;
     if !matches!(locked, Ok(true)) {
         return; // another worker process polls this bot
     }

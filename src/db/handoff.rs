@@ -296,3 +296,156 @@ async fn state(
     .fetch_one(&mut **tx)
     .await
 }
+
+/// What `forward_to_managers` has to send for a conversation.
+pub struct ForwardBacklog {
+    pub external_id: String,
+    pub channel: Channel,
+    pub mode: ConversationMode,
+    /// The "a customer needs a manager" alert's idempotency key, when this handoff's alert is
+    /// still to be sent.
+    pub alert_key: Option<String>,
+    /// Customer messages nobody answered and nobody forwarded yet, with their words, in order.
+    pub messages: Vec<ForwardedMessage>,
+}
+
+pub struct ForwardedMessage {
+    pub id: Uuid,
+    pub text: String,
+}
+
+impl ForwardedMessage {
+    /// Its key in `manager_forwards`.
+    pub fn key(&self) -> String {
+        format!("msg:{}", self.id)
+    }
+}
+
+/// The conversation's news for the managers' chat (None: the conversation is gone). The alert is
+/// asked for by `with_alert` (the job carries a handoff reason) and keyed by the handoff's start,
+/// so one handoff alerts once and the next one alerts again.
+pub async fn forward_backlog(
+    pool: &PgPool,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    with_alert: bool,
+) -> Result<Option<ForwardBacklog>, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let conversation = sqlx::query!(
+        r#"SELECT external_id, channel AS "channel: Channel", mode AS "mode: ConversationMode",
+                  handoff_at
+           FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(conversation) = conversation else {
+        return Ok(None);
+    };
+    // A voice note waits for its transcript: the transcribe job's turn forwards it then.
+    let messages = sqlx::query_as!(
+        ForwardedMessage,
+        r#"SELECT m.id, CASE WHEN m.kind = 'voice' THEN coalesce(m.transcript, '🎤') ELSE m.content END AS "text!"
+           FROM messages m
+           WHERE m.tenant_id = $1 AND m.bot_user_id = $2 AND m.role = 'user' AND m.reply_id IS NULL
+             AND coalesce(m.transcript_status, 'done') <> 'pending'
+             AND NOT EXISTS (SELECT 1 FROM manager_forwards f
+                             WHERE f.tenant_id = m.tenant_id AND f.key = 'msg:' || m.id::text)
+           ORDER BY m.seq"#,
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let alert_key = match conversation.handoff_at.filter(|_| with_alert) {
+        Some(at) => {
+            let key = format!("handoff:{bot_user}:{}", at.timestamp_micros());
+            let sent = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM manager_forwards WHERE tenant_id = $1 AND key = $2) AS "sent!""#,
+                tenant.0,
+                key
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            (!sent).then_some(key)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok(Some(ForwardBacklog {
+        external_id: conversation.external_id,
+        channel: conversation.channel,
+        mode: conversation.mode,
+        alert_key,
+        messages,
+    }))
+}
+
+/// Records one forward as sent, under the job's lease: a re-run of the job skips it.
+pub async fn record_forward(
+    pool: &PgPool,
+    tenant: TenantId,
+    lease: queue::Lease,
+    key: &str,
+) -> Result<(), super::FencedError> {
+    let mut tx = super::fenced_tx(pool, tenant, lease).await?;
+    sqlx::query!(
+        "INSERT INTO manager_forwards (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        tenant.0,
+        key
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A conversation in human mode that no manager has answered yet.
+pub struct Unanswered {
+    pub channel: Channel,
+    /// The customer's language, when known.
+    pub language: Option<String>,
+}
+
+/// The conversation, locked (so a manager's reply or a release cannot slip in), when it still
+/// waits for a manager since `handoff_at`: in human mode, in that same handoff, and no manager
+/// message since.
+pub async fn lock_unanswered(
+    tx: &mut Tx,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    handoff_at: DateTime<Utc>,
+) -> Result<Option<Unanswered>, sqlx::Error> {
+    let conversation = sqlx::query!(
+        r#"SELECT mode AS "mode: ConversationMode", handoff_at,
+                  channel AS "channel: Channel", language
+           FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    // Compared at the database's precision: the job's payload went through JSON.
+    let same_handoff = |at: Option<DateTime<Utc>>| {
+        at.map(|a| a.timestamp_micros()) == Some(handoff_at.timestamp_micros())
+    };
+    let Some(conversation) =
+        conversation.filter(|c| c.mode == ConversationMode::Human && same_handoff(c.handoff_at))
+    else {
+        return Ok(None); // released, or a newer handoff has its own timer
+    };
+    let answered = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND bot_user_id = $2
+                          AND role = 'manager' AND created_at >= $3) AS "answered!""#,
+        tenant.0,
+        bot_user.0,
+        handoff_at
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((!answered).then_some(Unanswered {
+        channel: conversation.channel,
+        language: conversation.language,
+    }))
+}

@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::TenantId;
 use crate::domain::conversation::{Channel, ConversationMode, MessageRole};
 use crate::domain::lead_status::LeadStatus;
+use crate::domain::{LeadId, TenantId};
 
 use super::tenant_tx;
 
@@ -341,6 +341,67 @@ pub async fn edit(
         edit.object_type,
         edit.area_m2,
         edit.summary
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What the managers' notification card shows of a lead.
+pub struct LeadCard {
+    pub company: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub city: Option<String>,
+    pub object_type: Option<String>,
+    pub area_m2: Option<f64>,
+    pub summary: Option<String>,
+    pub status: LeadStatus,
+}
+
+/// The lead's card for the managers' notification of its `version`; None when that version was
+/// notified already or the lead is gone.
+pub async fn card_to_notify(
+    pool: &PgPool,
+    tenant: TenantId,
+    lead: LeadId,
+    version: i32,
+) -> Result<Option<LeadCard>, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let card = sqlx::query_as!(
+        LeadCard,
+        r#"SELECT t.name AS company, l.name, l.phone, l.city, l.object_type, l.area_m2, l.summary,
+                  l.status AS "status: LeadStatus"
+           FROM leads l JOIN tenants t ON t.id = l.tenant_id
+           WHERE l.tenant_id = $1 AND l.id = $2
+             AND NOT EXISTS (SELECT 1 FROM lead_notifications n
+                             WHERE n.tenant_id = l.tenant_id AND n.lead_id = l.id AND n.version = $3)"#,
+        tenant.0,
+        lead.0,
+        version
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(card)
+}
+
+/// Records the notification of the lead's `version` as sent. After the send, and not fenced: a
+/// crash in between can repeat one notification, never lose one.
+pub async fn record_notification(
+    pool: &PgPool,
+    tenant: TenantId,
+    lead: LeadId,
+    version: i32,
+) -> Result<(), sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    sqlx::query!(
+        "INSERT INTO lead_notifications (tenant_id, lead_id, version) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+        tenant.0,
+        lead.0,
+        version
     )
     .execute(&mut *tx)
     .await?;

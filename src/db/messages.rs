@@ -311,3 +311,105 @@ pub struct Appended {
     pub seq: i64,
     pub created_at: DateTime<Utc>,
 }
+
+/// Where a voice note's audio is: stored with the message (the HTTP API), or a Telegram file still
+/// to download.
+pub enum VoiceAudio {
+    Stored {
+        content: Vec<u8>,
+        mime: String,
+        file_name: String,
+    },
+    Telegram {
+        file_id: String,
+        mime: String,
+    },
+}
+
+/// A voice note to transcribe: its audio (None when there is none to fetch) and the customer's
+/// language, when known.
+pub struct VoiceNote {
+    pub audio: Option<VoiceAudio>,
+    pub language: Option<String>,
+}
+
+/// The voice note `message` (None: the message is gone).
+pub async fn voice_note(
+    pool: &PgPool,
+    tenant: TenantId,
+    message: MessageId,
+) -> Result<Option<VoiceNote>, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let row = sqlx::query!(
+        r#"SELECT a.content AS "content?", a.mime AS "mime?", a.file_name AS "file_name?",
+                  f.file_id AS "file_id?", f.mime AS "file_mime?", b.language
+           FROM messages m
+           JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+           LEFT JOIN message_audio a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
+           LEFT JOIN telegram_files f ON f.tenant_id = m.tenant_id AND f.message_id = m.id
+           WHERE m.tenant_id = $1 AND m.id = $2"#,
+        tenant.0,
+        message.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.map(|row| {
+        let audio = match (
+            row.content,
+            row.mime,
+            row.file_name,
+            row.file_id,
+            row.file_mime,
+        ) {
+            (Some(content), Some(mime), Some(file_name), _, _) => Some(VoiceAudio::Stored {
+                content,
+                mime,
+                file_name,
+            }),
+            (_, _, _, Some(file_id), Some(mime)) => Some(VoiceAudio::Telegram { file_id, mime }),
+            _ => None,
+        };
+        VoiceNote {
+            audio,
+            language: row.language,
+        }
+    }))
+}
+
+/// Stores a voice note's transcript under the transcribe job's lease (a message still waiting for
+/// it becomes `queued`), with the conversation's next turn: the turn may be waiting for exactly
+/// this transcript.
+pub async fn store_transcript(
+    pool: &PgPool,
+    lease: crate::queue::Lease,
+    job: &jobs::Transcribe,
+    text: Option<&str>,
+    state: TranscriptState,
+) -> Result<(), super::FencedError> {
+    let mut tx = super::fenced_tx(pool, job.tenant_id, lease).await?;
+    sqlx::query!(
+        "UPDATE messages SET transcript = $3, transcript_status = $4,
+                status = CASE WHEN status = $5 THEN $6 ELSE status END
+         WHERE tenant_id = $1 AND id = $2",
+        job.tenant_id.0,
+        job.message_id.0,
+        text,
+        state as TranscriptState,
+        MessageState::Transcribing as MessageState,
+        MessageState::Queued as MessageState
+    )
+    .execute(&mut *tx)
+    .await?;
+    crate::queue::enqueue(
+        &mut *tx,
+        &jobs::Turn {
+            tenant_id: job.tenant_id,
+            bot_user_id: job.bot_user_id,
+        }
+        .job(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! Property tests for the value types' parsers and the Telegram shapes.
+//! Property tests for the value types' parsers and the Telegram shapes (`crate::telegram_api`).
 //!
 //! Values are stored and parsed again (JSON columns, the lead form, the next turn), so every
 //! value a parser produces must read back as itself; Telegram updates come from the internet,
@@ -17,7 +17,8 @@ use super::phone::{self, Phone};
 use super::proptest_strategies::{
     CASES, any_text, language, mixed_case, name_like, piece, separator, vocabulary,
 };
-use super::telegram::{self, BotToken, ChatId, Inbound, MAX_DOWNLOAD_BYTES, Update};
+use super::telegram::{BotToken, ChatId};
+use crate::telegram_api::{self as telegram, Inbound, MAX_DOWNLOAD_BYTES, Update};
 
 // ---------------------------------------------------------------------------------------------
 // Value types: every parsed value reads back as itself

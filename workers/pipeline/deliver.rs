@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::db::{self, telegram::outbox};
-use crate::domain::telegram::{MAX_MESSAGE_CHARS, split_message};
 use crate::jobs::{self, JobPayload};
+use crate::telegram_api::{MAX_MESSAGE_CHARS, split_message};
 use crate::workers::integrations::telegram::TelegramError;
 use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};

@@ -12,13 +12,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::db::{self, tenant_tx};
-use crate::domain::TenantId;
-use crate::domain::conversation::{Channel, ConversationMode, MessageRole};
+use crate::db;
+use crate::domain::conversation::{ConversationMode, MessageRole};
 use crate::domain::language::Language;
 use crate::domain::working_hours::WorkingHours;
 use crate::jobs::{self, JobPayload};
-use crate::queue;
 use crate::workers::integrations::telegram::html_escape;
 use crate::workers::telegram::{Telegram, job_error};
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
@@ -55,50 +53,13 @@ async fn forward(
     ctx: &JobContext,
     p: jobs::ForwardToManagers,
 ) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    let conversation = sqlx::query!(
-        r#"SELECT external_id, channel AS "channel: Channel", mode AS "mode: ConversationMode",
-                  handoff_at
-           FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(conversation) = conversation else {
+    let backlog =
+        db::handoff::forward_backlog(&ctx.db, p.tenant_id, p.bot_user_id, p.reason.is_some())
+            .await?;
+    let Some(backlog) = backlog else {
         return Ok(());
     };
-    // Customer messages nobody answered, with their words (voice waits for its transcript: the
-    // transcribe job's turn forwards it then), not forwarded yet.
-    let messages = sqlx::query!(
-        r#"SELECT m.id, CASE WHEN m.kind = 'voice' THEN coalesce(m.transcript, '🎤') ELSE m.content END AS "text!"
-           FROM messages m
-           WHERE m.tenant_id = $1 AND m.bot_user_id = $2 AND m.role = 'user' AND m.reply_id IS NULL
-             AND coalesce(m.transcript_status, 'done') <> 'pending'
-             AND NOT EXISTS (SELECT 1 FROM manager_forwards f
-                             WHERE f.tenant_id = m.tenant_id AND f.key = 'msg:' || m.id::text)
-           ORDER BY m.seq"#,
-        p.tenant_id.0,
-        p.bot_user_id.0
-    )
-    .fetch_all(&mut *tx)
-    .await?;
-    let alert_key = conversation
-        .handoff_at
-        .filter(|_| p.reason.is_some())
-        .map(|at| format!("handoff:{}:{}", p.bot_user_id, at.timestamp_micros()));
-    let alert_sent = match &alert_key {
-        Some(key) => sqlx::query_scalar!(
-            "SELECT EXISTS (SELECT 1 FROM manager_forwards WHERE tenant_id = $1 AND key = $2) AS \"sent!\"",
-            p.tenant_id.0,
-            key
-        )
-        .fetch_one(&mut *tx)
-        .await?,
-        None => true,
-    };
-    tx.commit().await?;
-    if conversation.mode != ConversationMode::Human {
+    if backlog.mode != ConversationMode::Human {
         return Ok(()); // released before this ran: nothing to forward
     }
     let Some(route) = managers_route(platform, telegram, &ctx.db, p.tenant_id).await? else {
@@ -110,16 +71,16 @@ async fn forward(
     let who = format!(
         "{} {} ({})",
         words.customer,
-        html_escape(&conversation.external_id),
-        conversation.channel
+        html_escape(&backlog.external_id),
+        backlog.channel
     );
     let reply_hint = format!(
         "{}: POST {}/api/conversations/{}/reply",
         words.answer,
         route.public_url,
-        html_escape(&conversation.external_id)
+        html_escape(&backlog.external_id)
     );
-    if let (Some(key), false) = (&alert_key, alert_sent) {
+    if let Some(key) = backlog.alert_key {
         let text = format!(
             "🙋 <b>{}</b> · {who}\n{}: {}\n{reply_hint}",
             words.needs_manager,
@@ -131,37 +92,19 @@ async fn forward(
             .send_message(&route.token, &route.chat_id, &text)
             .await
             .map_err(job_error)?;
-        record(ctx, p.tenant_id, key).await?;
+        db::handoff::record_forward(&ctx.db, p.tenant_id, ctx.lease(), &key).await?;
     }
-    for message in &messages {
+    for message in &backlog.messages {
         let text = format!("💬 {who}:\n{}\n{reply_hint}", html_escape(&message.text));
         route
             .client
             .send_message(&route.token, &route.chat_id, &text)
             .await
             .map_err(job_error)?;
-        record(ctx, p.tenant_id, &format!("msg:{}", message.id)).await?;
+        db::handoff::record_forward(&ctx.db, p.tenant_id, ctx.lease(), &message.key()).await?;
     }
     tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
-        forwarded = messages.len(), "customer messages forwarded to the managers");
-    Ok(())
-}
-
-async fn record(ctx: &JobContext, tenant: TenantId, key: &str) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, tenant).await?;
-    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
-        return Err(JobError::retry(anyhow::anyhow!(
-            "lease lost after forwarding {key}"
-        )));
-    }
-    sqlx::query!(
-        "INSERT INTO manager_forwards (tenant_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        tenant.0,
-        key
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+        forwarded = backlog.messages.len(), "customer messages forwarded to the managers");
     Ok(())
 }
 
@@ -206,39 +149,13 @@ impl Handler for TimeoutHandler {
         Box::pin(async move {
             let p = jobs::HandoffTimeout::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad timeout payload: {e}")))?;
-            let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-            if !queue::holds_lease(&mut tx, ctx.lease()).await? {
-                return Err(JobError::retry(anyhow::anyhow!("lease lost")));
-            }
-            // The conversation's lock: a manager's reply or a release cannot slip in between.
-            let conversation = sqlx::query!(
-                r#"SELECT mode AS "mode: ConversationMode", handoff_at,
-                          channel AS "channel: Channel", language
-                   FROM bot_users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"#,
-                p.tenant_id.0,
-                p.bot_user_id.0
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(conversation) = conversation.filter(|c| {
-                c.mode == ConversationMode::Human
-                    && c.handoff_at.map(|a| a.timestamp_micros())
-                        == Some(p.handoff_at.timestamp_micros())
-            }) else {
-                return Ok(()); // released, or a newer handoff has its own timer
+            let mut tx = db::fenced_tx(&ctx.db, p.tenant_id, ctx.lease()).await?;
+            let conversation =
+                db::handoff::lock_unanswered(&mut tx, p.tenant_id, p.bot_user_id, p.handoff_at)
+                    .await?;
+            let Some(conversation) = conversation else {
+                return Ok(()); // answered, released, or a newer handoff has its own timer
             };
-            let answered = sqlx::query_scalar!(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE tenant_id = $1 AND bot_user_id = $2
-                                AND role = 'manager' AND created_at >= $3) AS \"answered!\"",
-                p.tenant_id.0,
-                p.bot_user_id.0,
-                p.handoff_at
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            if answered {
-                return Ok(());
-            }
             let language = conversation
                 .language
                 .as_deref()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Secret;
-use crate::db::tenant_tx;
+use crate::db;
 use crate::domain::TenantId;
 use crate::domain::city::City;
 use crate::domain::language::Language;
@@ -101,28 +101,9 @@ impl Handler for NotifyHandler {
         Box::pin(async move {
             let p = jobs::NotifyManager::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad notify payload: {e}")))?;
-            let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-            let sent = sqlx::query_scalar!(
-                "SELECT EXISTS (SELECT 1 FROM lead_notifications
-                                WHERE tenant_id = $1 AND lead_id = $2 AND version = $3) AS \"sent!\"",
-                p.tenant_id.0,
-                p.lead_id.0,
-                p.version
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let lead = sqlx::query!(
-                "SELECT l.name, l.phone, l.city, l.object_type, l.area_m2, l.summary, l.status,
-                        t.name AS company
-                 FROM leads l JOIN tenants t ON t.id = l.tenant_id
-                 WHERE l.tenant_id = $1 AND l.id = $2",
-                p.tenant_id.0,
-                p.lead_id.0
-            )
-            .fetch_optional(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            let Some(lead) = lead.filter(|_| !sent) else {
+            let lead =
+                db::leads::card_to_notify(&ctx.db, p.tenant_id, p.lead_id, p.version).await?;
+            let Some(lead) = lead else {
                 return Ok(()); // already sent for this version, or the lead is gone
             };
             let Some(route) = handler.route(&ctx.db, p.tenant_id).await? else {
@@ -140,7 +121,7 @@ impl Handler for NotifyHandler {
                     object_type: lead.object_type.as_deref(),
                     area_m2: lead.area_m2,
                     summary: lead.summary.as_deref(),
-                    status: &lead.status,
+                    status: lead.status.as_str(),
                 },
                 &format!("{}/api/leads/{}", route.public_url, p.lead_id),
                 route.language,
@@ -150,18 +131,7 @@ impl Handler for NotifyHandler {
                 .send_message(&route.token, &route.chat_id, &text)
                 .await
                 .map_err(job_error)?;
-            // Recorded after the send: a crash in between can repeat one notification, never lose one.
-            let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-            sqlx::query!(
-                "INSERT INTO lead_notifications (tenant_id, lead_id, version) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                p.tenant_id.0,
-                p.lead_id.0,
-                p.version
-            )
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            db::leads::record_notification(&ctx.db, p.tenant_id, p.lead_id, p.version).await?;
             tracing::info!(tenant_id = %p.tenant_id, lead_id = %p.lead_id, version = p.version,
                 event = ?p.event, "managers notified");
             Ok(())

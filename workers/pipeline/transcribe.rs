@@ -1,17 +1,17 @@
-//! `transcribe`: turns a voice note into text, ahead of and in parallel with the conversation; the
-//! conversation's `turn` waits for it (it defers while a transcript is pending).
+//! `transcribe`: turns a voice note into text, ahead of and in parallel with the conversation. A
+//! `turn` that finds a transcript pending ends without answering; storing the transcript (or giving
+//! up on it) enqueues the conversation's next turn.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::db::tenant_tx;
 use crate::db::usage::{Permit, Settlement};
+use crate::db::{self, messages::VoiceAudio};
 use crate::domain::conversation::TranscriptState;
 use crate::domain::language::Language;
-use crate::domain::telegram::MAX_DOWNLOAD_BYTES;
 use crate::jobs::{self, JobPayload};
-use crate::queue;
+use crate::telegram_api::MAX_DOWNLOAD_BYTES;
 use crate::workers::telegram::job_error;
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
@@ -75,7 +75,8 @@ impl Handler for TranscribeHandler {
                     Some(audio) => transcribe(&deps, &ctx, &p, transcriber.as_ref(), audio).await?,
                 },
             };
-            store(&ctx, &p, text, status).await?;
+            db::messages::store_transcript(&ctx.db, ctx.lease(), &p, text.as_deref(), status)
+                .await?;
             deps.wake();
             tracing::info!(message_id = %p.message_id, %status, "transcript stored");
             Ok(())
@@ -90,7 +91,8 @@ impl Handler for TranscribeHandler {
             let p = jobs::Transcribe::read(&ctx.job.payload)
                 .map_err(|e| JobError::fatal(anyhow::anyhow!("bad transcribe payload: {e}")))?;
             tracing::error!(message_id = %p.message_id, %error, "transcription is dead");
-            store(&ctx, &p, None, TranscriptState::Failed).await?;
+            db::messages::store_transcript(&ctx.db, ctx.lease(), &p, None, TranscriptState::Failed)
+                .await?;
             deps.wake();
             Ok(())
         })
@@ -165,34 +167,24 @@ async fn load_audio(
     ctx: &JobContext,
     p: &jobs::Transcribe,
 ) -> Result<Option<Audio>, JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    let row = sqlx::query!(
-        r#"SELECT a.content AS "content?", a.mime AS "mime?", a.file_name AS "file_name?",
-                  f.file_id AS "file_id?", f.mime AS "file_mime?", b.language
-           FROM messages m
-           JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
-           LEFT JOIN message_audio a ON a.tenant_id = m.tenant_id AND a.message_id = m.id
-           LEFT JOIN telegram_files f ON f.tenant_id = m.tenant_id AND f.message_id = m.id
-           WHERE m.tenant_id = $1 AND m.id = $2"#,
-        p.tenant_id.0,
-        p.message_id.0
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let Some(row) = row else {
+    let Some(note) = db::messages::voice_note(&ctx.db, p.tenant_id, p.message_id).await? else {
         return Ok(None);
     };
-    if let (Some(content), Some(mime), Some(file_name)) = (row.content, row.mime, row.file_name) {
-        return Ok(Some(Audio {
+    let (file_id, mime) = match note.audio {
+        None => return Ok(None),
+        Some(VoiceAudio::Stored {
             content,
             mime,
             file_name,
-            language: row.language,
-        }));
-    }
-    let (Some(file_id), Some(mime)) = (row.file_id, row.file_mime) else {
-        return Ok(None);
+        }) => {
+            return Ok(Some(Audio {
+                content,
+                mime,
+                file_name,
+                language: note.language,
+            }));
+        }
+        Some(VoiceAudio::Telegram { file_id, mime }) => (file_id, mime),
     };
     let telegram = deps.telegram.as_ref().ok_or_else(|| {
         JobError::fatal(anyhow::anyhow!(
@@ -215,42 +207,6 @@ async fn load_audio(
         content,
         file_name: format!("voice.{extension}"),
         mime,
-        language: row.language,
+        language: note.language,
     }))
-}
-
-/// Stores the transcript (fenced by the lease) and makes sure a turn follows: the conversation may be
-/// waiting for exactly this transcript.
-async fn store(
-    ctx: &JobContext,
-    p: &jobs::Transcribe,
-    text: Option<String>,
-    status: TranscriptState,
-) -> Result<(), JobError> {
-    let mut tx = tenant_tx(&ctx.db, p.tenant_id).await?;
-    if !queue::holds_lease(&mut tx, ctx.lease()).await? {
-        return Err(JobError::retry(anyhow::anyhow!("lease lost")));
-    }
-    sqlx::query!(
-        "UPDATE messages SET transcript = $3, transcript_status = $4,
-                status = CASE WHEN status = 'transcribing' THEN 'queued' ELSE status END
-         WHERE tenant_id = $1 AND id = $2",
-        p.tenant_id.0,
-        p.message_id.0,
-        text,
-        status as TranscriptState
-    )
-    .execute(&mut *tx)
-    .await?;
-    queue::enqueue(
-        &mut *tx,
-        &jobs::Turn {
-            tenant_id: p.tenant_id,
-            bot_user_id: p.bot_user_id,
-        }
-        .job(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }

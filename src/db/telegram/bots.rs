@@ -314,3 +314,18 @@ pub async fn working_hours(
     .await?;
     Ok(row.and_then(|r| WorkingHours::from_minutes(r.work_from_min, r.work_to_min)))
 }
+
+/// Takes the session-level lock that makes one worker process the only poller of the tenant's bot
+/// (two `getUpdates` callers on one bot make Telegram answer 409). False: another process holds it.
+/// Held until `conn` closes, so the caller keeps a connection of its own for as long as it polls.
+pub async fn try_lock_poller(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_lock(hashtextextended('salesbot:telegram_poll:' || $1::text, 0)) AS "locked!""#,
+        tenant.0.to_string()
+    )
+    .fetch_one(conn)
+    .await
+}

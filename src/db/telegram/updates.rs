@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::domain::language::Language;
 use crate::domain::phone::Phone;
-use crate::domain::telegram::{Inbound, Update, greeting_text, too_large_text, unsupported_text};
 use crate::domain::{BotUserId, MessageId, TenantId};
+use crate::telegram_api::{Inbound, Update, greeting_text, too_large_text, unsupported_text};
 
 use crate::db::messages::{Body, Channel, Incoming};
 use crate::db::tenant_tx;

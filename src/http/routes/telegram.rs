@@ -18,9 +18,9 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::domain::TenantId;
-use crate::domain::telegram::Update;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
+use crate::telegram_api::Update;
 
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
 

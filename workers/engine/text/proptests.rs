@@ -21,7 +21,7 @@ use crate::domain::phone::Phone;
 use crate::domain::proptest_strategies::{
     CASES, any_text, chat_text_of, language, mixed_case, name_like, vocabulary,
 };
-use crate::domain::telegram;
+use crate::telegram_api as telegram;
 
 use super::area::{self, AreaContext};
 use super::city;
