@@ -897,6 +897,26 @@ END
 $$;
 
 --
+-- Name: api_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.api_keys (
+    id uuid NOT NULL,
+    tenant_id uuid NOT NULL,
+    name text NOT NULL,
+    shown text NOT NULL,
+    hash bytea NOT NULL,
+    scopes text[] NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_keys_hash_check CHECK ((length(hash) = 32)),
+    CONSTRAINT api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT api_keys_scopes_check CHECK (((cardinality(scopes) > 0) AND (scopes <@ ARRAY['chat:write'::text, 'leads:read'::text, 'leads:write'::text, 'webhooks:manage'::text])))
+);
+
+--
 -- Name: bot_users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1264,6 +1284,20 @@ CREATE TABLE public.users (
 );
 
 --
+-- Name: api_keys api_keys_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_hash_key UNIQUE (hash);
+
+--
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+--
 -- Name: bot_users bot_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1439,6 +1473,12 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: api_keys_tenant; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id, created_at);
+
+--
 -- Name: bot_users_recent; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1539,6 +1579,20 @@ CREATE TRIGGER tenants_renamed AFTER DELETE OR UPDATE OF name ON public.tenants 
 --
 
 CREATE TRIGGER users_changed AFTER DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.account_changed();
+
+--
+-- Name: api_keys api_keys_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+--
+-- Name: api_keys api_keys_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
 -- Name: bot_users bot_users_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::Secret;
 use crate::db;
+use crate::domain::api_key::{self, Scope};
 use crate::domain::{Password, Role, TenantId, UserId};
 use crate::error::AppError;
 
@@ -200,23 +201,61 @@ pub struct AuthUser {
     pub is_platform_admin: bool,
 }
 
+/// The credential a request presents: a sign-in token (`Authorization: Bearer <JWT>`) or an API
+/// key (`Authorization: Bearer sk_…`, or `X-API-Key: sk_…`).
+enum Credential<'a> {
+    SignIn(&'a str),
+    ApiKey(&'a str),
+}
+
+const API_KEY_HEADER: &str = "x-api-key";
+
+fn credential(parts: &Parts) -> Result<Credential<'_>, AppError> {
+    if let Some(value) = parts.headers.get(API_KEY_HEADER) {
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(invalid_api_key)?;
+        return Ok(Credential::ApiKey(key));
+    }
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| invalid_token("missing Authorization header"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| invalid_token("expected `Authorization: Bearer <token>`"))?;
+    Ok(if api_key::is_api_key(token) {
+        Credential::ApiKey(token)
+    } else {
+        Credential::SignIn(token)
+    })
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| invalid_token("missing Authorization header"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                let (scheme, token) = h.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| invalid_token("expected `Authorization: Bearer <token>`"))?;
+        match credential(parts)? {
+            Credential::SignIn(token) => AuthUser::signed_in(token, state).await,
+            Credential::ApiKey(_) => Err(AppError::Forbidden(
+                "this route takes a manager's sign-in; API keys cannot use it".into(),
+            )),
+        }
+    }
+}
+
+impl AuthUser {
+    /// The account a sign-in token names, as it is now.
+    async fn signed_in(token: &str, state: &AppState) -> Result<Self, AppError> {
         let claims = state.auth.verify(token).map_err(|err| {
             tracing::debug!(error = %err, "token refused");
             invalid_token("the access token is invalid or expired")
@@ -243,6 +282,96 @@ impl FromRequestParts<AppState> for AuthUser {
             role: user.role,
             is_platform_admin: user.is_platform_admin,
         })
+    }
+}
+
+/// Who acts in a request a manager or an integration may make.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User(AuthUser),
+    ApiKey(db::api_keys::KeyHolder),
+}
+
+/// A scope a route requires of an API key ([`Authorized`]).
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+macro_rules! required_scope {
+    ($($name:ident => $scope:ident),+ $(,)?) => {
+        $(
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$scope;
+            }
+        )+
+    };
+}
+
+required_scope! {
+    ChatWrite => ChatWrite,
+    LeadsRead => LeadsRead,
+    LeadsWrite => LeadsWrite,
+    WebhooksManage => WebhooksManage,
+}
+
+/// The extractor of routes an integration may call: a manager's sign-in (any scope), or an API
+/// key that holds `S::SCOPE` (another scope: 403). `tenant_id` is the only tenant the handler may
+/// touch, as with [`AuthUser`].
+#[derive(Debug, Clone)]
+pub struct Authorized<S> {
+    pub tenant_id: TenantId,
+    pub actor: Actor,
+    scope: std::marker::PhantomData<S>,
+}
+
+impl<S> Authorized<S> {
+    /// The acting account's or key's id, for logs.
+    pub fn actor_id(&self) -> uuid::Uuid {
+        match &self.actor {
+            Actor::User(user) => user.user_id.0,
+            Actor::ApiKey(key) => key.key_id,
+        }
+    }
+}
+
+impl<S: RequiredScope + Send + Sync> FromRequestParts<AppState> for Authorized<S> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let key = match credential(parts)? {
+            Credential::SignIn(token) => {
+                let user = AuthUser::signed_in(token, state).await?;
+                return Ok(Self {
+                    tenant_id: user.tenant_id,
+                    actor: Actor::User(user),
+                    scope: std::marker::PhantomData,
+                });
+            }
+            Credential::ApiKey(key) => key,
+        };
+        let holder = db::api_keys::authenticate(&state.pool, key)
+            .await?
+            .ok_or_else(invalid_api_key)?;
+        if !holder.scopes.contains(&S::SCOPE) {
+            return Err(AppError::Forbidden(format!(
+                "this API key lacks the `{}` scope",
+                S::SCOPE
+            )));
+        }
+        Ok(Self {
+            tenant_id: holder.tenant_id,
+            actor: Actor::ApiKey(holder),
+            scope: std::marker::PhantomData,
+        })
+    }
+}
+
+fn invalid_api_key() -> AppError {
+    AppError::Unauthorized {
+        code: "invalid_api_key",
+        message: "the API key is invalid or revoked".into(),
     }
 }
 

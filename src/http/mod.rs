@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -126,8 +126,19 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A manager's sign-in (`POST /api/auth/login`). Where a route also lists \
+                         `api_key`, an API key may be sent here too, as `Bearer sk_…`.",
+                    ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key (`sk_…`, `POST /api/keys`) holding the scope the route names.",
+            ))),
         );
     }
 }
@@ -162,6 +173,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::handoff::handoff))
         .routes(routes!(routes::handoff::reply))
         .routes(routes!(routes::handoff::release))
+        .routes(routes!(
+            routes::api_keys::create_key,
+            routes::api_keys::list_keys
+        ))
+        .routes(routes!(routes::api_keys::revoke_key))
         .split_for_parts();
     contract::add_shared_errors(&mut doc);
     (router, doc)
@@ -209,6 +225,7 @@ fn cors(origins: &CorsOrigins) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static("prefer"),
+            HeaderName::from_static("x-api-key"),
         ])
         .expose_headers([HeaderName::from_static("x-request-id")])
         .max_age(Duration::from_secs(3600));

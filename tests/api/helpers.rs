@@ -177,6 +177,29 @@ impl TestApp {
         (body["access_token"].as_str().unwrap().to_owned(), body)
     }
 
+    /// Adds a manager (not an owner) to the company of the owner `owner_email`, signs them in and
+    /// returns their access token.
+    pub async fn add_manager(&self, owner_email: &str, manager_email: &str) -> String {
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, email, password_hash, role)
+             SELECT $1, tenant_id, $3, $4, 'manager' FROM users WHERE email = $2",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(owner_email)
+        .bind(manager_email)
+        .bind(bcrypt::hash("correct horse battery", 4).unwrap())
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        let login: Value = self
+            .login_form(manager_email, "correct horse battery")
+            .await
+            .json()
+            .await
+            .unwrap();
+        login["access_token"].as_str().unwrap().to_owned()
+    }
+
     pub async fn login_form(&self, username: &str, password: &str) -> reqwest::Response {
         self.client
             .post(self.url("/api/auth/login"))

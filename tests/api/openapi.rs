@@ -33,6 +33,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/conversations/{user_id}/handoff"),
     ("post", "/api/conversations/{user_id}/reply"),
     ("post", "/api/conversations/{user_id}/release"),
+    ("post", "/api/keys"),
+    ("get", "/api/keys"),
+    ("delete", "/api/keys/{id}"),
 ];
 
 #[sqlx::test]
@@ -66,6 +69,7 @@ async fn openapi_lists_every_route(pool: PgPool) {
             "get" => app.client.get(app.url(&path)),
             "patch" => app.client.patch(app.url(&path)),
             "put" => app.client.put(app.url(&path)),
+            "delete" => app.client.delete(app.url(&path)),
             _ => app.client.post(app.url(&path)),
         };
         let status = req.send().await.unwrap().status().as_u16();
@@ -75,6 +79,15 @@ async fn openapi_lists_every_route(pool: PgPool) {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["name"],
+        "X-API-Key"
+    );
+    // The routes an integration may call say which scope a key needs.
+    assert_eq!(
+        doc["paths"]["/api/chat"]["post"]["security"][1]["api_key"][0],
+        "chat:write"
+    );
 }
 
 #[sqlx::test]

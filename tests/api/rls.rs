@@ -75,7 +75,7 @@ async fn non_superuser_sees_only_the_tenant_named_by_the_setting(pool: PgPool) {
 }
 
 /// Every table that carries a tenant id is under forced RLS, except the few that are documented not
-/// to be: the identity directory (`users`), the webhook routing directory (`telegram_webhooks`) and
+/// to be: the identity directory (`users`, `api_keys`), the webhook routing directory (`telegram_webhooks`) and
 /// the cross-tenant queue (`jobs`, `queue_pauses`). A new tenant table without a policy fails here.
 #[sqlx::test]
 async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
@@ -91,7 +91,13 @@ async fn every_tenant_table_forces_row_level_security(pool: PgPool) {
     .unwrap();
     assert_eq!(
         unprotected,
-        ["jobs", "queue_pauses", "telegram_webhooks", "users"]
+        [
+            "api_keys",
+            "jobs",
+            "queue_pauses",
+            "telegram_webhooks",
+            "users"
+        ]
     );
 }
 

@@ -227,28 +227,10 @@ async fn settings_are_encrypted_never_shown_and_register_the_webhook(pool: PgPoo
     assert_eq!(s.telegram.calls_to("setWebhook").len(), 1);
 
     // A manager of the company may read the settings, not change the bot.
-    let tenant: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO users (id, tenant_id, email, password_hash, role)
-         VALUES ($1, $2, 'manager@stroy.kz', $3, 'manager')",
-    )
-    .bind(uuid::Uuid::now_v7())
-    .bind(tenant)
-    .bind(bcrypt::hash("correct horse battery", 4).unwrap())
-    .execute(&pool)
-    .await
-    .unwrap();
-    let login: Value = s
+    let manager = &s
         .app
-        .login_form("manager@stroy.kz", "correct horse battery")
-        .await
-        .json()
-        .await
-        .unwrap();
-    let manager = login["access_token"].as_str().unwrap();
+        .add_manager("owner@stroy.kz", "manager@stroy.kz")
+        .await;
     let resp = s.app.get("/api/settings/telegram", Some(manager)).await;
     assert_eq!(resp.status(), 200);
     let resp = s

@@ -26,7 +26,7 @@ use crate::domain::text::{ExternalUserId, MessageText, TextError};
 use crate::domain::{BotUserId, MessageId, TenantId};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
+use crate::http::auth::{Authorized, ChatWrite};
 use crate::http::extract::{self, ApiForm, ApiJson, ApiPath, ApiQuery, IntIn};
 use crate::http::limits;
 
@@ -120,7 +120,7 @@ pub struct ChatAccepted {
 }
 
 /// Sends a customer message; answers with the bot's reply.
-#[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/chat", tag = "chat", security(("bearer" = []), ("api_key" = ["chat:write"])),
     params(
         ("Idempotency-Key" = Option<IdempotencyKey>, Header, description = "A retry with the same key returns the first answer"),
         ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once"),
@@ -139,7 +139,7 @@ pub struct ChatAccepted {
     ))]
 pub async fn chat(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<ChatWrite>,
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, AppError> {
@@ -147,7 +147,7 @@ pub async fn chat(
     limits::check(
         &state,
         Rule::ChatTenant,
-        &user.tenant_id.to_string(),
+        &auth.tenant_id.to_string(),
         state.limits.chat_per_tenant,
         "this company sends more messages than its limit allows: try again later",
     )
@@ -165,7 +165,7 @@ pub async fn chat(
     let ingested = state
         .ingestor
         .ingest(
-            user.tenant_id,
+            auth.tenant_id,
             Incoming {
                 channel: Channel::Api,
                 external_id: external_id.clone(),
@@ -181,8 +181,8 @@ pub async fn chat(
         state.replies.wake(ingested.bot_user_id.0);
     }
     tracing::info!(
-        tenant_id = %user.tenant_id,
-        company = %user.tenant_name,
+        tenant_id = %auth.tenant_id,
+        actor = %auth.actor_id(),
         bot_user_id = %ingested.bot_user_id,
         message_id = %ingested.message_id,
         seq = ingested.seq,
@@ -197,7 +197,7 @@ pub async fn chat(
     let deadline = Instant::now() + state.chat_wait;
     let status = wait_for_reply(
         &state,
-        user.tenant_id,
+        auth.tenant_id,
         ingested.bot_user_id,
         ingested.message_id,
         deadline,
@@ -206,7 +206,7 @@ pub async fn chat(
     match status.reply {
         Some(reply) if matches!(status.status, MessageState::Answered | MessageState::Failed) => {
             let lead =
-                db::leads::for_bot_user(&state.pool, user.tenant_id, ingested.bot_user_id).await?;
+                db::leads::for_bot_user(&state.pool, auth.tenant_id, ingested.bot_user_id).await?;
             Ok((
                 StatusCode::OK,
                 Json(ChatAnswer {
@@ -400,15 +400,15 @@ fn sanitize_file_name(raw: &str, format: AudioFormat) -> String {
 }
 
 /// A customer message's status, transcript and reply.
-#[utoipa::path(get, path = "/api/messages/{id}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/messages/{id}", tag = "chat", security(("bearer" = []), ("api_key" = ["chat:write"])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = MessageStatus), (status = 404, body = ErrorBody)))]
 pub async fn message_status(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<ChatWrite>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<MessageStatus>, AppError> {
-    db::messages::status(&state.pool, user.tenant_id, MessageId(id))
+    db::messages::status(&state.pool, auth.tenant_id, MessageId(id))
         .await?
         .map(Json)
         .ok_or(AppError::NotFound("message"))
@@ -435,18 +435,18 @@ pub struct ConversationMessages {
 /// A conversation's messages after `after_seq`; with `wait`, a long-poll that returns as soon as
 /// something newer exists.
 #[utoipa::path(get, path = "/api/conversations/{user_id}/messages", tag = "conversations",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("api_key" = ["chat:write"])),
     params(("user_id" = ExternalUserId, Path, description = "The customer's id in the API channel"), LongPoll),
     responses((status = 200, body = ConversationMessages), (status = 404, body = ErrorBody)))]
 pub async fn conversation_messages(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<ChatWrite>,
     ApiPath(user_id): ApiPath<ExternalUserId>,
     ApiQuery(params): ApiQuery<LongPoll>,
 ) -> Result<Json<ConversationMessages>, AppError> {
     let bot_user = db::messages::find_conversation(
         &state.pool,
-        user.tenant_id,
+        auth.tenant_id,
         Channel::Api,
         user_id.as_str(),
     )
@@ -461,7 +461,7 @@ pub async fn conversation_messages(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let messages =
-            db::messages::after_seq(&state.pool, user.tenant_id, bot_user, after, 200).await?;
+            db::messages::after_seq(&state.pool, auth.tenant_id, bot_user, after, 200).await?;
         if !messages.is_empty()
             || Instant::now() >= deadline
             || tokio::time::timeout_at(deadline, notified).await.is_err()

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::leads::{Conversation, Lead, LeadCursor, LeadEdit, LeadFilter, LeadSort};
 use crate::db::messages::ConversationMessage;
+use crate::domain::TenantId;
 use crate::domain::city::City;
 use crate::domain::dates::Instant;
 use crate::domain::lead_status::LeadStatus;
@@ -22,7 +23,7 @@ use crate::domain::phone::Phone;
 use crate::domain::text::{LeadSummary, LossReason, NameText, SearchText};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
-use crate::http::auth::AuthUser;
+use crate::http::auth::{Authorized, LeadsRead, LeadsWrite};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, IntIn};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -120,7 +121,7 @@ impl utoipa::ToSchema for PageCursor {}
 
 /// The company's leads: a JSON array, as the prototype returned. The next page (if any) is in the
 /// `X-Next-Cursor` header and in `Link: <…>; rel="next"`.
-#[utoipa::path(get, path = "/api/leads", tag = "leads", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/leads", tag = "leads", security(("bearer" = []), ("api_key" = ["leads:read"])),
     params(LeadQuery),
     responses(
         (status = 200, body = [Lead], headers(
@@ -129,14 +130,14 @@ impl utoipa::ToSchema for PageCursor {}
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_leads(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<LeadsRead>,
     uri: Uri,
     ApiQuery(query): ApiQuery<LeadQuery>,
 ) -> Result<Response, AppError> {
     let limit = query.limit.map_or(100, |l| l.0);
     let (leads, next) = db::leads::search(
         &state.pool,
-        user.tenant_id,
+        auth.tenant_id,
         &query.filter(),
         query.sort.unwrap_or_default(),
         query.cursor.map(|c| c.0),
@@ -178,30 +179,34 @@ pub struct LeadDetail {
 }
 
 /// One lead with its conversation.
-#[utoipa::path(get, path = "/api/leads/{id}", tag = "leads", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/leads/{id}", tag = "leads", security(("bearer" = []), ("api_key" = ["leads:read"])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = LeadDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_lead(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<LeadsRead>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<LeadDetail>, AppError> {
-    let (lead, version) = db::leads::by_id(&state.pool, user.tenant_id, id)
+    lead_detail(&state, auth.tenant_id, id).await.map(Json)
+}
+
+async fn lead_detail(state: &AppState, tenant: TenantId, id: Uuid) -> Result<LeadDetail, AppError> {
+    let (lead, version) = db::leads::by_id(&state.pool, tenant, id)
         .await?
         .ok_or(AppError::NotFound("lead"))?;
     let conversation = db::messages::after_seq(
         &state.pool,
-        user.tenant_id,
+        tenant,
         crate::domain::BotUserId(lead.bot_user_id),
         0,
         500,
     )
     .await?;
-    Ok(Json(LeadDetail {
+    Ok(LeadDetail {
         lead,
         version,
         conversation,
-    }))
+    })
 }
 
 /// A manager's change: status along new → qualified → in_work → won | lost (lost needs a
@@ -223,7 +228,7 @@ pub struct LeadPatchRequest {
 }
 
 /// Updates a lead; an invalid status transition is 409.
-#[utoipa::path(patch, path = "/api/leads/{id}", tag = "leads", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/leads/{id}", tag = "leads", security(("bearer" = []), ("api_key" = ["leads:write"])),
     params(("id" = Uuid, Path)), request_body = LeadPatchRequest,
     responses(
         (status = 200, body = LeadDetail), (status = 404, body = ErrorBody),
@@ -231,7 +236,7 @@ pub struct LeadPatchRequest {
         (status = 422, body = ErrorBody)))]
 pub async fn patch_lead(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<LeadsWrite>,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(req): ApiJson<LeadPatchRequest>,
 ) -> Result<Json<LeadDetail>, AppError> {
@@ -253,7 +258,7 @@ pub async fn patch_lead(
         },
         summary: req.summary.and_then(|s| non_empty(s.into_string())),
     };
-    db::leads::edit(&state.pool, user.tenant_id, id, &edit)
+    db::leads::edit(&state.pool, auth.tenant_id, id, &edit)
         .await
         .map_err(|err| match err {
             db::leads::EditError::NotFound => AppError::NotFound("lead"),
@@ -269,24 +274,24 @@ pub async fn patch_lead(
             },
             db::leads::EditError::Db(e) => e.into(),
         })?;
-    tracing::info!(tenant_id = %user.tenant_id, lead_id = %id, user_id = %user.user_id, "lead edited");
-    get_lead(State(state), user, ApiPath(id)).await
+    tracing::info!(tenant_id = %auth.tenant_id, lead_id = %id, actor = %auth.actor_id(), "lead edited");
+    lead_detail(&state, auth.tenant_id, id).await.map(Json)
 }
 
 /// The leads as CSV (UTF-8 with a byte-order mark, so Excel shows Cyrillic correctly); same filters
 /// as the list, up to 50,000 rows.
-#[utoipa::path(get, path = "/api/leads.csv", tag = "leads", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/leads.csv", tag = "leads", security(("bearer" = []), ("api_key" = ["leads:read"])),
     params(LeadQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 401, body = ErrorBody)))]
 pub async fn leads_csv(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<LeadsRead>,
     ApiQuery(query): ApiQuery<LeadQuery>,
 ) -> Result<Response, AppError> {
     let sort = query.sort.unwrap_or_default();
     let (leads, _) = db::leads::search(
         &state.pool,
-        user.tenant_id,
+        auth.tenant_id,
         &query.filter(),
         sort,
         None,
@@ -354,16 +359,16 @@ fn csv_field(value: &str) -> String {
 }
 
 /// The company's conversations (one per customer and channel), most recently active first.
-#[utoipa::path(get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", security(("bearer" = []), ("api_key" = ["leads:read"])),
     params(ListParams),
     responses((status = 200, body = [Conversation]), (status = 401, body = ErrorBody)))]
 pub async fn list_conversations(
     State(state): State<AppState>,
-    user: AuthUser,
+    auth: Authorized<LeadsRead>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Conversation>>, AppError> {
     Ok(Json(
-        db::leads::conversations(&state.pool, user.tenant_id, params.limit()).await?,
+        db::leads::conversations(&state.pool, auth.tenant_id, params.limit()).await?,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! One file per resource; each handler carries its OpenAPI description (`#[utoipa::path]`).
 
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod chat;
 pub mod handoff;
