@@ -27,10 +27,12 @@ pub mod phone;
 pub(crate) mod proptest_strategies;
 #[cfg(test)]
 mod proptests;
+pub mod public_address;
 pub mod qualification;
 pub mod telegram;
 pub mod tenant_name;
 pub mod text;
+pub mod webhook;
 pub mod working_hours;
 
 pub use email::Email;

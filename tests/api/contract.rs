@@ -9,27 +9,13 @@ use std::path::PathBuf;
 use salesbot::config::AbuseLimits;
 use sqlx::PgPool;
 
-use crate::helpers::{offline_workers, run_workers_until_idle, spawn_app_with, test_config};
-
-fn schemathesis() -> PathBuf {
-    let path = std::env::var_os("SCHEMATHESIS").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("target/schemathesis-venv/bin/schemathesis")
-        },
-        PathBuf::from,
-    );
-    assert!(
-        path.exists(),
-        "schemathesis is not installed at {}: run the suite with scripts/test, which installs it",
-        path.display()
-    );
-    path
-}
+use crate::helpers::{
+    offline_workers, run_workers_until_idle, spawn_app_with, test_config, venv_tool,
+};
 
 #[sqlx::test]
 async fn the_api_keeps_its_openapi_contract(pool: PgPool) {
-    let schemathesis = schemathesis();
+    let schemathesis = venv_tool("schemathesis");
     let mut config = test_config();
     // Thousands of generated requests from one address: the abuse limits would answer most.
     config.limits = AbuseLimits {

@@ -475,3 +475,21 @@ pub async fn run_workers_until_idle(workers: &WorkerPool, pool: &PgPool) -> RunR
     }
     panic!("the workers never became idle");
 }
+
+/// A program of the suite's Python venv (tests/schemathesis/requirements.txt), which scripts/test
+/// installs and names through SCHEMATHESIS (its `schemathesis`); else the venv's default place.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let bin = std::env::var_os("SCHEMATHESIS")
+        .map(PathBuf::from)
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis-venv/bin")
+        });
+    let path = bin.join(name);
+    assert!(
+        path.exists(),
+        "{} is not installed: run the suite with scripts/test, which installs the venv",
+        path.display()
+    );
+    path
+}

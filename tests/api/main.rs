@@ -27,3 +27,4 @@ mod rls;
 mod supervision;
 mod telegram;
 mod tenancy;
+mod webhooks;
