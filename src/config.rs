@@ -448,6 +448,13 @@ pub struct Settings {
     #[arg(long, env = "HANDOFF_TIMEOUT", default_value = "15m", global = true)]
     pub handoff_timeout: HumanDuration,
 
+    /// Lets webhook endpoints name loopback, private and other non-public addresses (tests and
+    /// local use). Off: a tenant's URL can only reach the public internet.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE", default_value = "false", value_parser = parse_flag,
+          global = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          default_missing_value = "true")]
+    pub webhook_allow_private: bool,
+
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
@@ -538,6 +545,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
     pub handoff_timeout: Duration,
+    pub webhook_allow_private: bool,
     pub limits: AbuseLimits,
     pub metrics: MetricsSettings,
     pub worker: WorkerSettings,
@@ -824,6 +832,7 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.0,
             chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
             handoff_timeout: self.handoff_timeout.0,
+            webhook_allow_private: self.webhook_allow_private,
             limits: AbuseLimits {
                 login_per_account: self.login_rate_limit.0,
                 login_per_ip: self.login_ip_rate_limit.0,

@@ -26,6 +26,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod queue;
+pub mod reachable;
 pub mod shutdown;
 pub mod startup;
 pub mod supervisor;

@@ -16,6 +16,7 @@ pub mod throttle;
 pub mod turn;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

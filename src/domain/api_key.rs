@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 /// What a key may do. A manager's sign-in may do all of it.
@@ -50,29 +49,7 @@ impl fmt::Display for Scope {
     }
 }
 
-impl Serialize for Scope {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Scope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::from_key(&Scope::ALL, Scope::as_str, &s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl utoipa::PartialSchema for Scope {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        super::key_schema(
-            Scope::ALL.iter().map(|s| s.as_str()),
-            "What an API key may do.",
-        )
-    }
-}
-
-impl utoipa::ToSchema for Scope {}
+super::key_enum_serde!(Scope, "What an API key may do.");
 
 /// The prefix every key starts with, so a bearer credential says what it is without a lookup.
 pub const PREFIX: &str = "sk_";

@@ -6,8 +6,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::language::Language;
 
 /// Where the object is built or renovated.
@@ -140,30 +138,10 @@ impl FromStr for City {
     }
 }
 
-impl Serialize for City {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// Exactly a key, as the OpenAPI enum says (`FromStr` also forgives case and spaces).
-impl<'de> Deserialize<'de> for City {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::from_key(&City::ALL, City::as_str, &s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl utoipa::PartialSchema for City {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        super::key_schema(
-            City::ALL.iter().map(|v| v.as_str()),
-            "A city key; `other` for any other town of Kazakhstan.",
-        )
-    }
-}
-
-impl utoipa::ToSchema for City {}
+super::key_enum_serde!(
+    City,
+    "A city key; `other` for any other town of Kazakhstan."
+);
 
 #[cfg(test)]
 mod tests {

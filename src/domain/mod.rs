@@ -40,6 +40,36 @@ pub use ids::{BotUserId, LeadId, MessageId, TenantId, UserId};
 pub use password::Password;
 pub use tenant_name::TenantName;
 
+/// Serde and OpenAPI for an enum of keys (a `Copy` type with `ALL` and `as_str(self)`): it writes
+/// itself as its key, reads exactly a key back (the error lists them and never repeats the input),
+/// and its schema is the enum of the keys.
+macro_rules! key_enum_serde {
+    ($ty:ident, $description:expr) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                $crate::domain::from_key(&$ty::ALL, $ty::as_str, &s)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+                $crate::domain::key_schema($ty::ALL.iter().map(|v| v.as_str()), $description)
+            }
+        }
+
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+pub(crate) use key_enum_serde;
+
 /// The OpenAPI schema of a string that must be one of `keys` (an enum whose serde form is its key).
 pub(crate) fn key_schema<'a>(
     keys: impl IntoIterator<Item = &'a str>,

@@ -7,8 +7,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::language::Language;
 
 /// The kind of object the lead is about.
@@ -94,30 +92,7 @@ impl FromStr for ObjectType {
     }
 }
 
-impl Serialize for ObjectType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// Exactly a key, as the OpenAPI enum says (`FromStr` also forgives case and spaces).
-impl<'de> Deserialize<'de> for ObjectType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        super::from_key(&ObjectType::ALL, ObjectType::as_str, &s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl utoipa::PartialSchema for ObjectType {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        super::key_schema(
-            ObjectType::ALL.iter().map(|v| v.as_str()),
-            "What the customer builds.",
-        )
-    }
-}
-
-impl utoipa::ToSchema for ObjectType {}
+super::key_enum_serde!(ObjectType, "What the customer builds.");
 
 #[cfg(test)]
 mod tests {

@@ -194,6 +194,11 @@ text_type!(
     "At most 200 characters, no control characters."
 );
 text_type!(
+    /// What a webhook endpoint is for, as its owner describes it.
+    EndpointDescription, max = 200, non_blank = false,
+    "At most 200 characters, no control characters."
+);
+text_type!(
     /// What an API key is for, as its creator names it.
     KeyName, max = 100, non_blank = true,
     "What the key is for: 1–100 characters, not only whitespace, no control characters."

@@ -80,6 +80,133 @@ pub fn signature_header(
         .join(" ")
 }
 
+/// What an endpoint can subscribe to. The payloads are documented in the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    MessageReceived,
+    ReplyCreated,
+    LeadCreated,
+    LeadUpdated,
+    LeadQualified,
+    MessageFailed,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::MessageReceived,
+        EventType::ReplyCreated,
+        EventType::LeadCreated,
+        EventType::LeadUpdated,
+        EventType::LeadQualified,
+        EventType::MessageFailed,
+    ];
+
+    /// As the API, the payload's `type` and the `webhook_endpoints.events` column write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::MessageReceived => "message.received",
+            EventType::ReplyCreated => "reply.created",
+            EventType::LeadCreated => "lead.created",
+            EventType::LeadUpdated => "lead.updated",
+            EventType::LeadQualified => "lead.qualified",
+            EventType::MessageFailed => "message.failed",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|e| e.as_str() == key)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+super::key_enum_serde!(EventType, "An event a webhook endpoint can subscribe to.");
+
+/// Where an endpoint's deliveries go: an absolute `http`/`https` URL with a host, no credentials
+/// in it and no fragment, at most 2,000 characters. Whether its host may be reached is a
+/// separate question ([`super::public_address`]), answered when it is saved and again at each send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrl(url::Url);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "an endpoint URL is an absolute http or https URL with a host, without credentials or a \
+     fragment, at most {MAX_URL_CHARS} characters"
+)]
+pub struct BadUrl;
+
+pub const MAX_URL_CHARS: usize = 2000;
+
+impl EndpointUrl {
+    pub fn parse(raw: &str) -> Result<Self, BadUrl> {
+        let raw = raw.trim();
+        if raw.chars().count() > MAX_URL_CHARS {
+            return Err(BadUrl);
+        }
+        let url = url::Url::parse(raw).map_err(|_| BadUrl)?;
+        let acceptable = matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|h| !h.is_empty())
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.fragment().is_none();
+        if !acceptable {
+            return Err(BadUrl);
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The host to resolve (an IP literal without its brackets) and the port to connect to.
+    pub fn host_and_port(&self) -> (String, u16) {
+        let host = self.0.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = self.0.port_or_known_default().unwrap_or(443);
+        (host.to_owned(), port)
+    }
+}
+
+impl serde::Serialize for EndpointUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EndpointUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        EndpointUrl::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for EndpointUrl {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            // A URL the API accepts must also resolve to allowed addresses, which no schema can
+            // say: the contract test generates this format (tests/schemathesis/hooks.py).
+            .format(Some(utoipa::openapi::SchemaFormat::Custom(
+                "webhook-url".into(),
+            )))
+            .min_length(Some(1))
+            .max_length(Some(MAX_URL_CHARS))
+            .description(Some(
+                "An absolute http or https URL that resolves to public addresses only; no \
+                 credentials or fragment.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EndpointUrl {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +261,36 @@ mod tests {
         assert_ne!(one, current.sign("msg_2", 1_700_000_000, b"{}"));
         assert_ne!(one, current.sign("msg_1", 1_700_000_001, b"{}"));
         assert_ne!(one, current.sign("msg_1", 1_700_000_000, b"{ }"));
+    }
+
+    #[test]
+    fn endpoint_urls_are_absolute_http_without_credentials() {
+        let url = EndpointUrl::parse(" https://hooks.example.kz/salesbot?x=1 ").unwrap();
+        assert_eq!(url.as_str(), "https://hooks.example.kz/salesbot?x=1");
+        assert_eq!(url.host_and_port(), ("hooks.example.kz".to_owned(), 443));
+        let v6 = EndpointUrl::parse("http://[2606:4700::1111]:8080/h").unwrap();
+        assert_eq!(v6.host_and_port(), ("2606:4700::1111".to_owned(), 8080));
+        for bad in [
+            "",
+            "hooks.example.kz/salesbot",
+            "ftp://example.kz/x",
+            "https://user:pass@example.kz/x",
+            "https://example.kz/x#frag",
+            "file:///etc/passwd",
+            "https://",
+            &format!("https://example.kz/{}", "a".repeat(2000)),
+        ] {
+            assert_eq!(EndpointUrl::parse(bad), Err(BadUrl), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_types_read_back_as_themselves() {
+        for event in EventType::ALL {
+            assert_eq!(EventType::from_key(event.as_str()), Some(event));
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<EventType>(&json).unwrap(), event);
+        }
+        assert!(serde_json::from_str::<EventType>("\"reply\"").is_err());
     }
 }

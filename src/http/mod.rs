@@ -60,6 +60,8 @@ pub struct AppState {
     /// This service's public address (webhook URLs).
     pub public_url: String,
     pub handoff_timeout: Duration,
+    /// Webhook endpoints may name non-public addresses (WEBHOOK_ALLOW_PRIVATE).
+    pub webhook_allow_private: bool,
     pub limits: AbuseLimits,
     /// Who may read /metrics on the API port.
     pub metrics: MetricsAccess,
@@ -82,6 +84,7 @@ impl AppState {
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),
             handoff_timeout: config.handoff_timeout,
+            webhook_allow_private: config.webhook_allow_private,
             limits: config.limits,
             metrics: config.metrics_on_api(),
             ingestor: Ingestor::spawn(pool.clone(), tasks),
@@ -107,6 +110,7 @@ impl AppState {
         (name = "admin", description = "Platform administration"),
         (name = "settings", description = "The company's settings"),
         (name = "telegram", description = "Updates from the companies' Telegram bots"),
+        (name = "webhooks", description = "The company's webhook endpoints (signed per Standard Webhooks)"),
     )
 )]
 struct ApiDoc;
@@ -178,6 +182,16 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::api_keys::list_keys
         ))
         .routes(routes!(routes::api_keys::revoke_key))
+        .routes(routes!(
+            routes::webhooks::create_endpoint,
+            routes::webhooks::list_endpoints
+        ))
+        .routes(routes!(
+            routes::webhooks::get_endpoint,
+            routes::webhooks::patch_endpoint,
+            routes::webhooks::delete_endpoint
+        ))
+        .routes(routes!(routes::webhooks::rotate_secret))
         .split_for_parts();
     contract::add_shared_errors(&mut doc);
     (router, doc)

@@ -77,6 +77,8 @@ pub fn test_config() -> Config {
         shutdown_grace: Duration::from_secs(5),
         chat_wait: Duration::from_secs(10),
         handoff_timeout: Duration::from_secs(900),
+        // The fake receivers listen on loopback.
+        webhook_allow_private: true,
         // The production defaults: the suite must live within them.
         limits: Default::default(),
         metrics: Default::default(),

@@ -36,6 +36,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/keys"),
     ("get", "/api/keys"),
     ("delete", "/api/keys/{id}"),
+    ("post", "/api/webhooks"),
+    ("get", "/api/webhooks"),
+    ("get", "/api/webhooks/{id}"),
+    ("patch", "/api/webhooks/{id}"),
+    ("delete", "/api/webhooks/{id}"),
+    ("post", "/api/webhooks/{id}/rotate-secret"),
 ];
 
 #[sqlx::test]

@@ -1,4 +1,4 @@
-"""Teaches schemathesis the two inputs no JSON Schema can describe (loaded by tests/api/contract.rs
+"""Teaches schemathesis the inputs no JSON Schema can describe (loaded by tests/api/contract.rs
 through SCHEMATHESIS_HOOKS).
 
 - A lead list's `cursor` is opaque: base64url of the JSON `{"at", "id"}` the API itself returns in
@@ -6,6 +6,9 @@ through SCHEMATHESIS_HOOKS).
 - A voice note is audio, recognised by its first bytes. Its schema says `format: binary` (a file
   upload), which schemathesis fills with random bytes or sample images; here every generated file
   starts with an Ogg page header, as a real voice note does.
+- A webhook endpoint's URL must resolve to addresses the service may reach. Its schema says
+  `format: webhook-url`; the contract test's app allows loopback (WEBHOOK_ALLOW_PRIVATE, as the
+  suite's fake receivers need), so generated ones name 127.0.0.1 with any port and path.
 """
 
 import base64
@@ -38,3 +41,12 @@ schemathesis.openapi.format(
 
 # The only file the API takes is a voice note.
 schemathesis.openapi.format("binary", st.binary(max_size=256).map(lambda tail: OGG_PAGE + tail))
+
+schemathesis.openapi.format(
+    "webhook-url",
+    st.builds(
+        "http://127.0.0.1:{}/{}".format,
+        st.integers(min_value=1, max_value=65535),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_/", max_size=40),
+    ),
+)

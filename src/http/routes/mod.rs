@@ -12,3 +12,4 @@ pub mod pages;
 pub mod settings;
 pub mod telegram;
 pub mod usage;
+pub mod webhooks;

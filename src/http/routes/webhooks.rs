@@ -1,0 +1,228 @@
+//! `/api/webhooks`: the company's webhook endpoints ([E2]). A signed-in manager or an API key with
+//! `webhooks:manage` manages them. A URL must resolve to public addresses only (unless
+//! WEBHOOK_ALLOW_PRIVATE); the signing secret is shown when the endpoint is created and when it is
+//! rotated, never again.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db;
+use crate::db::webhooks::{Endpoint, EndpointEdit};
+use crate::domain::text::EndpointDescription;
+use crate::domain::webhook::{EndpointUrl, EventType};
+use crate::error::{AppError, ErrorBody};
+use crate::http::AppState;
+use crate::http::auth::{Authorized, WebhooksManage};
+use crate::http::extract::{ApiJson, ApiPath};
+use crate::reachable;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    pub url: EndpointUrl,
+    /// At least one.
+    #[schema(min_items = 1)]
+    pub events: Vec<EventType>,
+    pub description: Option<EndpointDescription>,
+}
+
+/// A new endpoint: `secret` (`whsec_…`) is shown here only.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    pub secret: String,
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Endpoints {
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// Absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPatch {
+    pub url: Option<EndpointUrl>,
+    #[schema(min_items = 1)]
+    pub events: Option<Vec<EventType>>,
+    pub description: Option<EndpointDescription>,
+    pub enabled: Option<bool>,
+}
+
+/// The new secret; the previous one keeps signing beside it until `previous_secret_expires_at`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    pub secret: String,
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+}
+
+fn events(mut events: Vec<EventType>) -> Result<Vec<EventType>, AppError> {
+    events.sort();
+    events.dedup();
+    if events.is_empty() {
+        return Err(AppError::Validation("events: give at least one".into()));
+    }
+    Ok(events)
+}
+
+async fn check_reachable(state: &AppState, url: &EndpointUrl) -> Result<(), AppError> {
+    reachable::resolve(url, state.webhook_allow_private)
+        .await
+        .map(|_| ())
+        .map_err(|e| AppError::Validation(format!("field `url`: {e}")))
+}
+
+/// Creates an endpoint.
+#[utoipa::path(post, path = "/api/webhooks", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, body = CreatedEndpoint),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "Invalid fields, or a URL that does not resolve to public addresses", body = ErrorBody)))]
+pub async fn create_endpoint(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiJson(request): ApiJson<NewEndpoint>,
+) -> Result<(StatusCode, Json<CreatedEndpoint>), AppError> {
+    let events = events(request.events)?;
+    check_reachable(&state, &request.url).await?;
+    let (endpoint, secret) = db::webhooks::create(
+        &state.pool,
+        &state.secrets,
+        auth.tenant_id,
+        &request.url,
+        &events,
+        request
+            .description
+            .as_ref()
+            .map(EndpointDescription::as_str),
+    )
+    .await?;
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %endpoint.id,
+        "webhook endpoint created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedEndpoint {
+            secret: secret.expose(),
+            endpoint,
+        }),
+    ))
+}
+
+/// The company's endpoints, oldest first.
+#[utoipa::path(get, path = "/api/webhooks", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    responses(
+        (status = 200, body = Endpoints),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_endpoints(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+) -> Result<Json<Endpoints>, AppError> {
+    let endpoints = db::webhooks::list(&state.pool, auth.tenant_id).await?;
+    Ok(Json(Endpoints { endpoints }))
+}
+
+/// One endpoint.
+#[utoipa::path(get, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Endpoint),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_endpoint(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Endpoint>, AppError> {
+    db::webhooks::get(&state.pool, auth.tenant_id, id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("webhook endpoint"))
+}
+
+/// Changes an endpoint's URL, events, description, or turns it off and on.
+#[utoipa::path(patch, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path)), request_body = EndpointPatch,
+    responses(
+        (status = 200, body = Endpoint),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_endpoint(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(patch): ApiJson<EndpointPatch>,
+) -> Result<Json<Endpoint>, AppError> {
+    let events = patch.events.map(events).transpose()?;
+    if let Some(url) = &patch.url {
+        check_reachable(&state, url).await?;
+    }
+    let edit = EndpointEdit {
+        url: patch.url.as_ref(),
+        events: events.as_deref(),
+        description: patch.description.as_ref().map(EndpointDescription::as_str),
+        enabled: patch.enabled,
+    };
+    let endpoint = db::webhooks::edit(&state.pool, auth.tenant_id, id, &edit)
+        .await?
+        .ok_or(AppError::NotFound("webhook endpoint"))?;
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %id,
+        "webhook endpoint changed");
+    Ok(Json(endpoint))
+}
+
+/// Removes an endpoint.
+#[utoipa::path(delete, path = "/api/webhooks/{id}", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, AppError> {
+    if !db::webhooks::delete(&state.pool, auth.tenant_id, id).await? {
+        return Err(AppError::NotFound("webhook endpoint"));
+    }
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %id,
+        "webhook endpoint removed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new signing secret; the previous one stays valid for 24 hours (both signatures are sent).
+#[utoipa::path(post, path = "/api/webhooks/{id}/rotate-secret", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = RotatedSecret),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<RotatedSecret>, AppError> {
+    let (endpoint, secret) =
+        db::webhooks::rotate_secret(&state.pool, &state.secrets, auth.tenant_id, id)
+            .await?
+            .ok_or(AppError::NotFound("webhook endpoint"))?;
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %id,
+        "webhook secret rotated");
+    Ok(Json(RotatedSecret {
+        secret: secret.expose(),
+        endpoint,
+    }))
+}
