@@ -376,4 +376,16 @@ async fn endpoints_belong_to_their_company_and_need_the_scope(pool: sqlx::PgPool
         .webhook_request(Method::GET, "/api/webhooks", &chat_key, None)
         .await;
     assert_eq!(crate::helpers::error_code(resp, 403).await, "forbidden");
+
+    // A manager's sign-in may not send the company's data to a new place.
+    let manager = app.add_manager("a@stroy.kz", "manager@stroy.kz").await;
+    let resp = app
+        .webhook_request(
+            Method::POST,
+            "/api/webhooks",
+            &manager,
+            Some(json!({"url": "http://127.0.0.1:9/m", "events": ["lead.created"]})),
+        )
+        .await;
+    assert_eq!(crate::helpers::error_code(resp, 403).await, "forbidden");
 }

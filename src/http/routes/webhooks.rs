@@ -1,5 +1,6 @@
-//! `/api/webhooks`: the company's webhook endpoints ([E2]). A signed-in manager or an API key with
-//! `webhooks:manage` manages them. A URL must resolve to public addresses only (unless
+//! `/api/webhooks`: the company's webhook endpoints ([E2]). The owner, signed in, or an API key with
+//! `webhooks:manage` (which only the owner can make) manages them: an endpoint sends the company's
+//! conversations and leads out of salesbot, so a manager's sign-in may not add one. A URL must resolve to public addresses only (unless
 //! WEBHOOK_ALLOW_PRIVATE); the signing secret is shown when the endpoint is created and when it is
 //! rotated, never again.
 
@@ -12,11 +13,12 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::webhooks::{Endpoint, EndpointEdit};
+use crate::domain::Role;
 use crate::domain::text::EndpointDescription;
 use crate::domain::webhook::{EndpointUrl, EventType};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
-use crate::http::auth::{Authorized, WebhooksManage};
+use crate::http::auth::{Actor, Authorized, WebhooksManage};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::reachable;
 
@@ -71,6 +73,16 @@ fn events(mut events: Vec<EventType>) -> Result<Vec<EventType>, AppError> {
     Ok(events)
 }
 
+/// A sign-in must be the owner's; a key has already shown its scope.
+fn owner_or_key(auth: &Authorized<WebhooksManage>) -> Result<(), AppError> {
+    match &auth.actor {
+        Actor::User(user) if user.role != Role::Owner => Err(AppError::Forbidden(
+            "only the company's owner manages webhook endpoints".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn check_reachable(state: &AppState, url: &EndpointUrl) -> Result<(), AppError> {
     reachable::resolve(url, state.webhook_allow_private)
         .await
@@ -91,6 +103,7 @@ pub async fn create_endpoint(
     auth: Authorized<WebhooksManage>,
     ApiJson(request): ApiJson<NewEndpoint>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), AppError> {
+    owner_or_key(&auth)?;
     let events = events(request.events)?;
     check_reachable(&state, &request.url).await?;
     let (endpoint, secret) = db::webhooks::create(
@@ -126,6 +139,7 @@ pub async fn list_endpoints(
     State(state): State<AppState>,
     auth: Authorized<WebhooksManage>,
 ) -> Result<Json<Endpoints>, AppError> {
+    owner_or_key(&auth)?;
     let endpoints = db::webhooks::list(&state.pool, auth.tenant_id).await?;
     Ok(Json(Endpoints { endpoints }))
 }
@@ -143,6 +157,7 @@ pub async fn get_endpoint(
     auth: Authorized<WebhooksManage>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Endpoint>, AppError> {
+    owner_or_key(&auth)?;
     db::webhooks::get(&state.pool, auth.tenant_id, id)
         .await?
         .map(Json)
@@ -163,6 +178,7 @@ pub async fn patch_endpoint(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<EndpointPatch>,
 ) -> Result<Json<Endpoint>, AppError> {
+    owner_or_key(&auth)?;
     let events = patch.events.map(events).transpose()?;
     if let Some(url) = &patch.url {
         check_reachable(&state, url).await?;
@@ -194,6 +210,7 @@ pub async fn delete_endpoint(
     auth: Authorized<WebhooksManage>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, AppError> {
+    owner_or_key(&auth)?;
     if !db::webhooks::delete(&state.pool, auth.tenant_id, id).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
@@ -215,6 +232,7 @@ pub async fn rotate_secret(
     auth: Authorized<WebhooksManage>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<RotatedSecret>, AppError> {
+    owner_or_key(&auth)?;
     let (endpoint, secret) =
         db::webhooks::rotate_secret(&state.pool, &state.secrets, auth.tenant_id, id)
             .await?
