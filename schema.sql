@@ -74,6 +74,20 @@ CREATE FUNCTION public.conversation_next_seq(p_tenant uuid, p_channel text[], p_
     AS $$
 #variable_conflict use_column
 BEGIN
+    -- One message (every message_ingest() call): the upsert without the set-based statement's
+    -- CTEs and join, which cost more than the row (BENCHMARKS.md, "[L] before and after").
+    -- The same upsert as below, row for row.
+    IF cardinality(p_channel) = 1 THEN
+        item := 1;
+        INSERT INTO bot_users AS b (id, tenant_id, channel, external_id, last_seq)
+        VALUES (p_new_bot_user[1], p_tenant, p_channel[1], p_external_id[1], 1)
+        ON CONFLICT (tenant_id, channel, external_id)
+        -- a customer who writes again has unblocked the bot
+        DO UPDATE SET last_seq = b.last_seq + 1, updated_at = now(), blocked_at = NULL
+        RETURNING b.id, b.last_seq, b.xmax = 0 INTO bot_user_id, seq, created;
+        RETURN NEXT;
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH u AS (SELECT i, p_channel[i] AS channel, p_external_id[i] AS external_id,
                       p_new_bot_user[i] AS new_id

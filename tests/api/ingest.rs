@@ -440,3 +440,79 @@ async fn a_batch_records_each_case_as_a_single_ingest_would(pool: PgPool) {
         "one pending turn per conversation; the bursty tenant's wait for the quiet period"
     );
 }
+
+/// conversation_next_seq() has a statement for one message and one for several
+/// (migrations/0025_next_seq_one_message.sql): both open a conversation at seq 1, and on an
+/// existing one take the next seq, move it up the list and clear a block.
+#[sqlx::test]
+async fn one_message_and_a_batch_allocate_seqs_alike(pool: PgPool) {
+    let tenant = tenant(&pool).await;
+    let next_seq = |users: Vec<&'static str>| {
+        let pool = pool.clone();
+        async move {
+            let n = users.len();
+            let rows: Vec<(i32, Uuid, i64, bool)> = sqlx::query_as(
+                "SELECT item, bot_user_id, seq, created FROM conversation_next_seq($1, $2, $3, $4)
+                 ORDER BY item",
+            )
+            .bind(tenant.0)
+            .bind(vec!["api"; n])
+            .bind(users)
+            .bind((0..n).map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let state = |user: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, bool, chrono::DateTime<chrono::Utc>)>(
+                "SELECT last_seq, blocked_at IS NOT NULL, updated_at FROM bot_users
+                 WHERE external_id = $1",
+            )
+            .bind(user)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+
+    // New conversations: seq 1, created, one path and the other.
+    let single = next_seq(vec!["solo"]).await;
+    assert_eq!((single[0].0, single[0].2, single[0].3), (1, 1, true));
+    let batch = next_seq(vec!["b2", "b1"]).await;
+    assert_eq!(
+        batch.iter().map(|r| (r.0, r.2, r.3)).collect::<Vec<_>>(),
+        [(1, 1, true), (2, 1, true)]
+    );
+    assert_ne!(batch[0].1, batch[1].1, "each element its own conversation");
+
+    // Existing, blocked, listed a while ago: the next seq, unblocked, moved up — by either path.
+    sqlx::query("UPDATE bot_users SET blocked_at = now(), updated_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = state("solo").await.2;
+    let single_again = next_seq(vec!["solo"]).await;
+    assert_eq!(
+        (single_again[0].1, single_again[0].2, single_again[0].3),
+        (single[0].1, 2, false)
+    );
+    let batch_again = next_seq(vec!["b1", "solo"]).await;
+    assert_eq!(
+        batch_again
+            .iter()
+            .map(|r| (r.0, r.2, r.3))
+            .collect::<Vec<_>>(),
+        [(1, 2, false), (2, 3, false)]
+    );
+    for user in ["solo", "b1"] {
+        let (_, blocked, updated_at) = state(user).await;
+        assert!(!blocked, "{user} unblocked");
+        assert!(updated_at > before, "{user} moved up");
+    }
+    assert_eq!(state("b2").await.0, 1, "b2 untouched");
+    assert!(state("b2").await.1, "b2 still blocked");
+}
