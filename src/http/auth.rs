@@ -254,6 +254,17 @@ impl FromRequestParts<AppState> for AuthUser {
 }
 
 impl AuthUser {
+    /// Refuses (403) an account that is not the company's owner; `what` completes "only the
+    /// company's owner …".
+    pub fn require_owner(&self, what: &str) -> Result<(), AppError> {
+        if self.role != Role::Owner {
+            return Err(AppError::Forbidden(format!(
+                "only the company's owner {what}"
+            )));
+        }
+        Ok(())
+    }
+
     /// The account a sign-in token names, as it is now.
     async fn signed_in(token: &str, state: &AppState) -> Result<Self, AppError> {
         let claims = state.auth.verify(token).map_err(|err| {

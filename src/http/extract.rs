@@ -157,6 +157,16 @@ fn type_description(rust_type: &str) -> String {
     }
 }
 
+/// A list field that is a set: sorted, each value once, and not empty (422 naming `field`).
+pub fn distinct_non_empty<T: Ord>(mut items: Vec<T>, field: &str) -> Result<Vec<T>, AppError> {
+    items.sort();
+    items.dedup();
+    if items.is_empty() {
+        return Err(AppError::Validation(format!("{field}: give at least one")));
+    }
+    Ok(items)
+}
+
 /// Says what is wrong with a value without repeating it. serde's messages quote the input
 /// ("invalid type: string \"x\", expected u32", "unknown variant `x`, expected one of …"); what
 /// follows "expected" comes from our types, and so do messages of our own `Deserialize` impls

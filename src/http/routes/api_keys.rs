@@ -10,13 +10,12 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::api_keys::ApiKey;
-use crate::domain::Role;
 use crate::domain::api_key::Scope;
 use crate::domain::text::KeyName;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, distinct_non_empty};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,14 +40,7 @@ pub struct ApiKeys {
     pub keys: Vec<ApiKey>,
 }
 
-fn owner_only(user: &AuthUser) -> Result<(), AppError> {
-    if user.role != Role::Owner {
-        return Err(AppError::Forbidden(
-            "only the company's owner manages API keys".into(),
-        ));
-    }
-    Ok(())
-}
+const OWNER_ONLY: &str = "manages API keys";
 
 /// Creates a key with the given scopes.
 #[utoipa::path(post, path = "/api/keys", tag = "settings", security(("bearer" = [])),
@@ -62,13 +54,8 @@ pub async fn create_key(
     user: AuthUser,
     ApiJson(request): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), AppError> {
-    owner_only(&user)?;
-    let mut scopes = request.scopes;
-    scopes.sort();
-    scopes.dedup();
-    if scopes.is_empty() {
-        return Err(AppError::Validation("scopes: give at least one".into()));
-    }
+    user.require_owner(OWNER_ONLY)?;
+    let scopes = distinct_non_empty(request.scopes, "scopes")?;
     let (api_key, secret) = db::api_keys::create(
         &state.pool,
         user.tenant_id,
@@ -97,7 +84,7 @@ pub async fn list_keys(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<ApiKeys>, AppError> {
-    owner_only(&user)?;
+    user.require_owner(OWNER_ONLY)?;
     let keys = db::api_keys::list(&state.pool, user.tenant_id).await?;
     Ok(Json(ApiKeys { keys }))
 }
@@ -114,7 +101,7 @@ pub async fn revoke_key(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<ApiKey>, AppError> {
-    owner_only(&user)?;
+    user.require_owner(OWNER_ONLY)?;
     let key = db::api_keys::revoke(&state.pool, user.tenant_id, id)
         .await?
         .ok_or(AppError::NotFound("API key"))?;

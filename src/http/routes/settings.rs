@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 
 use crate::db;
 use crate::db::telegram::bots::{SaveError, SettingsUpdate, TelegramSettings};
-use crate::domain::Role;
 use crate::domain::language::Language;
 use crate::domain::telegram::{BotToken, ChatId};
 use crate::domain::working_hours::WorkingHours;
@@ -78,11 +77,7 @@ pub async fn put_telegram(
     user: AuthUser,
     ApiJson(request): ApiJson<TelegramSettingsRequest>,
 ) -> Result<Json<TelegramSettings>, AppError> {
-    if user.role != Role::Owner {
-        return Err(AppError::Forbidden(
-            "only the company's owner can change its Telegram bot".into(),
-        ));
-    }
+    user.require_owner("can change its Telegram bot")?;
     let TelegramSettingsRequest {
         bot_token,
         managers_chat_id,

@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::db::tenants::{self, AssistantSettings};
 use crate::db::usage::{self, UsageReport};
-use crate::domain::Role;
 use crate::domain::dates::Day;
 use crate::domain::text::{AboutText, CompanyPhoneText, GreetingText};
 use crate::error::{AppError, ErrorBody};
@@ -88,11 +87,7 @@ pub async fn put_assistant_settings(
     user: AuthUser,
     ApiJson(settings): ApiJson<AssistantSettingsRequest>,
 ) -> Result<Json<AssistantSettings>, AppError> {
-    if user.role != Role::Owner {
-        return Err(AppError::Forbidden(
-            "only the company's owner changes these settings".into(),
-        ));
-    }
+    user.require_owner("changes these settings")?;
     let settings = normalize(settings)?;
     tenants::set_assistant_settings(&state.pool, user.tenant_id, &settings).await?;
     Ok(Json(settings))

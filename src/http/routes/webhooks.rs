@@ -13,13 +13,12 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::webhooks::{Endpoint, EndpointEdit};
-use crate::domain::Role;
 use crate::domain::text::EndpointDescription;
 use crate::domain::webhook::{EndpointUrl, EventType};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::{Actor, Authorized, WebhooksManage};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::http::extract::{ApiJson, ApiPath, distinct_non_empty};
 use crate::reachable;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -64,22 +63,11 @@ pub struct RotatedSecret {
     pub endpoint: Endpoint,
 }
 
-fn events(mut events: Vec<EventType>) -> Result<Vec<EventType>, AppError> {
-    events.sort();
-    events.dedup();
-    if events.is_empty() {
-        return Err(AppError::Validation("events: give at least one".into()));
-    }
-    Ok(events)
-}
-
 /// A sign-in must be the owner's; a key has already shown its scope.
 fn owner_or_key(auth: &Authorized<WebhooksManage>) -> Result<(), AppError> {
     match &auth.actor {
-        Actor::User(user) if user.role != Role::Owner => Err(AppError::Forbidden(
-            "only the company's owner manages webhook endpoints".into(),
-        )),
-        _ => Ok(()),
+        Actor::User(user) => user.require_owner("manages webhook endpoints"),
+        Actor::ApiKey(_) => Ok(()),
     }
 }
 
@@ -104,7 +92,7 @@ pub async fn create_endpoint(
     ApiJson(request): ApiJson<NewEndpoint>,
 ) -> Result<(StatusCode, Json<CreatedEndpoint>), AppError> {
     owner_or_key(&auth)?;
-    let events = events(request.events)?;
+    let events = distinct_non_empty(request.events, "events")?;
     check_reachable(&state, &request.url).await?;
     let (endpoint, secret) = db::webhooks::create(
         &state.pool,
@@ -179,7 +167,10 @@ pub async fn patch_endpoint(
     ApiJson(patch): ApiJson<EndpointPatch>,
 ) -> Result<Json<Endpoint>, AppError> {
     owner_or_key(&auth)?;
-    let events = patch.events.map(events).transpose()?;
+    let events = patch
+        .events
+        .map(|e| distinct_non_empty(e, "events"))
+        .transpose()?;
     if let Some(url) = &patch.url {
         check_reachable(&state, url).await?;
     }
