@@ -37,10 +37,6 @@ impl Scope {
             Scope::WebhooksManage => "webhooks:manage",
         }
     }
-
-    pub fn from_key(key: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == key)
-    }
 }
 
 impl fmt::Display for Scope {

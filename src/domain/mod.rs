@@ -42,9 +42,16 @@ pub use tenant_name::TenantName;
 
 /// Serde and OpenAPI for an enum of keys (a `Copy` type with `ALL` and `as_str(self)`): it writes
 /// itself as its key, reads exactly a key back (the error lists them and never repeats the input),
-/// and its schema is the enum of the keys.
+/// and its schema is the enum of the keys. `from_key` reads a stored key.
 macro_rules! key_enum_serde {
     ($ty:ident, $description:expr) => {
+        impl $ty {
+            /// The value whose key is exactly `key`.
+            pub fn from_key(key: &str) -> Option<Self> {
+                $ty::ALL.into_iter().find(|v| v.as_str() == key)
+            }
+        }
+
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())

@@ -112,10 +112,6 @@ impl EventType {
             EventType::MessageFailed => "message.failed",
         }
     }
-
-    pub fn from_key(key: &str) -> Option<EventType> {
-        EventType::ALL.into_iter().find(|e| e.as_str() == key)
-    }
 }
 
 impl fmt::Display for EventType {
