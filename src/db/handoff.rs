@@ -310,15 +310,9 @@ pub struct ForwardBacklog {
 }
 
 pub struct ForwardedMessage {
-    pub id: Uuid,
+    /// Its key in `manager_forwards`, once it is sent.
+    pub key: String,
     pub text: String,
-}
-
-impl ForwardedMessage {
-    /// Its key in `manager_forwards`.
-    pub fn key(&self) -> String {
-        format!("msg:{}", self.id)
-    }
 }
 
 /// The conversation's news for the managers' chat (None: the conversation is gone). The alert is
@@ -346,12 +340,13 @@ pub async fn forward_backlog(
     // A voice note waits for its transcript: the transcribe job's turn forwards it then.
     let messages = sqlx::query_as!(
         ForwardedMessage,
-        r#"SELECT m.id, CASE WHEN m.kind = 'voice' THEN coalesce(m.transcript, '🎤') ELSE m.content END AS "text!"
-           FROM messages m
+        r#"SELECT k.key AS "key!",
+                  CASE WHEN m.kind = 'voice' THEN coalesce(m.transcript, '🎤') ELSE m.content END AS "text!"
+           FROM messages m CROSS JOIN LATERAL (SELECT 'msg:' || m.id::text AS key) k
            WHERE m.tenant_id = $1 AND m.bot_user_id = $2 AND m.role = 'user' AND m.reply_id IS NULL
              AND coalesce(m.transcript_status, 'done') <> 'pending'
              AND NOT EXISTS (SELECT 1 FROM manager_forwards f
-                             WHERE f.tenant_id = m.tenant_id AND f.key = 'msg:' || m.id::text)
+                             WHERE f.tenant_id = m.tenant_id AND f.key = k.key)
            ORDER BY m.seq"#,
         tenant.0,
         bot_user.0

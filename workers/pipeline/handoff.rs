@@ -101,7 +101,7 @@ async fn forward(
             .send_message(&route.token, &route.chat_id, &text)
             .await
             .map_err(job_error)?;
-        db::handoff::record_forward(&ctx.db, p.tenant_id, ctx.lease(), &message.key()).await?;
+        db::handoff::record_forward(&ctx.db, p.tenant_id, ctx.lease(), &message.key).await?;
     }
     tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, job_id = %ctx.job.id,
         forwarded = backlog.messages.len(), "customer messages forwarded to the managers");
