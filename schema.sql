@@ -746,12 +746,14 @@ DECLARE
     v_area         double precision;
     v_summary      text;
     v_qualified    boolean;
+    v_lead_types   text[];
+    v_type         text;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     delivery_job := false;
     notify_job := false;
     handoff_fresh := false;
-    SELECT b.mode, b.channel, b.released_at INTO v_conversation
+    SELECT b.mode, b.channel, b.released_at, b.external_id INTO v_conversation
       FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user FOR UPDATE;
     PERFORM 1 FROM jobs j
      WHERE j.id = p_job AND j.lease_token = p_lease_token AND j.state = 'running'
@@ -851,6 +853,32 @@ BEGIN
             notify_job := true;
         END IF;
     END IF;
+
+    -- The lead's events first: reply.created carries the lead as this turn left it.
+    IF lead_event IS NOT NULL THEN
+        v_lead_types := CASE
+            WHEN v_existing.id IS NULL AND lead_event = 'qualified'
+                THEN ARRAY['lead.created', 'lead.qualified']
+            WHEN v_existing.id IS NULL THEN ARRAY['lead.created']
+            ELSE ARRAY['lead.' || lead_event] END;
+        FOREACH v_type IN ARRAY v_lead_types LOOP
+            IF webhook_subscribed(p_tenant, v_type) THEN
+                PERFORM webhook_emit(p_tenant, p_bot_user, v_type,
+                                     jsonb_build_object('lead', webhook_lead(p_tenant, p_bot_user)));
+            END IF;
+        END LOOP;
+    END IF;
+    IF webhook_subscribed(p_tenant, 'reply.created') THEN
+        PERFORM webhook_emit(p_tenant, p_bot_user, 'reply.created',
+                             webhook_reply(p_tenant, p_bot_user, p_reply_id));
+    END IF;
+    IF p_status = 'failed' AND webhook_subscribed(p_tenant, 'message.failed') THEN
+        PERFORM webhook_emit(p_tenant, p_bot_user, 'message.failed',
+                             jsonb_build_object('message_ids', to_jsonb(v_answered),
+                                                'reply_id', p_reply_id,
+                                                'user_id', v_conversation.external_id,
+                                                'channel', v_conversation.channel));
+    END IF;
     RETURN NEXT;
 END
 $$;
@@ -907,6 +935,122 @@ BEGIN
       JOIN tenants t ON t.id = b.tenant_id
       LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id
      WHERE b.tenant_id = p_tenant AND b.id = p_bot_user;
+END
+$$;
+
+--
+-- Name: webhook_emit(uuid, uuid, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_emit(p_tenant uuid, p_bot_user uuid, p_type text, p_data jsonb) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_event    uuid := gen_random_uuid();
+    v_delivery record;
+    v_count    integer := 0;
+BEGIN
+    IF NOT webhook_subscribed(p_tenant, p_type) THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO webhook_events (tenant_id, id, type, bot_user_id, payload)
+    VALUES (p_tenant, v_event, p_type, p_bot_user,
+            jsonb_build_object('type', p_type, 'version', 1, 'timestamp', now(), 'data', p_data));
+    FOR v_delivery IN
+        INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id)
+        SELECT p_tenant, gen_random_uuid(), e.id, v_event
+          FROM webhook_endpoints e
+         WHERE e.tenant_id = p_tenant AND e.enabled AND p_type = ANY (e.events)
+        RETURNING id, endpoint_id
+    LOOP
+        PERFORM queue_enqueue(
+            'webhook', 'webhook:' || v_delivery.endpoint_id || coalesce(':' || p_bot_user, ''),
+            p_tenant,
+            jsonb_build_object('tenant_id', p_tenant, 'delivery_id', v_delivery.id,
+                               'endpoint_id', v_delivery.endpoint_id, 'bot_user_id', p_bot_user),
+            NULL, 0::smallint, 1000, 'webhook:' || v_delivery.id);
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END
+$$;
+
+--
+-- Name: webhook_lead(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_lead(p_tenant uuid, p_bot_user uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+               'id', l.id, 'bot_user_id', l.bot_user_id, 'user_id', b.external_id,
+               'name', l.name, 'phone', l.phone, 'city', l.city, 'object_type', l.object_type,
+               'area_m2', l.area_m2, 'summary', l.summary, 'status', l.status,
+               'loss_reason', l.loss_reason, 'version', l.version, 'created_at', l.created_at,
+               'updated_at', l.updated_at)
+      FROM leads l
+      JOIN bot_users b ON b.tenant_id = l.tenant_id AND b.id = l.bot_user_id
+     WHERE l.tenant_id = p_tenant AND l.bot_user_id = p_bot_user
+$$;
+
+--
+-- Name: webhook_message_received(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_message_received() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_conversation record;
+BEGIN
+    IF webhook_subscribed(NEW.tenant_id, 'message.received') THEN
+        SELECT b.external_id, b.channel INTO v_conversation
+          FROM bot_users b WHERE b.tenant_id = NEW.tenant_id AND b.id = NEW.bot_user_id;
+        PERFORM webhook_emit(
+            NEW.tenant_id, NEW.bot_user_id, 'message.received',
+            jsonb_build_object('message_id', NEW.id, 'user_id', v_conversation.external_id,
+                               'channel', v_conversation.channel, 'kind', NEW.kind,
+                               'text', CASE NEW.kind WHEN 'text' THEN NEW.content END,
+                               'created_at', NEW.created_at));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: webhook_reply(uuid, uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_reply(p_tenant uuid, p_bot_user uuid, p_message uuid) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+               'message_id', m.id, 'user_id', b.external_id, 'channel', b.channel,
+               'author', CASE m.role WHEN 'manager' THEN 'manager' ELSE 'bot' END,
+               'text', m.content,
+               'in_reply_to', coalesce((SELECT jsonb_agg(u.id ORDER BY u.seq)
+                                          FROM messages u
+                                         WHERE u.tenant_id = p_tenant
+                                           AND u.bot_user_id = p_bot_user
+                                           AND u.role = 'user' AND u.reply_id = p_message),
+                                       '[]'::jsonb),
+               'created_at', m.created_at,
+               'lead', webhook_lead(p_tenant, p_bot_user))
+      FROM messages m
+      JOIN bot_users b ON b.tenant_id = m.tenant_id AND b.id = m.bot_user_id
+     WHERE m.tenant_id = p_tenant AND m.bot_user_id = p_bot_user AND m.id = p_message
+$$;
+
+--
+-- Name: webhook_subscribed(uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_subscribed(p_tenant uuid, p_type text) RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM webhook_endpoints e
+                    WHERE e.tenant_id = p_tenant AND e.enabled AND p_type = ANY (e.events));
 END
 $$;
 
@@ -1298,6 +1442,45 @@ CREATE TABLE public.users (
 );
 
 --
+-- Name: webhook_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_attempts (
+    tenant_id uuid NOT NULL,
+    delivery_id uuid NOT NULL,
+    attempt integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    status_code integer,
+    error text,
+    response_body text
+);
+
+ALTER TABLE ONLY public.webhook_attempts FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    tenant_id uuid NOT NULL,
+    id uuid NOT NULL,
+    endpoint_id uuid NOT NULL,
+    event_id uuid NOT NULL,
+    state text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_attempt_at timestamp with time zone,
+    last_status integer,
+    last_error text,
+    next_attempt_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT webhook_deliveries_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
+);
+
+ALTER TABLE ONLY public.webhook_deliveries FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: webhook_endpoints; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1313,13 +1496,34 @@ CREATE TABLE public.webhook_endpoints (
     enabled boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    rate_limit_per_second integer,
+    failing_since timestamp with time zone,
+    disabled_at timestamp with time zone,
+    disabled_reason text,
     CONSTRAINT webhook_endpoints_check CHECK (((previous_secret IS NULL) = (previous_secret_expires_at IS NULL))),
     CONSTRAINT webhook_endpoints_description_check CHECK ((length(description) <= 200)),
-    CONSTRAINT webhook_endpoints_events_check CHECK (((cardinality(events) > 0) AND (events <@ ARRAY['message.received'::text, 'reply.created'::text, 'lead.created'::text, 'lead.updated'::text, 'lead.qualified'::text, 'message.failed'::text]))),
+    CONSTRAINT webhook_endpoints_disabled_reason_check CHECK ((length(disabled_reason) <= 500)),
+    CONSTRAINT webhook_endpoints_events_check CHECK (((cardinality(events) > 0) AND (events <@ ARRAY['message.received'::text, 'reply.created'::text, 'lead.created'::text, 'lead.updated'::text, 'lead.qualified'::text, 'message.failed'::text, 'endpoint.disabled'::text, 'endpoint.recovered'::text]))),
+    CONSTRAINT webhook_endpoints_rate_limit_per_second_check CHECK (((rate_limit_per_second >= 1) AND (rate_limit_per_second <= 1000))),
     CONSTRAINT webhook_endpoints_url_check CHECK (((length(url) >= 1) AND (length(url) <= 2000)))
 );
 
 ALTER TABLE ONLY public.webhook_endpoints FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_events (
+    tenant_id uuid NOT NULL,
+    id uuid NOT NULL,
+    type text NOT NULL,
+    bot_user_id uuid,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.webhook_events FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: api_keys api_keys_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1511,11 +1715,39 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 --
+-- Name: webhook_attempts webhook_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (tenant_id, delivery_id, attempt);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_tenant_id_endpoint_id_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_endpoint_id_event_id_key UNIQUE (tenant_id, endpoint_id, event_id);
+
+--
 -- Name: webhook_endpoints webhook_endpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.webhook_endpoints
     ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: webhook_events webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (tenant_id, id);
 
 --
 -- Name: api_keys_tenant; Type: INDEX; Schema: public; Owner: -
@@ -1612,6 +1844,24 @@ CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 --
 
 CREATE INDEX users_tenant ON public.users USING btree (tenant_id, created_at);
+
+--
+-- Name: webhook_deliveries_by_endpoint; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_by_endpoint ON public.webhook_deliveries USING btree (tenant_id, endpoint_id, created_at DESC, id DESC);
+
+--
+-- Name: webhook_deliveries_event; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (tenant_id, event_id);
+
+--
+-- Name: messages messages_webhook_received; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER messages_webhook_received AFTER INSERT ON public.messages FOR EACH ROW WHEN ((new.role = 'user'::text)) EXECUTE FUNCTION public.webhook_message_received();
 
 --
 -- Name: tenants tenants_renamed; Type: TRIGGER; Schema: public; Owner: -
@@ -1738,11 +1988,39 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
+-- Name: webhook_attempts webhook_attempts_tenant_id_delivery_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_tenant_id_delivery_id_fkey FOREIGN KEY (tenant_id, delivery_id) REFERENCES public.webhook_deliveries(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_tenant_id_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_endpoint_id_fkey FOREIGN KEY (tenant_id, endpoint_id) REFERENCES public.webhook_endpoints(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_tenant_id_event_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_tenant_id_event_id_fkey FOREIGN KEY (tenant_id, event_id) REFERENCES public.webhook_events(tenant_id, id) ON DELETE CASCADE;
+
+--
 -- Name: webhook_endpoints webhook_endpoints_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.webhook_endpoints
     ADD CONSTRAINT webhook_endpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_events webhook_events_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
 -- Name: bot_users; Type: ROW SECURITY; Schema: public; Owner: -
@@ -1889,16 +2167,52 @@ CREATE POLICY tenant_isolation ON public.telegram_updates USING ((tenant_id = pu
 CREATE POLICY tenant_isolation ON public.tenant_events USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 --
+-- Name: webhook_attempts tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.webhook_attempts USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: webhook_deliveries tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.webhook_deliveries USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
 -- Name: webhook_endpoints tenant_isolation; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY tenant_isolation ON public.webhook_endpoints USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 --
+-- Name: webhook_events tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.webhook_events USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: webhook_attempts; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_attempts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_deliveries; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: webhook_endpoints; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
 ALTER TABLE public.webhook_endpoints ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_events; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_events ENABLE ROW LEVEL SECURITY;
 
 --
 -- PostgreSQL database dump complete

@@ -176,6 +176,24 @@ impl FromStr for HumanDuration {
     }
 }
 
+/// Pauses between attempts: `5s,5m,30m`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule(pub Vec<Duration>);
+
+impl FromStr for RetrySchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let pauses = s
+            .split(',')
+            .map(|p| HumanDuration::from_str(p).map(|d| d.0))
+            .collect::<Result<Vec<_>, _>>()?;
+        if pauses.len() > 20 {
+            return Err("a retry schedule has at most 20 pauses".into());
+        }
+        Ok(Self(pauses))
+    }
+}
+
 /// A rate: at most `burst` at once, refilled evenly over `period` (`10/15m`); `off` for none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -455,6 +473,29 @@ pub struct Settings {
           default_missing_value = "true")]
     pub webhook_allow_private: bool,
 
+    /// The pauses between a webhook delivery's attempts (Standard Webhooks' usual schedule, about
+    /// 28 hours in all); when they run out the delivery has failed.
+    #[arg(
+        long,
+        env = "WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5s,5m,30m,2h,5h,10h,10h",
+        global = true
+    )]
+    pub webhook_retry_schedule: RetrySchedule,
+
+    /// An endpoint whose deliveries have kept failing this long is disabled (and the tenant told).
+    #[arg(
+        long,
+        env = "WEBHOOK_DISABLE_AFTER",
+        default_value = "5d",
+        global = true
+    )]
+    pub webhook_disable_after: HumanDuration,
+
+    /// How long a receiver has to answer one delivery with a 2xx.
+    #[arg(long, env = "WEBHOOK_TIMEOUT", default_value = "15s", global = true)]
+    pub webhook_timeout: HumanDuration,
+
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
@@ -545,7 +586,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub chat_wait: Duration,
     pub handoff_timeout: Duration,
-    pub webhook_allow_private: bool,
+    pub webhook_delivery: WebhookDelivery,
     pub limits: AbuseLimits,
     pub metrics: MetricsSettings,
     pub worker: WorkerSettings,
@@ -586,6 +627,30 @@ impl Config {
             .token
             .clone()
             .map_or(MetricsAccess::Open, MetricsAccess::Token)
+    }
+}
+
+/// Where and how webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// The pause after each failed attempt; one attempt more than pauses.
+    pub retry_schedule: Vec<Duration>,
+    pub disable_after: Duration,
+    pub timeout: Duration,
+    /// WEBHOOK_ALLOW_PRIVATE: endpoints may name non-public addresses.
+    pub allow_private: bool,
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::from_str("5s,5m,30m,2h,5h,10h,10h")
+                .expect("valid")
+                .0,
+            disable_after: Duration::from_secs(5 * 86_400),
+            timeout: Duration::from_secs(15),
+            allow_private: false,
+        }
     }
 }
 
@@ -832,7 +897,12 @@ impl Settings {
             shutdown_grace: self.shutdown_grace.0,
             chat_wait: Duration::from_secs(self.chat_wait_seconds.min(120)),
             handoff_timeout: self.handoff_timeout.0,
-            webhook_allow_private: self.webhook_allow_private,
+            webhook_delivery: WebhookDelivery {
+                retry_schedule: self.webhook_retry_schedule.0.clone(),
+                disable_after: self.webhook_disable_after.0,
+                timeout: self.webhook_timeout.0,
+                allow_private: self.webhook_allow_private,
+            },
             limits: AbuseLimits {
                 login_per_account: self.login_rate_limit.0,
                 login_per_ip: self.login_ip_rate_limit.0,

@@ -3,9 +3,10 @@
 //! `workers/` read their payloads back with the same ones ([`JobPayload::read`]), so a field can
 //! not be renamed on one side only.
 //!
-//! Three SQL functions enqueue some of these jobs in SQL too, for the hot paths' single round
-//! trip: `message_record()` (`transcribe`, `turn`), `message_ingest_batch()` (`turn`) and
-//! `turn_commit()` (`deliver_reply`, `notify_manager`), in sql/functions/. They build the same
+//! Four SQL functions enqueue some of these jobs in SQL too, for the hot paths' single round
+//! trip: `message_record()` (`transcribe`, `turn`), `message_ingest_batch()` (`turn`),
+//! `turn_commit()` (`deliver_reply`, `notify_manager`) and `webhook_emit()` (`webhook`), in
+//! sql/functions/. They build the same
 //! payloads and options; tests/api/jobs.rs reads every job they enqueue back with these types, so
 //! the two sides cannot drift apart unnoticed.
 
@@ -206,6 +207,41 @@ impl TelegramSetWebhook {
             .dedup(key)
             .tenant(self.tenant_id)
             .max_attempts(10)
+    }
+}
+
+/// Sends one event to one webhook endpoint (a `webhook_deliveries` row). Keyed by the endpoint and
+/// the conversation, so one conversation's events reach an endpoint in order while other
+/// conversations and endpoints go on; deduplicated by the delivery, so a redelivery asked for
+/// twice is sent once. Its attempts end when WEBHOOK_RETRY_SCHEDULE does (the handler decides), so
+/// the queue's bound is only a backstop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverWebhook {
+    pub tenant_id: TenantId,
+    pub delivery_id: uuid::Uuid,
+    pub endpoint_id: uuid::Uuid,
+    /// None for an endpoint's operational events.
+    pub bot_user_id: Option<BotUserId>,
+}
+
+impl JobPayload for DeliverWebhook {
+    const KIND: &'static str = "webhook";
+}
+
+impl DeliverWebhook {
+    pub const MAX_ATTEMPTS: i32 = 1000;
+
+    pub fn job(self) -> NewJob {
+        let key = match self.bot_user_id {
+            Some(bot_user) => format!("webhook:{}:{bot_user}", self.endpoint_id),
+            None => format!("webhook:{}", self.endpoint_id),
+        };
+        new_job(&self)
+            .key(key)
+            .dedup(format!("webhook:{}", self.delivery_id))
+            .tenant(self.tenant_id)
+            .max_attempts(Self::MAX_ATTEMPTS)
     }
 }
 

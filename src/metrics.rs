@@ -23,6 +23,10 @@ pub const ACTIVE_LEASES: &str = "salesbot_active_leases";
 /// batch size, 1 on a quiet service.
 pub const INGEST_BATCHES: &str = "salesbot_ingest_batches_total";
 pub const INGEST_BATCHED_MESSAGES: &str = "salesbot_ingest_batched_messages_total";
+/// Webhook delivery attempts by event type and outcome (succeeded, retried, failed: the last).
+pub const WEBHOOK_ATTEMPTS: &str = "salesbot_webhook_attempts_total";
+pub const WEBHOOK_ATTEMPT_DURATION: &str = "salesbot_webhook_attempt_duration_seconds";
+pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "salesbot_webhook_endpoints_disabled_total";
 /// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
 pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
@@ -38,6 +42,11 @@ pub fn handle() -> &'static PrometheusHandle {
                     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
                     60.0,
                 ],
+            )
+            .expect("valid buckets")
+            .set_buckets_for_metric(
+                Matcher::Full(WEBHOOK_ATTEMPT_DURATION.to_owned()),
+                &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0],
             )
             .expect("valid buckets")
             .build_recorder();
@@ -128,4 +137,24 @@ pub fn queue_depth(kind: &str, state: &'static str, n: i64) {
 
 pub fn queue_lag(kind: &str, seconds: f64) {
     metrics::gauge!(QUEUE_LAG, "kind" => kind.to_owned()).set(seconds);
+}
+
+pub fn webhook_attempt(
+    event: &str,
+    outcome: crate::db::webhooks::AttemptOutcome,
+    elapsed: Duration,
+) {
+    use crate::db::webhooks::AttemptOutcome;
+    let outcome = match outcome {
+        AttemptOutcome::Succeeded => "succeeded",
+        AttemptOutcome::RetryAt(_) => "retried",
+        AttemptOutcome::Failed => "failed",
+    };
+    metrics::counter!(WEBHOOK_ATTEMPTS, "event" => event.to_owned(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!(WEBHOOK_ATTEMPT_DURATION).record(elapsed.as_secs_f64());
+}
+
+pub fn webhook_endpoint_disabled() {
+    metrics::counter!(WEBHOOK_ENDPOINTS_DISABLED).increment(1);
 }

@@ -27,6 +27,16 @@ pub async fn resolve(
     allow_private: bool,
 ) -> Result<Vec<SocketAddr>, Unreachable> {
     let (host, port) = url.host_and_port();
+    resolve_host(&host, port, allow_private).await
+}
+
+/// [`resolve`] for a bare host (an IP literal is not looked up): the webhook client's resolver,
+/// so a delivery connects only to addresses this allowed.
+pub async fn resolve_host(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, Unreachable> {
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))

@@ -52,6 +52,9 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
                 telegram: deps.telegram.clone(),
             });
     }
+    if let Some(webhooks) = &deps.webhooks {
+        registry = registry.with(webhooks.clone());
+    }
     registry.with(pipeline::handoff::TimeoutHandler)
 }
 
@@ -120,6 +123,21 @@ pub fn pipeline_deps(
         prices,
         telegram: Some(std::sync::Arc::new(telegram(config))),
         handoff_timeout: config.handoff_timeout,
+        webhooks: Some(webhooks(config)),
+    }
+}
+
+/// Webhook deliveries as configured (WEBHOOK_*), with the key that opens the endpoints' secrets.
+pub fn webhooks(config: &Config) -> pipeline::webhook::WebhookHandler {
+    pipeline::webhook::WebhookHandler {
+        sender: Arc::new(integrations::webhook::WebhookSender::new(
+            &config.webhook_delivery,
+        )),
+        secrets: crate::crypto::SecretBox::new(
+            &config.secret_key,
+            config.secret_key_previous.as_ref(),
+        ),
+        settings: config.webhook_delivery.clone(),
     }
 }
 

@@ -3,7 +3,8 @@
 -- alone, or in a `tenant_tx` before `db::handoff::begin` when the engine asked for a handoff.
 -- Lock order (ingest's): the conversation's row; the job's row as the lease fence (`p_job`,
 -- `p_lease_token`, running, lease not expired); the unanswered ones of `p_pending` (turn_read()'s
--- messages) in seq order; then the `deliver:` job key, the lead's row, the `notify:` job key.
+-- messages) in seq order; then the `deliver:` job key, the lead's row, the `notify:` job key,
+-- the `webhook:` job keys.
 -- Stops with outcome 'lease_lost', 'human' (a manager has it: the reply is dropped) or
 -- 'nothing_pending' (an earlier attempt committed). Else 'committed': the reply through
 -- message_append() (the conversation's language set, `updated_at` left), the answers marked
@@ -13,9 +14,12 @@
 -- `p_lead_qualifies` (the turn applies domain::qualification::is_qualified to the lead it
 -- commits: the rule is not restated here), `version` + 1, and a `notify_manager` job when a
 -- managers' chat can take it. The jobs are the contract's `jobs::DeliverReply` and
--- `jobs::NotifyManager` (src/jobs.rs). Returns one row: `outcome`, `handoff_fresh`,
--- `delivery_job`, `notify_job`, and `lead_id`, `lead_version`, `lead_event` when the lead changed.
--- Current definition: migrations/0021_turn_typed.sql.
+-- `jobs::NotifyManager` (src/jobs.rs). For the tenant's webhook endpoints (webhook_emit()):
+-- `lead.created` (and `lead.qualified` for a lead qualified at once), `lead.qualified` or
+-- `lead.updated`, then `reply.created`, then `message.failed` for a dead turn. Returns one row:
+-- `outcome`, `handoff_fresh`, `delivery_job`, `notify_job`, and `lead_id`, `lead_version`,
+-- `lead_event` when the lead changed.
+-- Current definition: migrations/0026_webhook_deliveries.sql.
 CREATE OR REPLACE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_update_lead boolean, p_lead_name text, p_lead_phone text, p_lead_city text, p_lead_object_type text, p_lead_area_m2 double precision, p_lead_summary text, p_lead_qualifies boolean, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean)
  RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, lead_id uuid, lead_version integer, lead_event text)
  LANGUAGE plpgsql
@@ -33,12 +37,14 @@ DECLARE
     v_area         double precision;
     v_summary      text;
     v_qualified    boolean;
+    v_lead_types   text[];
+    v_type         text;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     delivery_job := false;
     notify_job := false;
     handoff_fresh := false;
-    SELECT b.mode, b.channel, b.released_at INTO v_conversation
+    SELECT b.mode, b.channel, b.released_at, b.external_id INTO v_conversation
       FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user FOR UPDATE;
     PERFORM 1 FROM jobs j
      WHERE j.id = p_job AND j.lease_token = p_lease_token AND j.state = 'running'
@@ -137,6 +143,32 @@ BEGIN
                 NULL, 0::smallint, 8, NULL);
             notify_job := true;
         END IF;
+    END IF;
+
+    -- The lead's events first: reply.created carries the lead as this turn left it.
+    IF lead_event IS NOT NULL THEN
+        v_lead_types := CASE
+            WHEN v_existing.id IS NULL AND lead_event = 'qualified'
+                THEN ARRAY['lead.created', 'lead.qualified']
+            WHEN v_existing.id IS NULL THEN ARRAY['lead.created']
+            ELSE ARRAY['lead.' || lead_event] END;
+        FOREACH v_type IN ARRAY v_lead_types LOOP
+            IF webhook_subscribed(p_tenant, v_type) THEN
+                PERFORM webhook_emit(p_tenant, p_bot_user, v_type,
+                                     jsonb_build_object('lead', webhook_lead(p_tenant, p_bot_user)));
+            END IF;
+        END LOOP;
+    END IF;
+    IF webhook_subscribed(p_tenant, 'reply.created') THEN
+        PERFORM webhook_emit(p_tenant, p_bot_user, 'reply.created',
+                             webhook_reply(p_tenant, p_bot_user, p_reply_id));
+    END IF;
+    IF p_status = 'failed' AND webhook_subscribed(p_tenant, 'message.failed') THEN
+        PERFORM webhook_emit(p_tenant, p_bot_user, 'message.failed',
+                             jsonb_build_object('message_ids', to_jsonb(v_answered),
+                                                'reply_id', p_reply_id,
+                                                'user_id', v_conversation.external_id,
+                                                'channel', v_conversation.channel));
     END IF;
     RETURN NEXT;
 END

@@ -222,6 +222,7 @@ pub async fn reply(
     if channel == Channel::Telegram {
         super::telegram::outbox::enqueue_delivery(&mut tx, tenant, bot_user, id).await?;
     }
+    super::webhooks::emit_reply(&mut tx, tenant, bot_user, id).await?;
     tx.commit().await?;
     Ok((
         bot_user,

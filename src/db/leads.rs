@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::domain::conversation::{Channel, ConversationMode, MessageRole};
 use crate::domain::lead_status::LeadStatus;
-use crate::domain::{LeadId, TenantId};
+use crate::domain::{BotUserId, LeadId, TenantId};
 
 use super::tenant_tx;
 
@@ -305,8 +305,8 @@ pub async fn edit(
     edit: &LeadEdit,
 ) -> Result<(), EditError> {
     let mut tx = tenant_tx(pool, tenant).await?;
-    let current: String = sqlx::query_scalar!(
-        "SELECT status FROM leads WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    let current = sqlx::query!(
+        "SELECT status, bot_user_id FROM leads WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
         tenant.0,
         id
     )
@@ -314,6 +314,7 @@ pub async fn edit(
     .await?
     .ok_or(EditError::NotFound)?;
     let from: LeadStatus = current
+        .status
         .parse()
         .map_err(|e: String| sqlx::Error::Decode(e.into()))?;
     let to = edit.status.unwrap_or(from);
@@ -344,6 +345,7 @@ pub async fn edit(
     )
     .execute(&mut *tx)
     .await?;
+    super::webhooks::emit_lead_updated(&mut tx, tenant, BotUserId(current.bot_user_id)).await?;
     tx.commit().await?;
     Ok(())
 }

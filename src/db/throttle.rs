@@ -28,6 +28,8 @@ pub enum Rule {
     LoginAddress,
     RegisterAddress,
     ChatTenant,
+    /// Deliveries to one webhook endpoint (its own `rate_limit_per_second`).
+    WebhookEndpoint,
 }
 
 impl Rule {
@@ -37,6 +39,7 @@ impl Rule {
             Self::LoginAddress => "login-ip",
             Self::RegisterAddress => "register-ip",
             Self::ChatTenant => "chat-tenant",
+            Self::WebhookEndpoint => "webhook-endpoint",
         }
     }
 }

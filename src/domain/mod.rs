@@ -33,6 +33,7 @@ pub mod telegram;
 pub mod tenant_name;
 pub mod text;
 pub mod webhook;
+pub mod webhook_payload;
 pub mod working_hours;
 
 pub use email::Email;

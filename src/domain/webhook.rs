@@ -89,16 +89,22 @@ pub enum EventType {
     LeadUpdated,
     LeadQualified,
     MessageFailed,
+    /// Operational: one of the tenant's endpoints kept failing and was disabled.
+    EndpointDisabled,
+    /// Operational: an endpoint whose deliveries had run out of attempts succeeded again.
+    EndpointRecovered,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::MessageReceived,
         EventType::ReplyCreated,
         EventType::LeadCreated,
         EventType::LeadUpdated,
         EventType::LeadQualified,
         EventType::MessageFailed,
+        EventType::EndpointDisabled,
+        EventType::EndpointRecovered,
     ];
 
     /// As the API, the payload's `type` and the `webhook_endpoints.events` column write it.
@@ -110,6 +116,8 @@ impl EventType {
             EventType::LeadUpdated => "lead.updated",
             EventType::LeadQualified => "lead.qualified",
             EventType::MessageFailed => "message.failed",
+            EventType::EndpointDisabled => "endpoint.disabled",
+            EventType::EndpointRecovered => "endpoint.recovered",
         }
     }
 }

@@ -84,7 +84,7 @@ impl AppState {
             secrets: SecretBox::new(&config.secret_key, config.secret_key_previous.as_ref()),
             public_url: config.public_url.clone(),
             handoff_timeout: config.handoff_timeout,
-            webhook_allow_private: config.webhook_allow_private,
+            webhook_allow_private: config.webhook_delivery.allow_private,
             limits: config.limits,
             metrics: config.metrics_on_api(),
             ingestor: Ingestor::spawn(pool.clone(), tasks),
@@ -100,7 +100,16 @@ impl AppState {
     info(title = "salesbot", description = "AI sales manager for construction companies (RU/KZ/EN)."),
     modifiers(&BearerAuth),
     // Schemas only a header parameter refers to (utoipa registers those of bodies by itself).
-    components(schemas(routes::chat::IdempotencyKey)),
+    // And the webhook payloads, which no route returns: receivers get them.
+    components(schemas(
+        routes::chat::IdempotencyKey,
+        crate::domain::webhook_payload::WebhookEvent,
+        crate::domain::webhook_payload::MessageReceived,
+        crate::domain::webhook_payload::ReplyCreated,
+        crate::domain::webhook_payload::LeadChanged,
+        crate::domain::webhook_payload::MessageFailed,
+        crate::domain::webhook_payload::EndpointStatus,
+    )),
     tags(
         (name = "auth", description = "Registration, login, the current account"),
         (name = "leads", description = "Leads qualified from conversations"),
@@ -192,6 +201,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::webhooks::delete_endpoint
         ))
         .routes(routes!(routes::webhooks::rotate_secret))
+        .routes(routes!(routes::webhooks::list_deliveries))
+        .routes(routes!(routes::webhooks::redeliver))
+        .routes(routes!(routes::webhooks::recover))
         .split_for_parts();
     contract::add_shared_errors(&mut doc);
     (router, doc)

@@ -17,7 +17,7 @@ impl TestApp {
     }
 
     /// Creates a key and returns (the key, its id).
-    async fn create_key_ok(&self, owner: &str, scopes: &[&str]) -> (String, String) {
+    pub(crate) async fn create_key_ok(&self, owner: &str, scopes: &[&str]) -> (String, String) {
         let resp = self.create_key(owner, "integration", scopes).await;
         assert_eq!(resp.status(), 201);
         let body: Value = resp.json().await.unwrap();

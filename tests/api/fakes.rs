@@ -196,3 +196,76 @@ async fn download(State(fake): State<FakeTelegram>, Path(path): Path<String>) ->
         None => not_found().into_response(),
     }
 }
+
+/// One request a [`FakeReceiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub webhook_id: String,
+    pub timestamp: String,
+    pub signature: String,
+    pub body: String,
+}
+
+/// A webhook receiver (an integration's endpoint): records every request with its Standard
+/// Webhooks headers, and answers the scripted statuses in order, then `otherwise` (200 unless set).
+#[derive(Clone, Default)]
+pub struct FakeReceiver {
+    received: Arc<Mutex<Vec<Received>>>,
+    script: Arc<Mutex<VecDeque<u16>>>,
+    otherwise: Arc<Mutex<Option<u16>>>,
+}
+
+impl FakeReceiver {
+    /// The receiver and its URL.
+    pub async fn start() -> (Self, String) {
+        let fake = Self::default();
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(receive))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, format!("http://{addr}/hook"))
+    }
+
+    pub fn then_answer(&self, status: u16) {
+        self.script.lock().unwrap().push_back(status);
+    }
+
+    pub fn answer_otherwise(&self, status: u16) {
+        *self.otherwise.lock().unwrap() = Some(status);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+async fn receive(
+    State(fake): State<FakeReceiver>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    fake.received.lock().unwrap().push(Received {
+        webhook_id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        body,
+    });
+    let status = fake
+        .script
+        .lock()
+        .unwrap()
+        .pop_front()
+        .or(*fake.otherwise.lock().unwrap())
+        .unwrap_or(200);
+    let status = StatusCode::from_u16(status).unwrap();
+    (status, format!("receiver says {}", status.as_u16())).into_response()
+}

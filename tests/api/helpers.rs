@@ -77,8 +77,13 @@ pub fn test_config() -> Config {
         shutdown_grace: Duration::from_secs(5),
         chat_wait: Duration::from_secs(10),
         handoff_timeout: Duration::from_secs(900),
-        // The fake receivers listen on loopback.
-        webhook_allow_private: true,
+        // The fake receivers listen on loopback; retries come quickly.
+        webhook_delivery: salesbot::config::WebhookDelivery {
+            retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
+            disable_after: Duration::from_secs(5 * 86_400),
+            timeout: Duration::from_secs(10),
+            allow_private: true,
+        },
         // The production defaults: the suite must live within them.
         limits: Default::default(),
         metrics: Default::default(),
@@ -310,6 +315,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         prices: Default::default(),
         telegram: None,
         handoff_timeout: Duration::from_secs(900),
+        webhooks: Some(salesbot::workers::webhooks(&test_config())),
     }
 }
 

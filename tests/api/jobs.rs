@@ -1,6 +1,7 @@
 //! One job contract (src/jobs.rs): every job the SQL functions enqueue — `message_record()`,
-//! `message_ingest_batch()`, `turn_commit()` — reads back with the payload type of its kind, and
-//! carries the key, deduplication, attempts and tenant that the Rust builder of that job gives.
+//! `message_ingest_batch()`, `turn_commit()`, and `webhook_emit()` in
+//! tests/api/webhook_deliveries.rs — reads back with the payload type of its kind, and carries
+//! the key, deduplication, attempts and tenant that the Rust builder of that job gives.
 
 use salesbot::jobs::{self, JobPayload};
 use salesbot::queue::NewJob;
@@ -15,8 +16,8 @@ use crate::telegram::{BOT_TOKEN, connect_bot, post_update, setup, telegram_deps,
 
 /// A job as the queue holds it.
 #[derive(Debug, sqlx::FromRow)]
-struct Stored {
-    kind: String,
+pub(crate) struct Stored {
+    pub kind: String,
     key: Option<String>,
     dedup_key: Option<String>,
     tenant_id: Option<Uuid>,
@@ -42,11 +43,12 @@ fn rebuilt(job: &Stored) -> NewJob {
                 .unwrap()
                 .job(bot_user.into())
         }
+        jobs::DeliverWebhook::KIND => jobs::DeliverWebhook::read(&job.payload).unwrap().job(),
         other => panic!("no SQL function enqueues `{other}`"),
     }
 }
 
-async fn stored_jobs(pool: &PgPool) -> Vec<Stored> {
+pub(crate) async fn stored_jobs(pool: &PgPool) -> Vec<Stored> {
     sqlx::query_as(
         "SELECT kind, key, dedup_key, tenant_id, max_attempts, priority, payload
            FROM jobs ORDER BY id",
@@ -56,7 +58,7 @@ async fn stored_jobs(pool: &PgPool) -> Vec<Stored> {
     .unwrap()
 }
 
-fn assert_same_contract(stored: &[Stored]) {
+pub(crate) fn assert_same_contract(stored: &[Stored]) {
     for job in stored {
         let built = rebuilt(job);
         assert_eq!(built.kind, job.kind);

@@ -27,4 +27,5 @@ mod rls;
 mod supervision;
 mod telegram;
 mod tenancy;
+mod webhook_deliveries;
 mod webhooks;

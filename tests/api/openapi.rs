@@ -42,6 +42,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/webhooks/{id}"),
     ("delete", "/api/webhooks/{id}"),
     ("post", "/api/webhooks/{id}/rotate-secret"),
+    ("get", "/api/webhooks/{id}/deliveries"),
+    (
+        "post",
+        "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    ),
+    ("post", "/api/webhooks/{id}/recover"),
 ];
 
 #[sqlx::test]
@@ -70,7 +76,9 @@ async fn openapi_lists_every_route(pool: PgPool) {
 
     // Each documented route is really served (not 404/405) by the running app.
     for (method, path) in ROUTES {
-        let path = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        let path = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{delivery_id}", "00000000-0000-0000-0000-000000000000");
         let req = match *method {
             "get" => app.client.get(app.url(&path)),
             "patch" => app.client.patch(app.url(&path)),

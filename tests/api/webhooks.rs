@@ -24,7 +24,7 @@ for case in json.load(sys.stdin):
         print(type(error).__name__)
 "#;
 
-fn verify_with_reference_library(cases: &Value) -> Vec<String> {
+pub(crate) fn verify_with_reference_library(cases: &Value) -> Vec<String> {
     let mut child = Command::new(venv_tool("python"))
         .args(["-c", VERIFY])
         .stdin(Stdio::piped())
@@ -96,7 +96,7 @@ fn signatures_verify_with_the_standard_webhooks_reference_library() {
 }
 
 impl crate::helpers::TestApp {
-    async fn webhook_request(
+    pub(crate) async fn webhook_request(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -219,7 +219,7 @@ async fn endpoints_are_managed_with_their_secret_shown_only_when_made(pool: sqlx
 async fn private_urls_are_refused_unless_allowed(pool: sqlx::PgPool) {
     use reqwest::Method;
     let mut config = crate::helpers::test_config();
-    config.webhook_allow_private = false;
+    config.webhook_delivery.allow_private = false;
     let app = crate::helpers::spawn_app_with(config, pool).await;
     let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
     for url in [

@@ -3,6 +3,7 @@
 
 pub mod openai;
 pub mod telegram;
+pub mod webhook;
 
 use std::time::Duration;
 

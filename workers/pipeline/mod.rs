@@ -8,6 +8,7 @@ pub mod notify;
 pub mod transcribe;
 pub mod turn;
 pub mod typing;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct Deps {
     pub telegram: Option<Arc<crate::workers::telegram::Telegram>>,
     /// How long a handed-off customer waits for a manager before being told when to expect one.
     pub handoff_timeout: Duration,
+    /// Webhook deliveries; None: this process delivers none (tests of other stages).
+    pub webhooks: Option<webhook::WebhookHandler>,
 }
 
 impl Deps {

@@ -8,17 +8,18 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::db;
-use crate::db::webhooks::{Endpoint, EndpointEdit};
+use crate::db::webhooks::{DeliveryState, DeliveryView, Endpoint, EndpointEdit, RedeliverError};
+use crate::domain::dates::Instant;
 use crate::domain::text::EndpointDescription;
 use crate::domain::webhook::{EndpointUrl, EventType};
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::{Actor, Authorized, WebhooksManage};
-use crate::http::extract::{ApiJson, ApiPath, distinct_non_empty};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, BodyIntIn, IntIn, distinct_non_empty};
 use crate::reachable;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -52,7 +53,11 @@ pub struct EndpointPatch {
     #[schema(min_items = 1)]
     pub events: Option<Vec<EventType>>,
     pub description: Option<EndpointDescription>,
+    /// Enabling an endpoint salesbot disabled for failing clears its failure state.
     pub enabled: Option<bool>,
+    /// At most this many deliveries per second; 0 removes the limit.
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000)]
+    pub rate_limit_per_second: Option<BodyIntIn<0, 1000>>,
 }
 
 /// The new secret; the previous one keeps signing beside it until `previous_secret_expires_at`.
@@ -179,6 +184,9 @@ pub async fn patch_endpoint(
         events: events.as_deref(),
         description: patch.description.as_ref().map(EndpointDescription::as_str),
         enabled: patch.enabled,
+        rate_limit_per_second: patch
+            .rate_limit_per_second
+            .map(|r| (r.0 > 0).then_some(r.0 as i32)),
     };
     let endpoint = db::webhooks::edit(&state.pool, auth.tenant_id, id, &edit)
         .await?
@@ -234,4 +242,122 @@ pub async fn rotate_secret(
         secret: secret.expose(),
         endpoint,
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// Only deliveries in this state.
+    #[param(inline)]
+    pub state: Option<DeliveryState>,
+    /// At most this many, newest first (default 50).
+    #[param(inline)]
+    pub limit: Option<IntIn<1, 200>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deliveries {
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// The endpoint's deliveries, newest first, each with its attempts.
+#[utoipa::path(get, path = "/api/webhooks/{id}/deliveries", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path), DeliveryQuery),
+    responses(
+        (status = 200, body = Deliveries),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<DeliveryQuery>,
+) -> Result<Json<Deliveries>, AppError> {
+    owner_or_key(&auth)?;
+    let limit = query.limit.map_or(50, |l| l.0);
+    db::webhooks::deliveries(&state.pool, auth.tenant_id, id, query.state, limit)
+        .await?
+        .map(|deliveries| Json(Deliveries { deliveries }))
+        .ok_or(AppError::NotFound("webhook endpoint"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requeued {
+    /// How many deliveries were queued again.
+    pub deliveries: usize,
+}
+
+fn redeliver_error(e: RedeliverError) -> AppError {
+    match e {
+        RedeliverError::NotFound => AppError::NotFound("webhook delivery"),
+        RedeliverError::Disabled => AppError::Conflict {
+            code: "endpoint_disabled",
+            message: e.to_string(),
+        },
+        RedeliverError::Db(e) => e.into(),
+    }
+}
+
+/// Sends one delivery again (a new round of the retry schedule, the same `webhook-id`). A delivery
+/// still pending is on its way already (0 re-queued).
+#[utoipa::path(post, path = "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+    tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path), ("delivery_id" = Uuid, Path)),
+    responses(
+        (status = 202, body = Requeued),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The endpoint is disabled", body = ErrorBody)))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath((id, delivery)): ApiPath<(Uuid, Uuid)>,
+) -> Result<(StatusCode, Json<Requeued>), AppError> {
+    owner_or_key(&auth)?;
+    let deliveries = db::webhooks::redeliver(&state.pool, auth.tenant_id, id, Some(delivery), None)
+        .await
+        .map_err(redeliver_error)?;
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %id,
+        delivery_id = %delivery, deliveries, "webhook redelivery requested");
+    Ok((StatusCode::ACCEPTED, Json(Requeued { deliveries })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recover {
+    /// Failed deliveries created at or after this instant are sent again.
+    pub since: Instant,
+}
+
+/// Sends again every failed delivery since `since`, in order (after an outage of the receiver).
+#[utoipa::path(post, path = "/api/webhooks/{id}/recover", tag = "webhooks",
+    security(("bearer" = []), ("api_key" = ["webhooks:manage"])),
+    params(("id" = Uuid, Path)), request_body = Recover,
+    responses(
+        (status = 202, body = Requeued),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The endpoint is disabled", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn recover(
+    State(state): State<AppState>,
+    auth: Authorized<WebhooksManage>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<Recover>,
+) -> Result<(StatusCode, Json<Requeued>), AppError> {
+    owner_or_key(&auth)?;
+    let deliveries = db::webhooks::redeliver(
+        &state.pool,
+        auth.tenant_id,
+        id,
+        None,
+        Some(request.since.utc()),
+    )
+    .await
+    .map_err(redeliver_error)?;
+    tracing::info!(tenant_id = %auth.tenant_id, actor = %auth.actor_id(), endpoint_id = %id,
+        deliveries, "webhook recovery requested");
+    Ok((StatusCode::ACCEPTED, Json(Requeued { deliveries })))
 }
