@@ -418,3 +418,93 @@ async fn a_failing_endpoint_is_disabled_the_tenant_told_and_its_failures_sent_ag
         .await;
     assert_eq!(resp.status(), 403);
 }
+
+#[sqlx::test]
+async fn a_url_that_resolves_to_a_private_address_at_send_time_is_not_sent_to(pool: PgPool) {
+    // The endpoint was saved while its host was allowed (the app allows loopback); the worker,
+    // which does not, checks again when it sends, as it would after a DNS rebinding.
+    let app = spawn_app(pool.clone()).await;
+    let mut strict = crate::helpers::test_config();
+    strict.webhook_delivery.allow_private = false;
+    let deps = salesbot::workers::pipeline::Deps {
+        webhooks: Some(salesbot::workers::webhooks(&strict)),
+        ..crate::helpers::deps(
+            None,
+            std::sync::Arc::new(salesbot::workers::engine::OfflineEngine::new()),
+        )
+    };
+    let workers = crate::helpers::pipeline_workers(&pool, deps);
+    let (receiver, url) = FakeReceiver::start().await;
+    let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    let (endpoint, _) = app.endpoint(&owner, &url, &["message.received"]).await;
+
+    app.send_text(&owner, "client_1", "Дом в Алматы").await;
+    run_workers_until_idle(&workers, &pool).await;
+    assert!(receiver.received().is_empty());
+    let delivery = &app.deliveries(&owner, &endpoint).await[0];
+    assert_eq!(delivery["attempts"], 1);
+    assert!(delivery["attempt_log"][0]["status_code"].is_null());
+    let error = delivery["attempt_log"][0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("127.0.0.1") && error.contains("not a public address"),
+        "{error}"
+    );
+}
+
+#[sqlx::test]
+async fn an_endpoints_rate_limit_defers_deliveries_without_spending_attempts(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let workers = offline_workers(&pool);
+    let (receiver, url) = FakeReceiver::start().await;
+    let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    let (endpoint, _) = app.endpoint(&owner, &url, &["message.received"]).await;
+    let resp = app
+        .webhook_request(
+            Method::PATCH,
+            &format!("/api/webhooks/{endpoint}"),
+            &owner,
+            Some(json!({"rate_limit_per_second": 1})),
+        )
+        .await;
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["rate_limit_per_second"],
+        1
+    );
+
+    // Three conversations' events, due together: one goes now, the others wait their turn.
+    for user in ["client_1", "client_2", "client_3"] {
+        app.send_text(&owner, user, "Дом в Алматы").await;
+    }
+    let report = workers.run_once().await.unwrap();
+    assert!(report.deferred >= 2, "{report:?}");
+    assert_eq!(receiver.received().len(), 1);
+    let deliveries = app.deliveries(&owner, &endpoint).await;
+    let waiting: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d["state"] == "pending")
+        .collect();
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting.iter().all(|d| d["attempts"] == 0));
+}
+
+#[sqlx::test]
+async fn a_company_without_endpoints_stores_no_events(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let workers = offline_workers(&pool);
+    let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    app.send_text(&owner, "client_1", "Меня зовут Ерлан, дом 120 м² в Алматы")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM webhook_events) + (SELECT count(*) FROM jobs WHERE kind = 'webhook')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+    let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leads, 1, "the conversation did run");
+}
