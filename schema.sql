@@ -105,6 +105,26 @@ END
 $$;
 
 --
+-- Name: crm_sync_enqueue(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.crm_sync_enqueue() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM 1 FROM amocrm_settings s
+     WHERE s.tenant_id = NEW.tenant_id AND s.unauthorized_at IS NULL;
+    IF FOUND THEN
+        PERFORM queue_enqueue(
+            'crm_sync', 'crm:' || NEW.id, NEW.tenant_id,
+            jsonb_build_object('tenant_id', NEW.tenant_id, 'lead_id', NEW.id),
+            NULL, 0::smallint, 10, 'crm:' || NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: llm_acquire_many(uuid[], bigint[], text, integer, bigint, bigint, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1055,6 +1075,37 @@ END
 $$;
 
 --
+-- Name: amocrm_links; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.amocrm_links (
+    tenant_id uuid NOT NULL,
+    lead_id uuid NOT NULL,
+    amo_lead_id bigint NOT NULL,
+    amo_contact_id bigint,
+    synced_version integer NOT NULL,
+    synced_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.amocrm_links FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: amocrm_settings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.amocrm_settings (
+    tenant_id uuid NOT NULL,
+    base_domain text NOT NULL,
+    token bytea NOT NULL,
+    unauthorized_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT amocrm_settings_base_domain_check CHECK (((length(base_domain) >= 1) AND (length(base_domain) <= 253)))
+);
+
+ALTER TABLE ONLY public.amocrm_settings FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1526,6 +1577,20 @@ CREATE TABLE public.webhook_events (
 ALTER TABLE ONLY public.webhook_events FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: amocrm_links amocrm_links_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.amocrm_links
+    ADD CONSTRAINT amocrm_links_pkey PRIMARY KEY (tenant_id, lead_id);
+
+--
+-- Name: amocrm_settings amocrm_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.amocrm_settings
+    ADD CONSTRAINT amocrm_settings_pkey PRIMARY KEY (tenant_id);
+
+--
 -- Name: api_keys api_keys_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1858,6 +1923,12 @@ CREATE INDEX webhook_deliveries_by_endpoint ON public.webhook_deliveries USING b
 CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (tenant_id, event_id);
 
 --
+-- Name: leads leads_crm_sync; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_crm_sync AFTER INSERT OR UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION public.crm_sync_enqueue();
+
+--
 -- Name: messages messages_webhook_received; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1874,6 +1945,20 @@ CREATE TRIGGER tenants_renamed AFTER DELETE OR UPDATE OF name ON public.tenants 
 --
 
 CREATE TRIGGER users_changed AFTER DELETE OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.account_changed();
+
+--
+-- Name: amocrm_links amocrm_links_tenant_id_lead_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.amocrm_links
+    ADD CONSTRAINT amocrm_links_tenant_id_lead_id_fkey FOREIGN KEY (tenant_id, lead_id) REFERENCES public.leads(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: amocrm_settings amocrm_settings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.amocrm_settings
+    ADD CONSTRAINT amocrm_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
 -- Name: api_keys api_keys_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2023,6 +2108,18 @@ ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
+-- Name: amocrm_links; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.amocrm_links ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: amocrm_settings; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.amocrm_settings ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: bot_users; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2093,6 +2190,18 @@ ALTER TABLE public.telegram_updates ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.tenant_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: amocrm_links tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.amocrm_links USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: amocrm_settings tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.amocrm_settings USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 --
 -- Name: bot_users tenant_isolation; Type: POLICY; Schema: public; Owner: -

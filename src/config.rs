@@ -496,6 +496,11 @@ pub struct Settings {
     #[arg(long, env = "WEBHOOK_TIMEOUT", default_value = "15s", global = true)]
     pub webhook_timeout: HumanDuration,
 
+    /// Sends every company's amoCRM requests here instead of `https://<base domain>` (a local
+    /// fake; tests).
+    #[arg(long, env = "AMOCRM_API_BASE", global = true)]
+    pub amocrm_api_base: Option<String>,
+
     /// How long dead jobs are kept for inspection and redrive.
     #[arg(long, env = "DEAD_JOB_RETENTION", default_value = "14d", global = true)]
     pub dead_job_retention: HumanDuration,
@@ -587,6 +592,7 @@ pub struct Config {
     pub chat_wait: Duration,
     pub handoff_timeout: Duration,
     pub webhook_delivery: WebhookDelivery,
+    pub amocrm_api_base: Option<String>,
     pub limits: AbuseLimits,
     pub metrics: MetricsSettings,
     pub worker: WorkerSettings,
@@ -903,6 +909,10 @@ impl Settings {
                 timeout: self.webhook_timeout.0,
                 allow_private: self.webhook_allow_private,
             },
+            amocrm_api_base: self
+                .amocrm_api_base
+                .clone()
+                .filter(|b| !b.trim().is_empty()),
             limits: AbuseLimits {
                 login_per_account: self.login_rate_limit.0,
                 login_per_ip: self.login_ip_rate_limit.0,

@@ -3,10 +3,10 @@
 //! `workers/` read their payloads back with the same ones ([`JobPayload::read`]), so a field can
 //! not be renamed on one side only.
 //!
-//! Four SQL functions enqueue some of these jobs in SQL too, for the hot paths' single round
+//! Five SQL functions enqueue some of these jobs in SQL too, for the hot paths' single round
 //! trip: `message_record()` (`transcribe`, `turn`), `message_ingest_batch()` (`turn`),
-//! `turn_commit()` (`deliver_reply`, `notify_manager`) and `webhook_emit()` (`webhook`), in
-//! sql/functions/. They build the same
+//! `turn_commit()` (`deliver_reply`, `notify_manager`), `webhook_emit()` (`webhook`) and the
+//! `leads` trigger `crm_sync_enqueue()` (`crm_sync`), in sql/functions/. They build the same
 //! payloads and options; tests/api/jobs.rs reads every job they enqueue back with these types, so
 //! the two sides cannot drift apart unnoticed.
 
@@ -242,6 +242,31 @@ impl DeliverWebhook {
             .dedup(format!("webhook:{}", self.delivery_id))
             .tenant(self.tenant_id)
             .max_attempts(Self::MAX_ATTEMPTS)
+    }
+}
+
+/// Mirrors a lead (and its contact) into the company's amoCRM. Enqueued by the `leads` trigger
+/// (crm_sync_enqueue()) on every change while amoCRM is connected; keyed and deduplicated by the
+/// lead, so one sync is pending per lead and it sends the lead as it is when it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmSync {
+    pub tenant_id: TenantId,
+    pub lead_id: LeadId,
+}
+
+impl JobPayload for CrmSync {
+    const KIND: &'static str = "crm_sync";
+}
+
+impl CrmSync {
+    pub fn job(self) -> NewJob {
+        let key = format!("crm:{}", self.lead_id);
+        new_job(&self)
+            .key(key.clone())
+            .dedup(key)
+            .tenant(self.tenant_id)
+            .max_attempts(10)
     }
 }
 

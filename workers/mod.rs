@@ -55,6 +55,9 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
     if let Some(webhooks) = &deps.webhooks {
         registry = registry.with(webhooks.clone());
     }
+    if let Some(crm) = &deps.crm {
+        registry = registry.with(crm.clone());
+    }
     registry.with(pipeline::handoff::TimeoutHandler)
 }
 
@@ -124,6 +127,21 @@ pub fn pipeline_deps(
         telegram: Some(std::sync::Arc::new(telegram(config))),
         handoff_timeout: config.handoff_timeout,
         webhooks: Some(webhooks(config)),
+        crm: Some(crm(config)),
+    }
+}
+
+/// amoCRM sync (AMOCRM_API_BASE, when set, takes every account's requests).
+pub fn crm(config: &Config) -> pipeline::crm_sync::CrmSyncHandler {
+    pipeline::crm_sync::CrmSyncHandler {
+        client: Arc::new(integrations::amocrm::AmoClient::new(
+            config.amocrm_api_base.as_deref(),
+            Duration::from_secs(15),
+        )),
+        secrets: crate::crypto::SecretBox::new(
+            &config.secret_key,
+            config.secret_key_previous.as_ref(),
+        ),
     }
 }
 

@@ -4,6 +4,7 @@
 //! row-level security; finders also take the tenant explicitly, so isolation holds twice (in the
 //! query and in the database).
 
+pub mod amocrm;
 pub mod api_keys;
 pub mod embedded;
 pub mod handoff;

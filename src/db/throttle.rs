@@ -30,6 +30,8 @@ pub enum Rule {
     ChatTenant,
     /// Deliveries to one webhook endpoint (its own `rate_limit_per_second`).
     WebhookEndpoint,
+    /// Requests to one company's amoCRM.
+    AmoCrm,
 }
 
 impl Rule {
@@ -40,6 +42,7 @@ impl Rule {
             Self::RegisterAddress => "register-ip",
             Self::ChatTenant => "chat-tenant",
             Self::WebhookEndpoint => "webhook-endpoint",
+            Self::AmoCrm => "amocrm",
         }
     }
 }

@@ -10,6 +10,7 @@
 //! free chat text is the engines' business: the finders live in `workers/engine/text/`, and
 //! nothing here depends on them.
 
+pub mod amocrm;
 pub mod api_key;
 pub mod audio;
 pub mod city;

@@ -182,6 +182,11 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::settings::get_telegram,
             routes::settings::put_telegram
         ))
+        .routes(routes!(
+            routes::settings::get_amocrm,
+            routes::settings::put_amocrm,
+            routes::settings::delete_amocrm
+        ))
         .routes(routes!(routes::telegram::webhook))
         .routes(routes!(routes::handoff::handoff))
         .routes(routes!(routes::handoff::reply))

@@ -269,3 +269,106 @@ async fn receive(
     let status = StatusCode::from_u16(status).unwrap();
     (status, format!("receiver says {}", status.as_u16())).into_response()
 }
+
+/// One request a [`FakeAmo`] got: method, path, JSON body, Authorization header.
+#[derive(Debug, Clone)]
+pub struct AmoCall {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+    pub auth: String,
+}
+
+/// A fake amoCRM API v4 for one account whose long-lived token is [`FakeAmo::TOKEN`]: records
+/// every call; `leads/complex` creates a lead and its contact with fresh ids, PATCHes answer like
+/// amoCRM; a wrong token gets 401; scripted answers (status, `Retry-After`) come first.
+#[derive(Clone, Default)]
+pub struct FakeAmo {
+    calls: Arc<Mutex<Vec<AmoCall>>>,
+    script: Arc<Mutex<VecDeque<AmoAnswer>>>,
+    next_id: Arc<Mutex<i64>>,
+}
+
+/// A scripted answer: status and `Retry-After` seconds.
+type AmoAnswer = (u16, Option<u64>);
+
+impl FakeAmo {
+    pub const TOKEN: &'static str = "amo-long-lived-token";
+
+    /// The fake and its base URL (AMOCRM_API_BASE).
+    pub async fn start() -> (Self, String) {
+        let fake = Self::default();
+        let app = axum::Router::new()
+            .route("/{*path}", axum::routing::any(amo))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, format!("http://{addr}"))
+    }
+
+    pub fn then_answer(&self, status: u16, retry_after: Option<u64>) {
+        self.script.lock().unwrap().push_back((status, retry_after));
+    }
+
+    pub fn calls(&self) -> Vec<AmoCall> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+async fn amo(
+    State(fake): State<FakeAmo>,
+    method: axum::http::Method,
+    Path(path): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let path = format!("/{path}");
+    fake.calls.lock().unwrap().push(AmoCall {
+        method: method.to_string(),
+        path: path.clone(),
+        body: serde_json::from_str(&body).unwrap_or(Value::Null),
+        auth: auth.clone(),
+    });
+    if let Some((status, retry_after)) = fake.script.lock().unwrap().pop_front() {
+        let mut response = (
+            StatusCode::from_u16(status).unwrap(),
+            Json(json!({"title": "scripted", "status": status})),
+        )
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", seconds.to_string().parse().unwrap());
+        }
+        return response;
+    }
+    if auth != format!("Bearer {}", FakeAmo::TOKEN) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"title": "Unauthorized", "status": 401})),
+        )
+            .into_response();
+    }
+    let mut next = fake.next_id.lock().unwrap();
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/api/v4/leads/complex") => {
+            *next += 2;
+            Json(
+                json!([{"id": 1000 + *next, "contact_id": 2000 + *next, "company_id": null,
+                          "request_id": ["0"], "merged": false}]),
+            )
+            .into_response()
+        }
+        ("PATCH", p) if p.starts_with("/api/v4/leads/") || p.starts_with("/api/v4/contacts/") => {
+            let id: i64 = p.rsplit('/').next().unwrap().parse().unwrap();
+            Json(json!({"id": id, "updated_at": 1_796_000_000})).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, Json(json!({"title": "Not found"}))).into_response(),
+    }
+}

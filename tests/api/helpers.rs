@@ -84,6 +84,7 @@ pub fn test_config() -> Config {
             timeout: Duration::from_secs(10),
             allow_private: true,
         },
+        amocrm_api_base: None,
         // The production defaults: the suite must live within them.
         limits: Default::default(),
         metrics: Default::default(),
@@ -316,6 +317,7 @@ pub fn deps(transcriber: Option<Arc<dyn Transcriber>>, engine: Arc<dyn Engine>) 
         telegram: None,
         handoff_timeout: Duration::from_secs(900),
         webhooks: Some(salesbot::workers::webhooks(&test_config())),
+        crm: None,
     }
 }
 

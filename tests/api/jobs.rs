@@ -44,6 +44,7 @@ fn rebuilt(job: &Stored) -> NewJob {
                 .job(bot_user.into())
         }
         jobs::DeliverWebhook::KIND => jobs::DeliverWebhook::read(&job.payload).unwrap().job(),
+        jobs::CrmSync::KIND => jobs::CrmSync::read(&job.payload).unwrap().job(),
         other => panic!("no SQL function enqueues `{other}`"),
     }
 }

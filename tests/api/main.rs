@@ -1,6 +1,7 @@
 //! One integration-test binary (faster to build and link than one per file). Every test gets a fresh
 //! database from `#[sqlx::test]` and talks to the real application over loopback HTTP.
 
+mod amocrm;
 mod api_keys;
 mod auth;
 mod chat;

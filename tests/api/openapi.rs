@@ -43,6 +43,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/webhooks/{id}"),
     ("post", "/api/webhooks/{id}/rotate-secret"),
     ("get", "/api/webhooks/{id}/deliveries"),
+    ("get", "/api/settings/amocrm"),
+    ("put", "/api/settings/amocrm"),
+    ("delete", "/api/settings/amocrm"),
     (
         "post",
         "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",

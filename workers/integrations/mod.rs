@@ -1,6 +1,7 @@
 //! Thin clients of the outside services the pipeline talks to. They translate HTTP into typed
 //! results and classify errors (retryable, rate-limited, fatal); retry decisions belong to the queue.
 
+pub mod amocrm;
 pub mod openai;
 pub mod telegram;
 pub mod webhook;

@@ -2,6 +2,7 @@
 //! (all unanswered messages of one conversation → engine → reply + lead, in one fenced transaction).
 //! Data flows one way: these stages read what ingest recorded and write results and outbox jobs.
 
+pub mod crm_sync;
 pub mod deliver;
 pub mod handoff;
 pub mod notify;
@@ -50,6 +51,8 @@ pub struct Deps {
     pub handoff_timeout: Duration,
     /// Webhook deliveries; None: this process delivers none (tests of other stages).
     pub webhooks: Option<webhook::WebhookHandler>,
+    /// amoCRM sync; None: this process syncs nothing.
+    pub crm: Option<crm_sync::CrmSyncHandler>,
 }
 
 impl Deps {

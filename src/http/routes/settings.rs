@@ -1,5 +1,7 @@
 //! `GET/PUT /api/settings/telegram`: the company's own Telegram bot (the customer channel) and where
 //! its managers get lead notifications. The token is stored encrypted and only ever shown as a hint.
+//! `GET/PUT/DELETE /api/settings/amocrm`: the company's amoCRM, which its leads are mirrored into;
+//! the token is stored encrypted and never shown.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +9,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::db;
+use crate::db::amocrm::AmoSettings;
 use crate::db::telegram::bots::{SaveError, SettingsUpdate, TelegramSettings};
+use crate::domain::amocrm::{AmoDomain, AmoToken};
 use crate::domain::language::Language;
 use crate::domain::telegram::{BotToken, ChatId};
 use crate::domain::working_hours::WorkingHours;
@@ -111,4 +115,76 @@ pub async fn put_telegram(
     }
     tracing::info!(tenant_id = %user.tenant_id, token_changed, "telegram settings saved");
     Ok(Json(saved))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmoSettingsRequest {
+    /// The account's domain, as amoCRM shows it (`stroy.amocrm.ru`).
+    pub base_domain: AmoDomain,
+    /// A long-lived token of the account's private integration.
+    pub access_token: AmoToken,
+}
+
+/// The company's amoCRM connection (404 until it is saved).
+#[utoipa::path(get, path = "/api/settings/amocrm", tag = "settings", security(("bearer" = [])),
+    responses(
+        (status = 200, body = AmoSettings),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_amocrm(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<AmoSettings>, AppError> {
+    db::amocrm::settings(&state.pool, user.tenant_id)
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("amoCRM settings"))
+}
+
+/// Connects amoCRM (or replaces the token, clearing a refusal): every lead not yet there is
+/// queued for sync, and every later change of a lead is mirrored.
+#[utoipa::path(put, path = "/api/settings/amocrm", tag = "settings", security(("bearer" = [])),
+    request_body = AmoSettingsRequest,
+    responses(
+        (status = 200, body = AmoSettings),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn put_amocrm(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<AmoSettingsRequest>,
+) -> Result<Json<AmoSettings>, AppError> {
+    user.require_owner("can connect amoCRM")?;
+    let (saved, queued) = db::amocrm::save(
+        &state.pool,
+        &state.secrets,
+        user.tenant_id,
+        &request.base_domain,
+        request.access_token.expose(),
+    )
+    .await?;
+    if queued > 0 {
+        state.waker.wake();
+    }
+    tracing::info!(tenant_id = %user.tenant_id, domain = %request.base_domain, queued,
+        "amoCRM connected");
+    Ok(Json(saved))
+}
+
+/// Disconnects amoCRM: nothing more is synced (the leads' ids there are kept).
+#[utoipa::path(delete, path = "/api/settings/amocrm", tag = "settings", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Disconnected"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete_amocrm(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::http::StatusCode, AppError> {
+    user.require_owner("can disconnect amoCRM")?;
+    if !db::amocrm::delete(&state.pool, user.tenant_id).await? {
+        return Err(AppError::NotFound("amoCRM settings"));
+    }
+    tracing::info!(tenant_id = %user.tenant_id, "amoCRM disconnected");
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
