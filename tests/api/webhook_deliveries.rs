@@ -40,6 +40,18 @@ impl TestApp {
         )
     }
 
+    async fn edit_lead_name(&self, owner: &str, lead: &str, name: &str) {
+        let resp = self
+            .client
+            .patch(self.url(&format!("/api/leads/{lead}")))
+            .bearer_auth(owner)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
     async fn deliveries(&self, owner: &str, endpoint: &str) -> Vec<Value> {
         let resp = self
             .webhook_request(
@@ -205,10 +217,31 @@ async fn a_conversations_events_reach_the_endpoint_signed_in_order(pool: PgPool)
         assert_eq!(d["attempt_log"][0]["response_body"], "receiver says 200");
         assert!(sent.contains(d["event_id"].as_str().unwrap()));
     }
+
+    // After a rotation both secrets sign, so a receiver still holding the old one verifies.
+    let resp = app
+        .webhook_request(
+            Method::POST,
+            &format!("/api/webhooks/{endpoint}/rotate-secret"),
+            &owner,
+            None,
+        )
+        .await;
+    let rotated: Value = resp.json().await.unwrap();
+    let new_secret = rotated["secret"].as_str().unwrap().to_owned();
+    app.edit_lead_name(&owner, &lead.id.to_string(), "Ерлан Сейткали")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    let last = receiver.received().last().cloned().unwrap();
+    assert_eq!(last.signature.split(' ').count(), 2, "{}", last.signature);
+    assert_eq!(verified(std::slice::from_ref(&last), &secret), ["ok"]);
+    assert_eq!(verified(&[last], &new_secret), ["ok"]);
 }
 
 #[sqlx::test]
 async fn a_receiver_that_is_down_gets_the_retry_schedule_then_one_success(pool: PgPool) {
+    // The process's recorder, installed before the attempts count.
+    salesbot::metrics::handle();
     let app = spawn_app(pool.clone()).await;
     let workers = offline_workers(&pool);
     let (receiver, url) = FakeReceiver::start().await;
@@ -258,6 +291,14 @@ async fn a_receiver_that_is_down_gets_the_retry_schedule_then_one_success(pool: 
         .map(|a| a["status_code"].as_i64().unwrap())
         .collect();
     assert_eq!(statuses, [503, 500, 200]);
+    let metrics = salesbot::metrics::render();
+    for outcome in ["retried", "succeeded"] {
+        let series = format!(
+            "salesbot_webhook_attempts_total{{event=\"reply.created\",outcome=\"{outcome}\"}}"
+        );
+        assert!(metrics.contains(&series), "{series} missing");
+    }
+    assert!(metrics.contains("salesbot_webhook_attempt_duration_seconds_bucket"));
     // Nothing left to send.
     make_retries_due(&pool).await;
     run_workers_until_idle(&workers, &pool).await;
@@ -507,4 +548,49 @@ async fn a_company_without_endpoints_stores_no_events(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(leads, 1, "the conversation did run");
+}
+
+#[sqlx::test]
+async fn a_dead_turn_tells_the_endpoint_which_messages_failed(pool: PgPool) {
+    struct Broken;
+    impl salesbot::workers::engine::Engine for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+        fn turn<'a>(
+            &'a self,
+            _: &'a salesbot::workers::engine::TurnInput,
+        ) -> salesbot::workers::engine::EngineFuture<'a> {
+            Box::pin(async {
+                Err(salesbot::workers::engine::EngineError::Retryable {
+                    message: "upstream 503".into(),
+                })
+            })
+        }
+    }
+    let app = spawn_app(pool.clone()).await;
+    let (receiver, url) = FakeReceiver::start().await;
+    let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    app.endpoint(&owner, &url, &["reply.created", "message.failed"])
+        .await;
+    let message = accepted_id(app.send_text(&owner, "client_d", "Нужен склад").await).await;
+    sqlx::query("UPDATE jobs SET max_attempts = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut broken = crate::helpers::deps(None, std::sync::Arc::new(Broken));
+    broken.fallback = std::sync::Arc::new(Broken);
+    let workers = crate::helpers::pipeline_workers(&pool, broken);
+    run_workers_until_idle(&workers, &pool).await;
+
+    let received = receiver.received();
+    assert_eq!(types(&received), ["reply.created", "message.failed"]);
+    let reply: ReplyCreated = serde_json::from_value(event(&received[0]).data).unwrap();
+    let failed: salesbot::domain::webhook_payload::MessageFailed =
+        serde_json::from_value(event(&received[1]).data).unwrap();
+    assert_eq!(failed.message_ids.len(), 1);
+    assert_eq!(failed.message_ids[0].to_string(), message);
+    assert_eq!(failed.reply_id, reply.message_id);
+    assert_eq!(failed.user_id, "client_d");
+    assert_eq!(failed.channel, "api");
 }
