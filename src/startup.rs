@@ -71,6 +71,11 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "listening on http://{addr}");
         let stopping = shutdown.clone();
+        // The router's state holds the ingest batcher's sender, and the batcher ends when the last
+        // one is dropped: this clone outlives the drop guard below (declared after it, dropped
+        // before it), so the tasks are told to stop first and the batcher's end is never taken
+        // for a failure (it was, now and then, when the server's own copy went first).
+        let _router_until_tasks_stop = self.router.clone();
         let server = http::serve(self.listener, self.router, async move {
             stopping.cancelled().await
         });
