@@ -139,8 +139,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot serve metrics on {addr}"))?;
         let access = config.metrics_on_own_port();
-        let metrics =
-            salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+        let metrics = salesbot::http::routes::health::serve_metrics(
+            listener,
+            access,
+            pool.clone(),
+            shutdown.clone(),
+        );
         supervisor
             .scope(shutdown.clone())
             .spawn("metrics", async move { Ok(metrics.await??) });

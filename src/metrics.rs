@@ -27,6 +27,26 @@ pub const INGEST_BATCHED_MESSAGES: &str = "salesbot_ingest_batched_messages_tota
 pub const WEBHOOK_ATTEMPTS: &str = "salesbot_webhook_attempts_total";
 pub const WEBHOOK_ATTEMPT_DURATION: &str = "salesbot_webhook_attempt_duration_seconds";
 pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "salesbot_webhook_endpoints_disabled_total";
+/// HTTP requests by method, route template and status, and their latency by method and route.
+pub const HTTP_REQUESTS: &str = "salesbot_http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "salesbot_http_request_duration_seconds";
+/// Customer messages recorded (duplicates not counted), by channel and kind.
+pub const MESSAGES_INGESTED: &str = "salesbot_messages_ingested_total";
+/// LLM requests by model and outcome, their latency, tokens and cost by model.
+pub const LLM_REQUESTS: &str = "salesbot_llm_requests_total";
+pub const LLM_REQUEST_DURATION: &str = "salesbot_llm_request_duration_seconds";
+pub const LLM_TOKENS: &str = "salesbot_llm_tokens_total";
+/// In millionths of a US dollar: Prometheus counters here are integers.
+pub const LLM_COST: &str = "salesbot_llm_cost_microusd_total";
+/// Bot API calls by method and outcome.
+pub const TELEGRAM_REQUESTS: &str = "salesbot_telegram_requests_total";
+/// Unix time of the worker's last sign of life (its housekeeping tick).
+pub const WORKER_HEARTBEAT: &str = "salesbot_worker_heartbeat_timestamp_seconds";
+/// The process's database pool: connections by state, and its bound.
+pub const DB_POOL_CONNECTIONS: &str = "salesbot_db_pool_connections";
+pub const DB_POOL_MAX_CONNECTIONS: &str = "salesbot_db_pool_max_connections";
+/// 1, labelled with the running build's version.
+pub const BUILD_INFO: &str = "salesbot_build_info";
 /// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
 pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
@@ -45,6 +65,18 @@ pub fn handle() -> &'static PrometheusHandle {
             )
             .expect("valid buckets")
             .set_buckets_for_metric(
+                Matcher::Full(HTTP_REQUEST_DURATION.to_owned()),
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ],
+            )
+            .expect("valid buckets")
+            .set_buckets_for_metric(
+                Matcher::Full(LLM_REQUEST_DURATION.to_owned()),
+                &[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0],
+            )
+            .expect("valid buckets")
+            .set_buckets_for_metric(
                 Matcher::Full(WEBHOOK_ATTEMPT_DURATION.to_owned()),
                 &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0],
             )
@@ -53,6 +85,8 @@ pub fn handle() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         // Fails only if another recorder is installed (then our metrics go there instead).
         let _ = metrics::set_global_recorder(recorder);
+        describe();
+        metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
 }
@@ -157,4 +191,156 @@ pub fn webhook_attempt(
 
 pub fn webhook_endpoint_disabled() {
     metrics::counter!(WEBHOOK_ENDPOINTS_DISABLED).increment(1);
+}
+
+/// Help text for every series, as `# HELP` lines say it.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(JOBS_ENQUEUED, "Jobs enqueued, by kind");
+    describe_counter!(JOBS_CLAIMED, "Jobs claimed by a worker, by kind");
+    describe_counter!(JOBS_COMPLETED, "Job attempts that completed, by kind");
+    describe_counter!(
+        JOBS_RETRIED,
+        "Job attempts that failed and will run again, by kind"
+    );
+    describe_counter!(
+        JOBS_DEFERRED,
+        "Job attempts deferred without spending an attempt, by kind"
+    );
+    describe_counter!(
+        JOBS_DEAD,
+        "Jobs that went dead (no attempt left, or fatal), by kind"
+    );
+    describe_counter!(
+        JOBS_LEASE_LOST,
+        "Job attempts whose lease another worker took, by kind"
+    );
+    describe_histogram!(
+        JOB_DURATION,
+        Unit::Seconds,
+        "Job attempt duration, by kind and outcome"
+    );
+    describe_gauge!(QUEUE_DEPTH, "Jobs in the queue, by kind and state");
+    describe_gauge!(
+        QUEUE_LAG,
+        Unit::Seconds,
+        "Age of the oldest runnable job, by kind"
+    );
+    describe_gauge!(ACTIVE_LEASES, "Jobs this worker process is running");
+    describe_counter!(INGEST_BATCHES, "Group commits of chat messages");
+    describe_counter!(
+        INGEST_BATCHED_MESSAGES,
+        "Chat messages recorded by group commits"
+    );
+    describe_counter!(
+        HTTP_THROTTLED,
+        "Requests refused by an abuse limit, by rule"
+    );
+    describe_counter!(
+        TASKS_FAILED,
+        "Long-running tasks that ended unasked, by task"
+    );
+    describe_counter!(JOB_PANICS, "Job handlers that panicked, by kind");
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests, by method, route template and status"
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION,
+        Unit::Seconds,
+        "HTTP request latency, by method and route template"
+    );
+    describe_counter!(
+        MESSAGES_INGESTED,
+        "Customer messages recorded, by channel and kind"
+    );
+    describe_counter!(LLM_REQUESTS, "LLM requests, by model and outcome");
+    describe_histogram!(
+        LLM_REQUEST_DURATION,
+        Unit::Seconds,
+        "LLM request latency, by model"
+    );
+    describe_counter!(
+        LLM_TOKENS,
+        "LLM tokens used, by model and type (prompt, completion)"
+    );
+    describe_counter!(LLM_COST, "LLM cost in millionths of a US dollar, by model");
+    describe_counter!(
+        TELEGRAM_REQUESTS,
+        "Telegram Bot API calls, by method and outcome"
+    );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Webhook delivery attempts, by event type and outcome"
+    );
+    describe_histogram!(
+        WEBHOOK_ATTEMPT_DURATION,
+        Unit::Seconds,
+        "Webhook delivery attempt latency"
+    );
+    describe_counter!(
+        WEBHOOK_ENDPOINTS_DISABLED,
+        "Webhook endpoints disabled for failing"
+    );
+    describe_gauge!(
+        WORKER_HEARTBEAT,
+        Unit::Seconds,
+        "Unix time of the worker's last housekeeping tick"
+    );
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Database pool connections, by state (idle, in_use)"
+    );
+    describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Database pool bound");
+    describe_gauge!(BUILD_INFO, "1, labelled with the build's version");
+}
+
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    metrics::counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route.to_owned(),
+        "status" => status.to_string())
+    .increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION, "method" => method.to_owned(), "route" => route.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn message_ingested(channel: &'static str, kind: &'static str) {
+    metrics::counter!(MESSAGES_INGESTED, "channel" => channel, "kind" => kind).increment(1);
+}
+
+/// One LLM request: `outcome` is `ok`, `rate_limited`, `unavailable`, `quota_exhausted` or
+/// `refused`; tokens and cost only for an answered one.
+pub fn llm_request(model: &str, outcome: &'static str, elapsed: Duration) {
+    metrics::counter!(LLM_REQUESTS, "model" => model.to_owned(), "outcome" => outcome).increment(1);
+    metrics::histogram!(LLM_REQUEST_DURATION, "model" => model.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn llm_usage(model: &str, prompt_tokens: u64, completion_tokens: u64, cost_usd: f64) {
+    metrics::counter!(LLM_TOKENS, "model" => model.to_owned(), "type" => "prompt")
+        .increment(prompt_tokens);
+    metrics::counter!(LLM_TOKENS, "model" => model.to_owned(), "type" => "completion")
+        .increment(completion_tokens);
+    metrics::counter!(LLM_COST, "model" => model.to_owned())
+        .increment((cost_usd.max(0.0) * 1e6).round() as u64);
+}
+
+pub fn telegram_request(method: &str, outcome: &'static str) {
+    metrics::counter!(TELEGRAM_REQUESTS, "method" => method.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+pub fn worker_heartbeat() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    metrics::gauge!(WORKER_HEARTBEAT).set(now.as_secs_f64());
+}
+
+/// The pool's connections now (sampled when /metrics is read).
+pub fn db_pool(pool: &sqlx::PgPool) {
+    let size = f64::from(pool.size());
+    let idle = pool.num_idle() as f64;
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
+    metrics::gauge!(DB_POOL_CONNECTIONS, "state" => "in_use").set((size - idle).max(0.0));
+    metrics::gauge!(DB_POOL_MAX_CONNECTIONS).set(f64::from(pool.options().get_max_connections()));
 }

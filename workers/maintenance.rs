@@ -16,9 +16,12 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(60);
 /// low thousands under churn. Once a minute, the end-to-end bench's claims read ~650 blocks each.
 const VACUUM_EVERY: Duration = Duration::from_secs(10);
 
+/// `kinds`: the job kinds the worker handles, whose gauges are reported (0 when the queue holds
+/// none) from the start, so a dashboard or alert never sees a kind vanish.
 pub async fn run(
     db: PgPool,
     dead_retention: Duration,
+    kinds: Vec<String>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut gauges = tokio::time::interval(GAUGE_EVERY);
@@ -26,10 +29,11 @@ pub async fn run(
     let mut vacuum = tokio::time::interval(VACUUM_EVERY);
     // VACUUM and ANALYZE are the tables' owner's: the pool's role may not run them.
     let mut owner: Option<PgConnection> = None;
+    let mut kinds_seen: std::collections::BTreeSet<String> = kinds.into_iter().collect();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            _ = gauges.tick() => sample(&db).await,
+            _ = gauges.tick() => sample(&db, &mut kinds_seen).await,
             _ = cleanup.tick() => housekeep(&db, dead_retention).await,
             _ = vacuum.tick() => {
                 if owner.is_none() {
@@ -51,9 +55,27 @@ pub async fn run(
     }
 }
 
-async fn sample(db: &PgPool) {
+/// The queue's gauges for `kinds` and whatever else the queue holds, once (the housekeeping
+/// loop's sample, for a test or a one-off).
+pub async fn sample_gauges(db: &PgPool, kinds: &[String]) {
+    sample(db, &mut kinds.iter().cloned().collect()).await;
+}
+
+/// The queue's gauges, and the worker's heartbeat. A kind in `seen` the queue does not hold now
+/// is set to 0 (the exporter would otherwise keep its last value, and a lag alert would never
+/// resolve).
+async fn sample(db: &PgPool, seen: &mut std::collections::BTreeSet<String>) {
+    crate::metrics::worker_heartbeat();
     match ops::stats(db).await {
         Ok(stats) => {
+            let now: std::collections::BTreeSet<String> =
+                stats.kinds.iter().map(|k| k.kind.clone()).collect();
+            for gone in seen.difference(&now) {
+                for state in ["runnable", "scheduled", "running", "blocked", "dead"] {
+                    crate::metrics::queue_depth(gone, state, 0);
+                }
+                crate::metrics::queue_lag(gone, 0.0);
+            }
             for k in &stats.kinds {
                 crate::metrics::queue_depth(&k.kind, "runnable", k.runnable);
                 crate::metrics::queue_depth(&k.kind, "scheduled", k.scheduled);
@@ -62,6 +84,7 @@ async fn sample(db: &PgPool) {
                 crate::metrics::queue_depth(&k.kind, "dead", k.dead);
                 crate::metrics::queue_lag(&k.kind, k.oldest_runnable_secs.unwrap_or(0.0));
             }
+            seen.extend(now);
         }
         Err(err) => tracing::warn!(error = %err, "could not sample queue depth"),
     }

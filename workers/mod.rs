@@ -212,12 +212,18 @@ pub async fn start(config: &Config, db: PgPool, supervisor: &Supervisor) -> Work
     crate::queue::wake::listen_works(&db).await;
     let tasks = supervisor.scope(supervisor.process().clone());
     let shutdown = tasks.stop().clone();
-    tasks.spawn(
-        "maintenance",
-        maintenance::run(db.clone(), config.worker.dead_retention, shutdown.clone()),
-    );
     let waker = crate::queue::wake::Waker::spawn(db.clone(), &tasks);
     let deps = pipeline_deps(config, &db, Some(waker.clone()));
+    let registry = registry(deps.clone());
+    tasks.spawn(
+        "maintenance",
+        maintenance::run(
+            db.clone(),
+            config.worker.dead_retention,
+            registry.kinds(),
+            shutdown.clone(),
+        ),
+    );
     if let (Some(telegram), true) = (&deps.telegram, config.telegram_polling) {
         tasks.spawn(
             "telegram-poller",
@@ -229,5 +235,5 @@ pub async fn start(config: &Config, db: PgPool, supervisor: &Supervisor) -> Work
         lease = ?config.worker.lease,
         "worker started"
     );
-    WorkerPool::new(db, registry(deps), pool_config(config))
+    WorkerPool::new(db, registry, pool_config(config))
 }

@@ -140,7 +140,8 @@ impl Registry {
         self
     }
 
-    fn kinds(&self) -> Vec<String> {
+    /// The job kinds this registry handles, sorted.
+    pub fn kinds(&self) -> Vec<String> {
         let mut kinds: Vec<String> = self.handlers.keys().map(|k| k.to_string()).collect();
         kinds.sort();
         kinds

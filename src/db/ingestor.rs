@@ -144,6 +144,9 @@ async fn record(pool: &PgPool, batch: Vec<Waiting>) {
                     answers[item] = Some(ingested);
                 }
                 for (waiting, ingested) in batch.into_iter().zip(answers) {
+                    if ingested.as_ref().is_some_and(|i| !i.duplicate) {
+                        crate::metrics::message_ingested(waiting.incoming.channel.as_str(), "text");
+                    }
                     let answer = ingested.ok_or_else(|| {
                         sqlx::Error::Protocol("message_ingest_batch skipped a message".into())
                     });

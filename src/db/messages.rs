@@ -129,6 +129,9 @@ pub async fn ingest(
     )
     .fetch_one(pool)
     .await?;
+    if !row.duplicate {
+        crate::metrics::message_ingested(incoming.channel.as_str(), kind.as_str());
+    }
     if row.transcribe_job {
         crate::metrics::job_enqueued(jobs::Transcribe::KIND, 1);
     }

@@ -225,6 +225,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .with_state(state)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(security::not_found)
+        .layer(axum::middleware::from_fn(access_log))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(policy, security::layer))
         .layer(cors(&config.cors_origins))
@@ -240,6 +241,35 @@ pub fn router(config: &Config, state: AppState) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// One line per request at info (method, route template, status, latency, request id) and the
+/// HTTP metrics. The route is the template (`/api/leads/{id}`), never the path, so neither the log
+/// nor the metrics grow with ids; a request no route matched counts as `unmatched`.
+async fn access_log(
+    request: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_owned();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    crate::metrics::http_request(method.as_str(), &route, status, elapsed);
+    tracing::info!(method = %method, route = %route, status, latency_ms = elapsed.as_secs_f64() * 1e3,
+        request_id = %request_id, "request");
+    response
 }
 
 fn cors(origins: &CorsOrigins) -> CorsLayer {

@@ -147,7 +147,12 @@ async fn metrics_expose_queue_counters_only_to_prometheus(pool: PgPool) {
     let own_port = |access| async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-        salesbot::http::routes::health::serve_metrics(listener, access, shutdown.clone());
+        salesbot::http::routes::health::serve_metrics(
+            listener,
+            access,
+            pool.clone(),
+            shutdown.clone(),
+        );
         url
     };
     let open = own_port(test_config().metrics_on_own_port()).await;

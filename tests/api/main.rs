@@ -22,6 +22,7 @@ mod migrations;
 mod notify;
 mod openai;
 mod openapi;
+mod prometheus;
 mod queue;
 mod queue_crash;
 mod rls;

@@ -20,7 +20,7 @@ use crate::helpers::fast_config;
 use crate::helpers::{OGG, accepted_id, deps};
 use crate::helpers::{TestApp, service, spawn_app, test_config};
 
-fn openai_settings(base_url: &str) -> OpenAiSettings {
+pub(crate) fn openai_settings(base_url: &str) -> OpenAiSettings {
     OpenAiSettings {
         api_key: Secret::new(API_KEY),
         base_url: base_url.to_owned(),

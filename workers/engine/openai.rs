@@ -170,9 +170,24 @@ impl OpenAiEngine {
             temperature: Some(0.4),
             ..Default::default()
         };
-        let response = match self.client.chat().create(request).await {
-            Ok(response) => response,
-            Err(error) => return Err(self.failed(input, provider_error(error)).await),
+        let started = std::time::Instant::now();
+        let answer = self.client.chat().create(request).await;
+        let response = match answer {
+            Ok(response) => {
+                crate::metrics::llm_request(&self.model, "ok", started.elapsed());
+                response
+            }
+            Err(error) => {
+                let error = provider_error(error);
+                let outcome = match &error {
+                    ProviderError::RateLimited { .. } => "rate_limited",
+                    ProviderError::QuotaExhausted(_) => "quota_exhausted",
+                    ProviderError::Unavailable(_) => "unavailable",
+                    ProviderError::Refused { .. } => "refused",
+                };
+                crate::metrics::llm_request(&self.model, outcome, started.elapsed());
+                return Err(self.failed(input, error).await);
+            }
         };
         let (prompt, completion) = response.usage.as_ref().map_or((0, 0), |u| {
             (u64::from(u.prompt_tokens), u64::from(u.completion_tokens))
@@ -187,6 +202,7 @@ impl OpenAiEngine {
             audio_seconds: 0.0,
             cost_usd: self.prices.cost(&self.model, prompt, completion, 0.0),
         };
+        crate::metrics::llm_usage(&self.model, prompt, completion, call.cost_usd);
         if let Err(e) = self.permits.settle(call).await {
             // The answer is good; only the books are behind (the estimate stays counted).
             tracing::warn!(error = %e, "LLM usage not recorded");

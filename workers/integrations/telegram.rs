@@ -210,21 +210,33 @@ impl TelegramClient {
     ) -> Result<serde_json::Value, TelegramError> {
         // The token is part of the URL: never log the URL.
         let url = format!("{}/bot{}/{method}", self.base_url, token.expose());
-        let response = self
-            .http
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| TelegramError::Retryable(e.without_url().to_string()))?;
-        let status = response.status();
-        let api: Option<ApiResponse> = response.json().await.ok();
-        if status.is_success() && api.as_ref().is_some_and(|a| a.ok) {
-            return Ok(api
-                .and_then(|a| a.result)
-                .unwrap_or(serde_json::Value::Bool(true)));
+        let answer = async {
+            let response = self
+                .http
+                .post(url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| TelegramError::Retryable(e.without_url().to_string()))?;
+            let status = response.status();
+            let api: Option<ApiResponse> = response.json().await.ok();
+            if status.is_success() && api.as_ref().is_some_and(|a| a.ok) {
+                return Ok(api
+                    .and_then(|a| a.result)
+                    .unwrap_or(serde_json::Value::Bool(true)));
+            }
+            Err(classify(status, api))
         }
-        Err(classify(status, api))
+        .await;
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(TelegramError::RateLimited { .. }) => "rate_limited",
+            Err(TelegramError::Forbidden(_)) => "forbidden",
+            Err(TelegramError::Retryable(_)) => "unavailable",
+            Err(TelegramError::Fatal(_)) => "error",
+        };
+        crate::metrics::telegram_request(method, outcome);
+        answer
     }
 }
 

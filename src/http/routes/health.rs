@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::config::{MetricsAccess, Secret};
@@ -105,11 +106,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
         (status = 401, description = "METRICS_TOKEN is set and was not given", body = ErrorBody),
         (status = 404, description = "Not served on this port", body = ErrorBody)))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    metrics_answer(&state.metrics, &headers)
+    metrics_answer(&state.metrics, &headers, &state.pool)
 }
 
 /// /metrics under `access`, on the API port or on METRICS_ADDR alike.
-pub fn metrics_answer(access: &MetricsAccess, headers: &HeaderMap) -> Response {
+pub fn metrics_answer(access: &MetricsAccess, headers: &HeaderMap, pool: &PgPool) -> Response {
     match access {
         MetricsAccess::Hidden => AppError::NotFound("route").into_response(),
         MetricsAccess::Token(token) if !bearer_matches(headers, token) => AppError::Unauthorized {
@@ -117,15 +118,22 @@ pub fn metrics_answer(access: &MetricsAccess, headers: &HeaderMap) -> Response {
             message: "/metrics needs Authorization: Bearer <METRICS_TOKEN>".into(),
         }
         .into_response(),
-        MetricsAccess::Open | MetricsAccess::Token(_) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            crate::metrics::render(),
-        )
-            .into_response(),
+        MetricsAccess::Open | MetricsAccess::Token(_) => {
+            crate::metrics::db_pool(pool);
+            metrics_text()
+        }
     }
+}
+
+fn metrics_text() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 /// Compares in constant time, so the token cannot be guessed a byte at a time.
@@ -143,13 +151,14 @@ fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
 pub fn serve_metrics(
     listener: tokio::net::TcpListener,
     access: MetricsAccess,
+    pool: PgPool,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let app = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(
-            move |headers: HeaderMap| async move { metrics_answer(&access, &headers) },
-        ),
+        axum::routing::get(move |headers: HeaderMap| async move {
+            metrics_answer(&access, &headers, &pool)
+        }),
     );
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving metrics");
