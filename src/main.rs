@@ -50,6 +50,11 @@ struct RunArgs {
     #[arg(long, env = "NO_MIGRATE", default_value = "false", value_parser = clap::builder::BoolishValueParser::new(),
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     no_migrate: bool,
+
+    /// With --no-migrate, how long a worker waits for the release step to apply the migrations
+    /// its build needs before it gives up.
+    #[arg(long, env = "MIGRATION_WAIT", default_value = "15m")]
+    migration_wait: salesbot::config::HumanDuration,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +128,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     if !no_migrate {
         db::migrate_at(&database.url).await?;
         tracing::info!(version = db::expected_migration(), "migrations applied");
+    } else if let Command::Work(args) = &command {
+        // The web service's release step migrates; a worker of a newer build waits for it.
+        db::wait_for_migrations(
+            &database.url,
+            std::time::Duration::from_secs(5).min(args.migration_wait.0),
+            args.migration_wait.0,
+        )
+        .await?;
     }
     let pool = db::connect(&database.url, config.db_max_connections).await?;
     tracing::info!(database = %database.url, "connected");

@@ -266,6 +266,52 @@ async fn migrate_on(mut conn: sqlx::PgConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Waits until the database at `url` carries every migration this build expects (another process,
+/// the release step, applies them), checking every `every`, for at most `patience`. For a process
+/// started with --no-migrate that must not run against an older schema: the worker.
+pub async fn wait_for_migrations(
+    url: &DatabaseUrl,
+    every: std::time::Duration,
+    patience: std::time::Duration,
+) -> anyhow::Result<()> {
+    let expected = expected_migration();
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let applied = async {
+            let mut conn = sqlx::ConnectOptions::connect(&connect_options(url)?).await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(&mut conn)
+                    .await?;
+            let applied: Option<i64> = if exists {
+                sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&mut conn)
+                    .await?
+            } else {
+                None
+            };
+            let _ = sqlx::Connection::close(conn).await;
+            anyhow::Ok(applied)
+        }
+        .await;
+        match applied {
+            Ok(Some(applied)) if applied >= expected => return Ok(()),
+            Ok(applied) => tracing::warn!(
+                ?applied,
+                expected,
+                "waiting for the release step to apply this build's migrations"
+            ),
+            Err(err) => tracing::warn!(error = %err, "waiting for the database"),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "the database does not carry migration {expected} after {patience:?}: run `salesbot migrate`"
+            );
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The newest migration this binary knows.
 pub fn expected_migration() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)

@@ -284,3 +284,186 @@ async fn telegram_commands_register_webhooks_and_rotate_the_key(pool: sqlx::PgPo
     );
     assert_eq!(s.telegram.calls_to("setWebhook").len(), 2);
 }
+
+/// A worker started with --no-migrate on a database without this build's newest migration waits
+/// for it, and gives up with a clear error rather than running against the older schema.
+#[sqlx::test]
+async fn a_worker_does_not_start_on_an_older_schema(pool: sqlx::PgPool) {
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    );
+    let out = run(
+        &["work", "--no-migrate"],
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MIGRATION_WAIT", "1s"),
+        ],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = salesbot::db::expected_migration();
+    assert!(
+        stderr.contains(&format!("does not carry migration {expected}")),
+        "{stderr}"
+    );
+}
+
+/// `LOG_FORMAT=json`: every line a run writes is one JSON object; requests have their access
+/// line (route template, status, latency, request id), the pipeline's lines carry the job and
+/// tenant; and none of the secrets the run used shows anywhere: SECRET_KEY, METRICS_TOKEN, the
+/// OpenAI key, the platform bot's token, a password, an access token.
+#[sqlx::test]
+async fn json_logs_are_one_object_per_line_and_never_show_a_secret(pool: sqlx::PgPool) {
+    use std::process::Stdio;
+
+    use serde_json::{Value, json};
+
+    let (openai, openai_url) = crate::fake_openai::FakeOpenAi::start().await;
+    openai.then(crate::fake_openai::Answer::tool(
+        "register_lead",
+        json!({"name": "Ерлан", "phone": "8 701 234 56 78", "city": "Алматы",
+               "object_type": "house", "area_m2": 120, "summary": "Дом 120 м² в Алматы"}),
+    ));
+    openai.always_reply("Спасибо, Ерлан! Менеджер позвонит вам.");
+    let (telegram, telegram_addr) = crate::fakes::FakeTelegram::start().await;
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let secrets = [
+        ("SECRET_KEY", "s3cr3t-key-0123456789abcdef-0123456789"),
+        ("METRICS_TOKEN", "metrics-t0ken-9f8e7d6c5b4a"),
+        ("OPENAI_API_KEY", crate::fake_openai::API_KEY),
+        (
+            "TELEGRAM_BOT_TOKEN",
+            "987654:PLATFORMsecretTOKENabcdefghijklmnopq",
+        ),
+    ];
+    let log_path =
+        std::env::temp_dir().join(format!("salesbot-log-{}.jsonl", uuid::Uuid::now_v7()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(salesbot_bin())
+        .arg("all")
+        .env_clear()
+        .envs(secrets)
+        .envs([
+            ("DATABASE_URL", url.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port.to_string()),
+            ("LOG_FORMAT", "json"),
+            ("OPENAI_BASE_URL", openai_url.as_str()),
+            ("TELEGRAM_API_BASE", &format!("http://{telegram_addr}")),
+            ("TELEGRAM_CHAT_ID", "-100123"),
+        ])
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    // Killed if the test fails before it stops the service itself.
+    struct Running(std::process::Child);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Running(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = crate::helpers::client_builder().build().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let password = "correct horse battery staple 42";
+    let registered: Value = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": "owner@stroy.kz", "password": password, "company_name": "Stroy"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap().to_owned();
+    let login = client
+        .post(format!("{base}/api/auth/login"))
+        .form(&[("username", "owner@stroy.kz"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let reply = client
+        .post(format!("{base}/api/chat"))
+        .bearer_auth(&token)
+        .json(&json!({"user_id": "client_1", "text": "Меня зовут Ерлан, дом 120 м² в Алматы, +7 701 234 56 78"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "answered within the wait");
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(secrets[1].1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    // The platform's managers' notification reaches Telegram before the run ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while telegram.calls_to("sendMessage").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no notification sent");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = child.0.wait().unwrap();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(exit.success(), "a clean shutdown: {exit}\n{text}");
+
+    let _ = std::fs::remove_file(&log_path);
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let chat = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["route"] == "/api/chat")
+        .expect("an access line for POST /api/chat");
+    assert_eq!(chat["level"], "INFO");
+    assert_eq!(chat["method"], "POST");
+    assert_eq!(chat["status"], 200);
+    assert!(chat["latency_ms"].is_number() && chat["request_id"].is_string());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["job_id"].is_string() && l["span"]["tenant_id"].is_string()),
+        "the pipeline's lines carry the job and the tenant:\n{text}"
+    );
+    for (name, value) in secrets.iter().copied().chain([
+        ("a password", password),
+        ("an access token", token.as_str()),
+    ]) {
+        assert!(!text.contains(value), "the logs show {name}");
+    }
+}
