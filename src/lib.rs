@@ -20,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod http;

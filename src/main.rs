@@ -39,6 +39,9 @@ enum Command {
     Queue(QueueArgs),
     /// Operate the companies' Telegram bots.
     Telegram(TelegramArgs),
+    /// Check this deployment: configuration, database (migrations, schema), OpenAI and Telegram,
+    /// one verdict per line; exits non-zero if a check fails.
+    Doctor,
     /// Extract leads from conversations with the offline engine: JSON Lines on stdin (the format of
     /// shared/eval/dev.jsonl), one `{"id","lead"}` line per conversation on stdout.
     Extract,
@@ -96,6 +99,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Doctor = cli.command {
+        let checks = runtime.block_on(salesbot::doctor::run(&config));
+        for check in &checks {
+            println!("{check}");
+        }
+        let failed = checks
+            .iter()
+            .any(|c| c.verdict == salesbot::doctor::Verdict::Fail);
+        return if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -122,7 +139,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve(args) | Command::Work(args) | Command::All(args) => args.no_migrate,
         Command::Migrate => false,
         Command::Queue(_) | Command::Telegram(_) => true,
-        Command::Extract => unreachable!("handled before start-up"),
+        Command::Extract | Command::Doctor => unreachable!("handled before start-up"),
     };
     // Before the pool: the role the pool's connections take is created by a migration.
     if !no_migrate {
@@ -166,7 +183,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => Ok(()),
         Command::Queue(args) => salesbot::cli::queue(&pool, args).await,
         Command::Telegram(args) => workers::telegram::run_command(&config, &pool, args).await,
-        Command::Extract => unreachable!("handled before start-up"),
+        Command::Extract | Command::Doctor => unreachable!("handled before start-up"),
         Command::Serve(_) => serve(&config, pool, &supervisor, None).await,
         Command::Work(_) => {
             let workers = workers::start(&config, pool, &supervisor).await;

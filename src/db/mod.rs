@@ -6,6 +6,7 @@
 
 pub mod amocrm;
 pub mod api_keys;
+pub mod diagnostics;
 pub mod embedded;
 pub mod handoff;
 pub mod ingestor;

@@ -305,11 +305,25 @@ async fn schema_diagnostics_are_for_platform_admins_only(pool: PgPool) {
             .iter()
             .all(|c| c["present"] == true)
     );
-    // Drift is reported, not hidden.
-    sqlx::query("ALTER TABLE leads DROP COLUMN summary")
-        .execute(&pool)
-        .await
-        .unwrap();
+    for list in [
+        "missing_tables",
+        "missing_columns",
+        "missing_indexes",
+        "missing_functions",
+        "tables_without_row_level_security",
+    ] {
+        assert_eq!(report[list], serde_json::json!([]), "{list}");
+    }
+    assert_eq!(report["migration_applied"], report["migration_expected"]);
+    // Drift is reported, not hidden: what is missing, by name.
+    for change in [
+        "ALTER TABLE leads DROP COLUMN summary",
+        "DROP INDEX webhook_deliveries_event",
+        "ALTER TABLE messages DISABLE ROW LEVEL SECURITY",
+        "DROP TABLE amocrm_links",
+    ] {
+        sqlx::query(change).execute(&pool).await.unwrap();
+    }
     let report: Value = app
         .get("/api/admin/diagnostics/db/schema", Some(&token))
         .await
@@ -317,4 +331,28 @@ async fn schema_diagnostics_are_for_platform_admins_only(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(report["status"], "drift");
+    assert_eq!(
+        report["missing_columns"],
+        serde_json::json!(["leads.summary"])
+    );
+    // The table's own index went with it.
+    assert_eq!(
+        report["missing_indexes"],
+        serde_json::json!(["amocrm_links_pkey", "webhook_deliveries_event"])
+    );
+    assert_eq!(
+        report["missing_tables"],
+        serde_json::json!(["amocrm_links"])
+    );
+    assert_eq!(
+        report["tables_without_row_level_security"],
+        serde_json::json!(["messages"])
+    );
+    let summary = report["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["table"] == "leads" && c["column"] == "summary")
+        .unwrap();
+    assert_eq!(summary["present"], false);
 }

@@ -467,3 +467,79 @@ async fn json_logs_are_one_object_per_line_and_never_show_a_secret(pool: sqlx::P
         assert!(!text.contains(value), "the logs show {name}");
     }
 }
+
+/// `salesbot doctor` gives one verdict per check and fails when one fails: a healthy deployment
+/// (against the fakes) passes; a database missing an index and a refused OpenAI key fail, by name;
+/// no secret is printed.
+#[sqlx::test]
+async fn doctor_checks_the_deployment_and_names_what_is_wrong(pool: sqlx::PgPool) {
+    let (_openai, openai_url) = crate::fake_openai::FakeOpenAi::start().await;
+    let (_telegram, telegram_addr) = crate::fakes::FakeTelegram::start().await;
+    let url = format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    );
+    let telegram_base = format!("http://{telegram_addr}");
+    let token = "987654:PLATFORMsecretTOKENabcdefghijklmnopq";
+    // The fakes answer on this test's runtime: the command runs off it.
+    let doctor = |openai_key: &'static str| {
+        let env: Vec<(String, String)> = [
+            ("DATABASE_URL", url.as_str()),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("PUBLIC_URL", "https://salesbot.example.kz"),
+            ("METRICS_TOKEN", "metrics-t0ken-9f8e7d6c5b4a"),
+            ("OPENAI_API_KEY", openai_key),
+            ("OPENAI_BASE_URL", openai_url.as_str()),
+            ("TELEGRAM_BOT_TOKEN", token),
+            ("TELEGRAM_CHAT_ID", "-100123"),
+            ("TELEGRAM_API_BASE", telegram_base.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            run(&["doctor"], &env)
+        })
+    };
+    let out = doctor(crate::fake_openai::API_KEY).await.unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "ok    database",
+        "ok    openai",
+        "ok    telegram   the platform bot is @salesbot_platform_bot",
+        "ok    secret",
+        "ok    public url",
+        "ok    metrics",
+    ] {
+        assert!(report.contains(line), "{line}:\n{report}");
+    }
+
+    sqlx::query("DROP INDEX webhook_deliveries_event")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = doctor("sk-wrong-key").await.unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{report}");
+    assert!(report.contains("FAIL  database"), "{report}");
+    assert!(
+        report.contains("indexes: webhook_deliveries_event"),
+        "{report}"
+    );
+    assert!(report.contains("FAIL  openai"), "{report}");
+    for secret in [
+        token,
+        "sk-wrong-key",
+        "metrics-t0ken-9f8e7d6c5b4a",
+        "0123456789abcdef0123456789abcdef",
+    ] {
+        assert!(!report.contains(secret), "the report shows a secret");
+    }
+}

@@ -82,6 +82,7 @@ impl FakeOpenAi {
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(chat))
             .route("/v1/audio/transcriptions", axum::routing::post(transcribe))
+            .route("/v1/models", axum::routing::get(models))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -168,6 +169,15 @@ fn completion(message: Value, finish_reason: &str) -> Value {
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
         "usage": {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
     })
+}
+
+/// `GET /v1/models`, as OpenAI lists them (what `salesbot doctor` asks to try the key).
+async fn models(headers: HeaderMap) -> Response {
+    if !authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Incorrect API key provided");
+    }
+    axum::Json(json!({"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}))
+        .into_response()
 }
 
 async fn chat(State(fake): State<FakeOpenAi>, headers: HeaderMap, body: String) -> Response {

@@ -170,6 +170,8 @@ async fn handle(
             }
         }
         "getUpdates" => json!([]),
+        "getMe" => json!({"id": 987654, "is_bot": true, "first_name": "Salesbot",
+                          "username": "salesbot_platform_bot"}),
         _ => json!(true),
     };
     (StatusCode::OK, Json(json!({"ok": true, "result": result})))

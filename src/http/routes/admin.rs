@@ -1,5 +1,6 @@
 //! Platform-admin diagnostics. `GET /api/admin/diagnostics/db/schema` is the prototype's schema-drift
-//! check: it reports whether the columns the application depends on exist.
+//! check (whether the columns the application depends on exist), grown into the whole comparison
+//! of src/db/diagnostics.rs, which `salesbot doctor` prints too.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db;
+use crate::db::diagnostics::SchemaDrift;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
@@ -44,14 +46,16 @@ pub struct ColumnStatus {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SchemaReport {
-    /// `ok`, or `drift` when a critical column is missing or migrations are pending.
-    pub status: &'static str,
-    pub migration_applied: Option<i64>,
-    pub migration_expected: i64,
+    /// Migrations, and what differs from this build's schema (the catalog against
+    /// sql/expected_schema.json). `status` is `drift` also when a critical column is missing.
+    #[serde(flatten)]
+    pub drift: SchemaDrift,
+    /// The prototype's report: the columns the application cannot work without.
     pub columns: Vec<ColumnStatus>,
 }
 
-/// Status of the critical columns and migrations (platform admins only).
+/// Migrations applied against expected, missing tables, columns, indexes and functions, tables
+/// without row-level security, and the critical columns (platform admins only).
 #[utoipa::path(get, path = "/api/admin/diagnostics/db/schema", tag = "admin",
     security(("bearer" = [])),
     responses(
@@ -66,27 +70,31 @@ pub async fn db_schema(
     if !user.is_platform_admin {
         return Err(AppError::Forbidden("platform administrators only".into()));
     }
-    let present: Vec<(String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns
-         WHERE table_schema = current_schema()",
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let mut drift = db::diagnostics::schema_drift(&state.pool).await?;
     let columns: Vec<ColumnStatus> = CRITICAL_COLUMNS
         .iter()
         .map(|&(table, column)| ColumnStatus {
             table,
             column,
-            present: present.iter().any(|(t, c)| t == table && c == column),
+            present: !drift.missing_tables.iter().any(|t| t == table)
+                && !drift.missing_columns.contains(&format!("{table}.{column}")),
         })
         .collect();
-    let applied = db::applied_migration(&state.pool).await?;
-    let expected = db::expected_migration();
-    let ok = columns.iter().all(|c| c.present) && applied.is_some_and(|a| a >= expected);
-    Ok(Json(SchemaReport {
-        status: if ok { "ok" } else { "drift" },
-        migration_applied: applied,
-        migration_expected: expected,
-        columns,
-    }))
+    if columns.iter().any(|c| !c.present) {
+        drift.status = "drift";
+    }
+    Ok(Json(SchemaReport { drift, columns }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_critical_column_is_in_this_builds_schema() {
+        for &(table, column) in super::CRITICAL_COLUMNS {
+            assert!(
+                crate::db::diagnostics::expects_column(table, column),
+                "{table}.{column}"
+            );
+        }
+    }
 }
