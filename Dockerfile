@@ -29,5 +29,6 @@ COPY --from=builder /app/target/release/salesbot /usr/local/bin/salesbot
 USER 10001:10001
 ENV HOST=0.0.0.0 PORT=8000 LOG_FORMAT=json
 EXPOSE 8000
-ENTRYPOINT ["/usr/local/bin/salesbot"]
-CMD ["serve", "--no-migrate"]
+# A command, not an entrypoint: Render's dockerCommand and preDeployCommand (render.yaml) replace it
+# whole (`salesbot work --no-migrate`, `salesbot migrate`).
+CMD ["salesbot", "serve", "--no-migrate"]

@@ -89,7 +89,13 @@ fn the_dockerfile_builds_offline_in_layers_and_runs_unprivileged() {
         .find_map(|i| i.strip_prefix("USER "))
         .expect("a USER in the runtime stage");
     assert!(!["root", "0", "0:0"].contains(&user), "non-root: {user}");
-    assert!(runtime_text.contains("ENTRYPOINT [\"/usr/local/bin/salesbot\"]"));
+    // Render's dockerCommand replaces the command; an ENTRYPOINT would make it `salesbot salesbot …`.
+    assert!(!runtime_text.contains("ENTRYPOINT"), "no ENTRYPOINT");
+    assert!(
+        runtime_text
+            .contains("COPY --from=builder /app/target/release/salesbot /usr/local/bin/salesbot")
+    );
+    assert!(runtime_text.contains("CMD [\"salesbot\", \"serve\""));
 
     let ignored = read(".dockerignore");
     for path in ["target/", ".git/", ".env"] {
