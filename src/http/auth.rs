@@ -265,6 +265,11 @@ impl AuthUser {
         Ok(())
     }
 
+    /// The account a sign-in token names (the dashboard's session cookie holds one).
+    pub(crate) async fn from_token(token: &str, state: &AppState) -> Result<Self, AppError> {
+        Self::signed_in(token, state).await
+    }
+
     /// The account a sign-in token names, as it is now.
     async fn signed_in(token: &str, state: &AppState) -> Result<Self, AppError> {
         let claims = state.auth.verify(token).map_err(|err| {

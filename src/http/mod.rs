@@ -12,6 +12,7 @@ pub mod limits;
 pub mod replies;
 pub mod routes;
 pub mod security;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,7 +21,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
-use axum::routing::get;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -221,7 +221,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let policy = security::Policy {
         https: config.public_url.starts_with("https://"),
     };
-    api.route("/", get(routes::pages::index))
+    api.merge(web::router())
         .with_state(state)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(security::not_found)

@@ -45,7 +45,8 @@ pub async fn layer(State(policy): State<Policy>, request: Request, next: Next) -
     } else {
         next.run(request).await
     };
-    if !response.status().is_success() && !is_json(&response) {
+    // The dashboard's own error pages (HTML) stay; bare answers get our JSON error.
+    if !response.status().is_success() && !is_json(&response) && !is_html(&response) {
         response = replacement(response);
     }
     let headers = response.headers_mut();
@@ -78,6 +79,14 @@ pub async fn layer(State(policy): State<Policy>, request: Request, next: Next) -
         );
     }
     response
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn is_json(response: &Response) -> bool {

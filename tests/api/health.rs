@@ -94,9 +94,13 @@ async fn cors_allows_configured_origins_only(pool: PgPool) {
 async fn unknown_routes_and_index_page(pool: PgPool) {
     let app = spawn_app(pool).await;
     assert_eq!(app.get("/api/nope", None).await.status(), 404);
+    // The dashboard: a visitor without a session is sent to sign in.
     let index = app.get("/", None).await;
-    assert_eq!(index.status(), 200);
-    assert!(index.text().await.unwrap().contains("salesbot"));
+    assert_eq!(index.status(), 303);
+    assert_eq!(index.headers()["location"], "/login");
+    let login = app.get("/login", None).await;
+    assert_eq!(login.status(), 200);
+    assert!(login.text().await.unwrap().contains("Salesbot"));
 }
 
 #[sqlx::test]

@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod cli;
 mod contract;
+mod dashboard;
 mod deploy;
 mod embedded_pg;
 mod extract;

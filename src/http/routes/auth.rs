@@ -59,23 +59,7 @@ pub async fn register(
     client: ClientAddress,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    limits::check_register(&state, client).await?;
-    let RegisterRequest {
-        email,
-        password,
-        company_name,
-    } = req;
-    let hash = state.auth.hash_password(&password).await?;
-    let user = db::tenants::register(&state.pool, &company_name, &email, &hash)
-        .await
-        .map_err(|err| match err {
-            db::tenants::RegisterError::EmailTaken => AppError::Conflict {
-                code: "email_taken",
-                message: "an account with this email already exists".into(),
-            },
-            db::tenants::RegisterError::Db(e) => e.into(),
-        })?;
-    tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "company registered");
+    let user = sign_up(&state, client, req).await?;
     let access_token = state.auth.issue(&user)?;
     Ok((
         StatusCode::CREATED,
@@ -132,13 +116,55 @@ pub async fn login(
     client: ClientAddress,
     LoginCredentials(req): LoginCredentials,
 ) -> Result<Json<TokenResponse>, AppError> {
+    let user = sign_in(&state, client, &req.username, &req.password).await?;
+    Ok(Json(TokenResponse {
+        access_token: state.auth.issue(&user)?,
+        token_type: "bearer",
+        expires_in: state.auth.ttl().as_secs(),
+    }))
+}
+
+/// Creates a company and its owner (the API's registration and the dashboard's).
+pub(crate) async fn sign_up(
+    state: &AppState,
+    client: ClientAddress,
+    req: RegisterRequest,
+) -> Result<db::users::User, AppError> {
+    limits::check_register(state, client).await?;
+    let RegisterRequest {
+        email,
+        password,
+        company_name,
+    } = req;
+    let hash = state.auth.hash_password(&password).await?;
+    let user = db::tenants::register(&state.pool, &company_name, &email, &hash)
+        .await
+        .map_err(|err| match err {
+            db::tenants::RegisterError::EmailTaken => AppError::Conflict {
+                code: "email_taken",
+                message: "an account with this email already exists".into(),
+            },
+            db::tenants::RegisterError::Db(e) => e.into(),
+        })?;
+    tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "company registered");
+    Ok(user)
+}
+
+/// The account behind an email and password (the API's login and the dashboard's): throttled
+/// before bcrypt, one answer for every refusal.
+pub(crate) async fn sign_in(
+    state: &AppState,
+    client: ClientAddress,
+    email: &str,
+    password: &str,
+) -> Result<db::users::User, AppError> {
     let refused = || AppError::Unauthorized {
         code: "invalid_credentials",
         message: "incorrect email or password".into(),
     };
-    let email = Email::parse(&req.username).ok();
+    let email = Email::parse(email).ok();
     // Before bcrypt: a refused attempt costs one statement, not a core for a quarter second.
-    limits::check_login(&state, client, email.as_ref().map(Email::as_str)).await?;
+    limits::check_login(state, client, email.as_ref().map(Email::as_str)).await?;
     let credentials = match &email {
         Some(email) => db::users::credentials_by_email(&state.pool, email).await?,
         None => None,
@@ -146,7 +172,7 @@ pub async fn login(
     let verified = state
         .auth
         .verify_password(
-            &req.password,
+            password,
             credentials.as_ref().map(|c| c.password_hash.as_str()),
         )
         .await?;
@@ -155,9 +181,5 @@ pub async fn login(
         _ => return Err(refused()),
     };
     tracing::info!(tenant_id = %user.tenant_id, user_id = %user.id, "logged in");
-    Ok(Json(TokenResponse {
-        access_token: state.auth.issue(&user)?,
-        token_type: "bearer",
-        expires_in: state.auth.ttl().as_secs(),
-    }))
+    Ok(user)
 }

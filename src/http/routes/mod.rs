@@ -8,7 +8,6 @@ pub mod handoff;
 pub mod health;
 pub mod leads;
 pub mod me;
-pub mod pages;
 pub mod settings;
 pub mod telegram;
 pub mod usage;

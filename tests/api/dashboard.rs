@@ -1,0 +1,374 @@
+//! The managers' dashboard in a real browser: headless Chromium from Debian, driven over
+//! chromedriver's W3C WebDriver protocol (plain HTTP: a few calls, no client crate). Screenshots of
+//! the main pages are saved under target/screenshots/. The tests say SKIPPED, and pass, only
+//! where the `chromium` and `chromium-driver` packages are missing (scripts/test installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, offline_workers, run_workers_until_idle, spawn_app};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    http: reqwest::Client,
+    session: String,
+    driver: Child,
+    _profile: PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self._profile);
+    }
+}
+
+impl Browser {
+    async fn start() -> Option<Self> {
+        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            if !Path::new(tool).exists() {
+                eprintln!("SKIPPED: {tool} is not installed (Debian chromium, chromium-driver)");
+                return None;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile =
+            std::env::temp_dir().join(format!("salesbot-chromium-{}", uuid::Uuid::now_v7()));
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({"capabilities": {"alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": "/usr/bin/chromium",
+                    "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                             "--disable-background-networking", "--disable-component-update",
+                             "--no-first-run", "--disable-dev-shm-usage",
+                             "--window-size=1280,900",
+                             format!("--user-data-dir={}", profile.display())]
+                }
+            }}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        Some(Self {
+            http,
+            session: format!("{base}/session/{session}"),
+            driver,
+            _profile: profile,
+        })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.session));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await.unwrap().json().await.unwrap();
+        assert!(
+            answer["value"]["error"].is_null(),
+            "WebDriver {path}: {answer}"
+        );
+        answer["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn path(&self) -> String {
+        let url = self.call(reqwest::Method::GET, "/url", None).await;
+        reqwest::Url::parse(url.as_str().unwrap())
+            .unwrap()
+            .path()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        found[ELEMENT].as_str().unwrap().to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    async fn forget_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+}
+
+/// Signs up through the page's form.
+async fn register(browser: &Browser, app: &TestApp, company: &str, email: &str) {
+    browser.goto(&app.url("/register")).await;
+    browser.type_into("#company_name", company).await;
+    browser.type_into("#email", email).await;
+    browser
+        .type_into("#password", "correct horse battery")
+        .await;
+    browser.click("#submit").await;
+}
+
+/// A session as a form sign-in gives it, for requests outside the browser: the Cookie header.
+async fn form_session(app: &TestApp, email: &str) -> String {
+    let client = crate::helpers::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(app.url("/login")).send().await.unwrap();
+    let csrf = set_cookie(&page, "salesbot_csrf");
+    let signed_in = client
+        .post(app.url("/login"))
+        .header("cookie", format!("salesbot_csrf={csrf}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = set_cookie(&signed_in, "salesbot_session");
+    format!("salesbot_csrf={csrf}; salesbot_session={session}")
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+#[sqlx::test]
+async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app(pool.clone()).await;
+    let workers = offline_workers(&pool);
+
+    // Sign-up lands on the empty state, which teaches the first message.
+    register(&browser, &app, "СтройДом", "owner@stroy.kz").await;
+    assert_eq!(browser.path().await, "/");
+    let empty = browser.text("#empty-state").await;
+    assert!(empty.contains("Заявок пока нет"), "{empty}");
+    assert!(empty.contains("/api/chat"), "{empty}");
+    browser.screenshot("empty-state").await;
+
+    // Sign out, sign in again.
+    browser.click("form.inline button").await;
+    assert_eq!(browser.path().await, "/login");
+    browser.screenshot("login").await;
+    browser.type_into("#email", "owner@stroy.kz").await;
+    browser.type_into("#password", "wrong password").await;
+    browser.click("#submit").await;
+    assert!(browser.text(".error").await.contains("Неверный"));
+    browser
+        .type_into("#password", "correct horse battery")
+        .await;
+    browser.click("#submit").await;
+    assert_eq!(browser.path().await, "/");
+
+    // A customer writes through the API: the lead is in the table, its conversation on its page.
+    let login: Value = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .form(&[
+            ("username", "owner@stroy.kz"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap();
+    app.send_text(token, "client_1", "Меня зовут Ерлан, дом 120 м² в Алматы")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    browser.goto(&app.url("/")).await;
+    let table = browser.text("#leads").await;
+    assert!(
+        table.contains("Ерлан") && table.contains("almaty"),
+        "{table}"
+    );
+    browser.screenshot("leads").await;
+    browser.click("#leads a").await;
+    assert!(browser.path().await.starts_with("/leads/"));
+    let lead_url = app.url(&browser.path().await);
+    let conversation = browser.text("#conversation").await;
+    assert!(
+        conversation.contains("дом 120 м² в Алматы"),
+        "{conversation}"
+    );
+    assert!(
+        conversation.contains("Бот"),
+        "the bot's reply: {conversation}"
+    );
+    browser.screenshot("lead").await;
+
+    // English on request, remembered.
+    browser.goto(&app.url("/?lang=en")).await;
+    assert!(browser.text("h1").await.contains("Leads"));
+    browser.goto(&app.url("/")).await;
+    assert!(browser.text("h1").await.contains("Leads"));
+
+    // Another company's manager cannot open the lead: a 404 page.
+    browser.forget_cookies().await;
+    register(&browser, &app, "Бетон", "owner@beton.kz").await;
+    browser.goto(&lead_url).await;
+    assert!(browser.text("main").await.contains("Такой страницы нет"));
+    let stranger = form_session(&app, "owner@beton.kz").await;
+    let resp = app
+        .client
+        .get(&lead_url)
+        .header("cookie", &stranger)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let owner = form_session(&app, "owner@stroy.kz").await;
+    let resp = app
+        .client
+        .get(&lead_url)
+        .header("cookie", &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[sqlx::test]
+async fn a_form_post_without_its_csrf_token_is_refused(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.register_ok("owner@stroy.kz", "Stroy").await;
+    let session = form_session(&app, "owner@stroy.kz").await;
+    let no_redirects = crate::helpers::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Signed in, but the form lacks the token (as a forged cross-site form would).
+    let resp = no_redirects
+        .post(app.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // A token without its cookie is refused too, and so is a sign-in form without either.
+    let csrf = session
+        .split("; ")
+        .find_map(|c| c.strip_prefix("salesbot_csrf="))
+        .unwrap();
+    let resp = no_redirects
+        .post(app.url("/logout"))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = no_redirects
+        .post(app.url("/login"))
+        .form(&[
+            ("email", "owner@stroy.kz"),
+            ("password", "correct horse battery"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // With both, it works: the session cookie is cleared.
+    let resp = no_redirects
+        .post(app.url("/logout"))
+        .header("cookie", &session)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(set_cookie(&resp, "salesbot_session").is_empty());
+}
