@@ -184,6 +184,25 @@ pub async fn forward_if_human(
     Ok(human)
 }
 
+/// Who has the conversation now, and its channel (the dashboard's lead page).
+pub async fn conversation_mode(
+    pool: &PgPool,
+    tenant: TenantId,
+    bot_user: BotUserId,
+) -> Result<Option<(ConversationMode, Channel)>, sqlx::Error> {
+    let mut tx = tenant_tx(pool, tenant).await?;
+    let row = sqlx::query!(
+        r#"SELECT mode AS "mode: ConversationMode", channel AS "channel: Channel"
+             FROM bot_users WHERE tenant_id = $1 AND id = $2"#,
+        tenant.0,
+        bot_user.0
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(row.map(|r| (r.mode, r.channel)))
+}
+
 /// A manager's answer: stored in the conversation, answering every unanswered customer message, and
 /// delivered to a Telegram customer.
 pub async fn reply(

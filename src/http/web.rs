@@ -1,7 +1,8 @@
-//! The managers' dashboard ([G], first part): server-rendered pages (maud, no JS build) on the same
+//! The managers' dashboard ([G], in parts): server-rendered pages (maud, no JS build) on the same
 //! accounts as the API. Built: sign-up, sign-in, sign-out, the leads table (or, on a first visit,
 //! how to send a first message), a lead with its conversation (voice notes with their
-//! transcripts). Russian by default, English by `?lang=en` (remembered in a cookie).
+//! transcripts), its status changes, and the handoff: take over, reply, hand back. Russian by
+//! default, English by `?lang=en` (remembered in a cookie).
 //!
 //! The session is the API's sign-in token in an HttpOnly cookie (SameSite=Lax; Secure behind
 //! HTTPS). Every form POST carries a CSRF token that must equal the `salesbot_csrf` cookie (double
@@ -19,6 +20,9 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::leads::{LeadFilter, LeadSort};
+use crate::domain::conversation::ConversationMode;
+use crate::domain::lead_status::LeadStatus;
+use crate::domain::text::LossReason;
 use crate::domain::{Email, Password, TenantName};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -37,6 +41,8 @@ pub fn router() -> Router<AppState> {
         .route("/register", get(register_page).post(register))
         .route("/logout", post(logout))
         .route("/leads/{id}", get(lead_page))
+        .route("/leads/{id}/status", post(change_status))
+        .route("/leads/{id}/handoff", post(handoff_action))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -89,6 +95,31 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "manager" => ("Менеджер", "Manager"),
         "not_found" => ("Такой страницы нет.", "No such page."),
         "back" => ("← Все заявки", "← All leads"),
+        "change_status" => ("Сменить статус", "Change status"),
+        "loss_reason" => ("Причина отказа (для «lost»)", "Loss reason (for lost)"),
+        "save" => ("Сохранить", "Save"),
+        "mode_bot" => ("Диалог ведёт бот.", "The bot has this conversation."),
+        "mode_human" => (
+            "Диалог ведёт менеджер — бот молчит.",
+            "A manager has this conversation — the bot is silent.",
+        ),
+        "take_over" => ("Взять диалог", "Take over"),
+        "release" => ("Вернуть боту", "Hand back to the bot"),
+        "reply" => ("Ответить клиенту", "Reply to the customer"),
+        "send" => ("Отправить", "Send"),
+        "err_status" => (
+            "Этот переход статуса невозможен.",
+            "That status change is not possible.",
+        ),
+        "err_loss_reason" => (
+            "Для статуса «lost» нужна причина отказа.",
+            "A lost lead needs a loss reason.",
+        ),
+        "err_reply" => ("Напишите текст ответа.", "Write the reply's text."),
+        "err_take_over" => (
+            "Сначала возьмите диалог у бота.",
+            "Take the conversation over first.",
+        ),
         "forbidden" => (
             "Форма устарела. Обновите страницу и отправьте снова.",
             "The form has expired. Reload the page and send it again.",
@@ -245,6 +276,10 @@ pre{background:#0d1117;color:#e6edf3;padding:1rem;border-radius:6px;overflow:aut
 .msg{background:#fff;border:1px solid #eaeef2;border-radius:8px;padding:.5rem .75rem;margin:.5rem 0;max-width:80%}
 .msg.user{margin-right:auto}.msg.assistant,.msg.manager{margin-left:auto;background:#eef6ff}
 .meta{color:#57606a;font-size:.85em}
+#status-form,#reply-form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:1rem 0}
+#status-form input,#reply-form input{flex:1;min-width:12rem;width:auto}
+#status-form button,#reply-form button{margin:0}
+select{font:inherit;padding:.4rem}
 @media (max-width:640px){.hide-narrow{display:none}.msg{max-width:100%}}
 ";
 
@@ -535,13 +570,25 @@ async fn home(
     ))
 }
 
+#[derive(Debug, Deserialize, Default)]
+struct LeadQuery {
+    lang: Option<String>,
+    /// A message key (`t`) of what the last form could not do.
+    error: Option<String>,
+}
+
 async fn lead_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<LeadQuery>,
 ) -> Result<Response, AppError> {
-    let (lang, lang_cookie) = language(&headers, &query);
+    let (lang, lang_cookie) = language(
+        &headers,
+        &LangQuery {
+            lang: query.lang.clone(),
+        },
+    );
     let Some(user) = web_user(&state, &headers).await else {
         return Ok(see_other("/login", lang_cookie));
     };
@@ -558,14 +605,23 @@ async fn lead_page(
             lang_cookie.into_iter().chain(csrf_cookie),
         ));
     };
-    let messages = db::messages::after_seq(
-        &state.pool,
-        user.tenant_id,
-        crate::domain::BotUserId(lead.bot_user_id),
-        0,
-        500,
-    )
-    .await?;
+    let bot_user = crate::domain::BotUserId(lead.bot_user_id);
+    let messages = db::messages::after_seq(&state.pool, user.tenant_id, bot_user, 0, 500).await?;
+    let mode = db::handoff::conversation_mode(&state.pool, user.tenant_id, bot_user)
+        .await?
+        .map(|(mode, _)| mode);
+    let human = mode == Some(ConversationMode::Human);
+    let error = query
+        .error
+        .as_deref()
+        .filter(|e| e.starts_with("err_"))
+        .map(|e| t(lang, e))
+        .filter(|e| !e.is_empty());
+    let next: Vec<LeadStatus> = LeadStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| *s != lead.status && lead.status.can_move_to(*s))
+        .collect();
     let body = html! {
         p { a href="/" { (t(lang, "back")) } }
         h1 { (lead.name.as_deref().unwrap_or(&lead.user_id)) }
@@ -577,7 +633,31 @@ async fn lead_page(
             tr { th { (t(lang, "summary")) } td { (lead.summary.as_deref().unwrap_or("—")) } }
             tr { th { (t(lang, "status")) } td.status { (lead.status.as_str()) } }
         }
+        @if let Some(error) = error { p.error role="alert" { (error) } }
+        @if !next.is_empty() {
+            form #status-form method="post" action={ "/leads/" (lead.id) "/status" } {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="status" { (t(lang, "change_status")) " " }
+                select #status name="status" {
+                    @for s in &next { option value=(s.as_str()) { (s.as_str()) } }
+                }
+                label for="loss_reason" { (t(lang, "loss_reason")) }
+                input #loss_reason type="text" name="loss_reason" maxlength="500";
+                button #save-status type="submit" { (t(lang, "save")) }
+            }
+        }
         h2 { (t(lang, "conversation")) }
+        p #mode { (t(lang, if human { "mode_human" } else { "mode_bot" })) }
+        form.inline method="post" action={ "/leads/" (lead.id) "/handoff" } {
+            input type="hidden" name="csrf" value=(csrf);
+            @if human {
+                input type="hidden" name="action" value="release";
+                button #release type="submit" { (t(lang, "release")) }
+            } @else {
+                input type="hidden" name="action" value="take_over";
+                button #take-over type="submit" { (t(lang, "take_over")) }
+            }
+        }
         section #conversation {
             @for m in &messages {
                 div class={ "msg " (m.role.as_str()) } {
@@ -593,10 +673,171 @@ async fn lead_page(
                 }
             }
         }
+        @if human {
+            form #reply-form method="post" action={ "/leads/" (lead.id) "/handoff" } {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="action" value="reply";
+                label for="text" { (t(lang, "reply")) }
+                input #text type="text" name="text" required maxlength="16384";
+                button #send type="submit" { (t(lang, "send")) }
+            }
+        }
     };
     Ok(respond(
         StatusCode::OK,
         page(lang, t(lang, "title"), Some(&user), &csrf, body),
         lang_cookie.into_iter().chain(csrf_cookie),
     ))
+}
+
+// ------------------------------------------------------------------------------------------------
+// A lead's forms: status, take over, reply, hand back
+
+/// The signed-in manager and the lead of a form POST, its CSRF token checked.
+async fn lead_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    csrf: Option<&str>,
+) -> Result<(AuthUser, db::leads::Lead), Response> {
+    let (lang, _) = language(headers, &LangQuery::default());
+    if !csrf_ok(headers, csrf.unwrap_or_default()) {
+        return Err(forbidden(lang));
+    }
+    let Some(user) = web_user(state, headers).await else {
+        return Err(see_other("/login", []));
+    };
+    let found = match Uuid::parse_str(id) {
+        Ok(id) => db::leads::by_id(&state.pool, user.tenant_id, id)
+            .await
+            .map_err(|e| AppError::from(e).into_response())?,
+        Err(_) => None,
+    };
+    match found {
+        Some((lead, _)) => Ok((user, lead)),
+        None => Err(respond(
+            StatusCode::NOT_FOUND,
+            page(
+                lang,
+                "404",
+                Some(&user),
+                "",
+                html! { p { (t(lang, "not_found")) } },
+            ),
+            [],
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusForm {
+    csrf: Option<String>,
+    status: String,
+    loss_reason: Option<String>,
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Response {
+    let (user, lead) = match lead_form(&state, &headers, &id, form.csrf.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let back = |error: Option<&str>| {
+        let query = error.map(|e| format!("?error={e}")).unwrap_or_default();
+        see_other(&format!("/leads/{}{query}", lead.id), [])
+    };
+    let Ok(status) = form.status.parse::<LeadStatus>() else {
+        return back(Some("err_status"));
+    };
+    let loss_reason = match form
+        .loss_reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        Some(reason) => match LossReason::parse(reason) {
+            Ok(reason) => Some(reason.as_str().to_owned()),
+            Err(_) => return back(Some("err_loss_reason")),
+        },
+        None => None,
+    };
+    let edit = db::leads::LeadEdit {
+        status: Some(status),
+        loss_reason,
+        ..Default::default()
+    };
+    match db::leads::edit(&state.pool, user.tenant_id, lead.id, &edit).await {
+        Ok(()) => {
+            tracing::info!(tenant_id = %user.tenant_id, lead_id = %lead.id, status = status.as_str(),
+                "lead status changed on the dashboard");
+            back(None)
+        }
+        Err(db::leads::EditError::LossReasonRequired) => back(Some("err_loss_reason")),
+        Err(db::leads::EditError::InvalidTransition { .. }) => back(Some("err_status")),
+        Err(db::leads::EditError::NotFound) => back(None),
+        Err(db::leads::EditError::Db(e)) => AppError::from(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct HandoffForm {
+    csrf: Option<String>,
+    /// `take_over`, `reply` or `release`.
+    action: String,
+    text: Option<String>,
+}
+
+async fn handoff_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<HandoffForm>,
+) -> Response {
+    let (user, lead) = match lead_form(&state, &headers, &id, form.csrf.as_deref()).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let bot_user = crate::domain::BotUserId(lead.bot_user_id);
+    let channel = match db::handoff::conversation_mode(&state.pool, user.tenant_id, bot_user).await
+    {
+        Ok(found) => found.map(|(_, channel)| channel),
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let (tenant, who) = (user.tenant_id, lead.user_id.as_str());
+    let done = match form.action.as_str() {
+        "take_over" => {
+            db::handoff::take_over(&state.pool, tenant, who, channel, state.handoff_timeout)
+                .await
+                .map(|_| ())
+        }
+        "release" => db::handoff::release(&state.pool, tenant, who, channel)
+            .await
+            .map(|_| ()),
+        "reply" => {
+            let text = form.text.as_deref().map(str::trim).unwrap_or_default();
+            match crate::domain::text::ReplyText::parse(text) {
+                Ok(text) => db::handoff::reply(&state.pool, tenant, who, channel, text.as_str())
+                    .await
+                    .map(|_| ()),
+                Err(_) => return see_other(&format!("/leads/{}?error=err_reply", lead.id), []),
+            }
+        }
+        _ => return see_other(&format!("/leads/{}", lead.id), []),
+    };
+    match done {
+        Ok(()) => {
+            state.waker.wake();
+            tracing::info!(tenant_id = %tenant, lead_id = %lead.id, action = %form.action,
+                "conversation handled on the dashboard");
+            see_other(&format!("/leads/{}", lead.id), [])
+        }
+        Err(db::handoff::HandoffError::NotInHumanMode) => {
+            see_other(&format!("/leads/{}?error=err_take_over", lead.id), [])
+        }
+        Err(e) => crate::http::routes::handoff::map(e).into_response(),
+    }
 }

@@ -49,7 +49,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let http = reqwest::Client::new();
+        let http = crate::helpers::client_builder().build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while http.get(format!("{base}/status")).send().await.is_err() {
@@ -146,6 +146,44 @@ impl Browser {
         .await;
     }
 
+    /// Clicks something that loads a new page, and waits until the new document is there (the
+    /// click may return before the form's navigation has replaced the old one).
+    async fn click_to_load(&self, css: &str) {
+        let before = self.find("html").await;
+        self.click(css).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = self
+                .http
+                .post(format!("{}/element", self.session))
+                .json(&json!({"using": "css selector", "value": "html"}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            let loaded = now["value"][ELEMENT]
+                .as_str()
+                .is_some_and(|id| id != before);
+            let ready = self
+                .http
+                .post(format!("{}/execute/sync", self.session))
+                .json(&json!({"script": "return document.readyState", "args": []}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            if loaded && ready["value"] == "complete" {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{css}: no new page");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;
         self.call(
@@ -182,7 +220,7 @@ async fn register(browser: &Browser, app: &TestApp, company: &str, email: &str) 
     browser
         .type_into("#password", "correct horse battery")
         .await;
-    browser.click("#submit").await;
+    browser.click_to_load("#submit").await;
 }
 
 /// A session as a form sign-in gives it, for requests outside the browser: the Cookie header.
@@ -238,17 +276,17 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
     browser.screenshot("empty-state").await;
 
     // Sign out, sign in again.
-    browser.click("form.inline button").await;
+    browser.click_to_load("form.inline button").await;
     assert_eq!(browser.path().await, "/login");
     browser.screenshot("login").await;
     browser.type_into("#email", "owner@stroy.kz").await;
     browser.type_into("#password", "wrong password").await;
-    browser.click("#submit").await;
+    browser.click_to_load("#submit").await;
     assert!(browser.text(".error").await.contains("Неверный"));
     browser
         .type_into("#password", "correct horse battery")
         .await;
-    browser.click("#submit").await;
+    browser.click_to_load("#submit").await;
     assert_eq!(browser.path().await, "/");
 
     // A customer writes through the API: the lead is in the table, its conversation on its page.
@@ -276,9 +314,10 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
         "{table}"
     );
     browser.screenshot("leads").await;
-    browser.click("#leads a").await;
+    browser.click_to_load("#leads a").await;
     assert!(browser.path().await.starts_with("/leads/"));
     let lead_url = app.url(&browser.path().await);
+    assert_eq!(browser.text("#lead td.status").await, "new");
     let conversation = browser.text("#conversation").await;
     assert!(
         conversation.contains("дом 120 м² в Алматы"),
@@ -289,6 +328,45 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
         "the bot's reply: {conversation}"
     );
     browser.screenshot("lead").await;
+
+    // The manager moves the lead on, takes the conversation over, answers, and hands it back.
+    browser.click("#status option[value=in_work]").await;
+    browser.click_to_load("#save-status").await;
+    assert_eq!(browser.text("#lead td.status").await, "in_work");
+    browser.click_to_load("#take-over").await;
+    assert!(browser.text("#mode").await.contains("менеджер"));
+    browser
+        .type_into(
+            "#text",
+            "Здравствуйте, Ерлан! Это Айгуль, менеджер. Когда удобно созвониться?",
+        )
+        .await;
+    browser.click_to_load("#send").await;
+    let conversation = browser.text("#conversation").await;
+    assert!(
+        conversation.contains("Менеджер") && conversation.contains("Это Айгуль"),
+        "{conversation}"
+    );
+    browser.screenshot("lead-handoff").await;
+    browser.click_to_load("#release").await;
+    assert!(browser.text("#mode").await.contains("бот"));
+    let status: Value = app
+        .client
+        .get(app.url(&format!(
+            "/api/leads/{}",
+            lead_url.rsplit('/').next().unwrap()
+        )))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["status"], "in_work",
+        "the API sees the dashboard's change"
+    );
 
     // English on request, remembered.
     browser.goto(&app.url("/?lang=en")).await;

@@ -216,7 +216,7 @@ async fn every_dashboard_panel_returns_data_from_a_real_prometheus(pool: PgPool)
         .trim_end_matches('/')
         .to_owned();
     let prometheus = Prometheus::start(&binary, &target);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_builder().build().unwrap();
     prometheus
         .wait_for(&client, "up{job=\"salesbot\"} == 1")
         .await;

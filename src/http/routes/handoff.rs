@@ -31,7 +31,7 @@ pub struct ManagerReplyRequest {
     pub text: ReplyText,
 }
 
-fn map(err: HandoffError) -> AppError {
+pub(crate) fn map(err: HandoffError) -> AppError {
     match err {
         HandoffError::NotFound => AppError::NotFound("conversation"),
         HandoffError::Ambiguous => AppError::Conflict {
