@@ -591,7 +591,7 @@ async fn security_headers_on_every_answer(pool: PgPool) {
         ),
         ("/nowhere (404)", app.get("/nowhere", None).await),
         ("/health", app.get("/health", None).await),
-        ("/", app.get("/", None).await),
+        ("/login", app.get("/login", None).await),
         ("/docs/", app.get("/docs/", None).await),
     ];
     for (what, resp) in answers {
