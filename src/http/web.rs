@@ -1,8 +1,9 @@
 //! The managers' dashboard ([G], in parts): server-rendered pages (maud, no JS build) on the same
 //! accounts as the API. Built: sign-up, sign-in, sign-out, the leads table (or, on a first visit,
 //! how to send a first message), a lead with its conversation (voice notes with their
-//! transcripts), its status changes, and the handoff: take over, reply, hand back. Russian by
-//! default, English by `?lang=en` (remembered in a cookie).
+//! transcripts, new messages appended live by a small script long-polling the page's own endpoint),
+//! its status changes, and the handoff: take over, reply, hand back. Russian by default, English
+//! by `?lang=en` (remembered in a cookie).
 //!
 //! The session is the API's sign-in token in an HttpOnly cookie (SameSite=Lax; Secure behind
 //! HTTPS). Every form POST carries a CSRF token that must equal the `salesbot_csrf` cookie (double
@@ -43,6 +44,20 @@ pub fn router() -> Router<AppState> {
         .route("/leads/{id}", get(lead_page))
         .route("/leads/{id}/status", post(change_status))
         .route("/leads/{id}/handoff", post(handoff_action))
+        .route("/leads/{id}/messages", get(lead_messages))
+        .route("/assets/live.js", get(live_js))
+}
+
+/// The live conversation's script (a file, since the pages' CSP allows no inline script).
+async fn live_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("assets/live.js"),
+    )
+        .into_response()
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -622,7 +637,13 @@ async fn lead_page(
         .copied()
         .filter(|s| *s != lead.status && lead.status.can_move_to(*s))
         .collect();
+    let labels = serde_json::json!({
+        "user": t(lang, "customer"), "assistant": t(lang, "bot"), "manager": t(lang, "manager"),
+        "transcript": t(lang, "transcript"),
+    })
+    .to_string();
     let body = html! {
+        script src="/assets/live.js" defer {}
         p { a href="/" { (t(lang, "back")) } }
         h1 { (lead.name.as_deref().unwrap_or(&lead.user_id)) }
         table #lead {
@@ -658,7 +679,9 @@ async fn lead_page(
                 button #take-over type="submit" { (t(lang, "take_over")) }
             }
         }
-        section #conversation {
+        section #conversation data-lead=(lead.id)
+            data-after-seq=(messages.last().map_or(0, |m| m.seq))
+            data-labels=(labels) {
             @for m in &messages {
                 div class={ "msg " (m.role.as_str()) } {
                     div.meta {
@@ -840,4 +863,42 @@ async fn handoff_action(
         }
         Err(e) => crate::http::routes::handoff::map(e).into_response(),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct AfterSeq {
+    after_seq: Option<i64>,
+}
+
+/// The live conversation's long-poll: the lead's messages after `after_seq`, as JSON.
+async fn lead_messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<AfterSeq>,
+) -> Result<Response, AppError> {
+    let Some(user) = web_user(&state, &headers).await else {
+        return Err(AppError::Unauthorized {
+            code: "invalid_token",
+            message: "sign in again".into(),
+        });
+    };
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound("lead"))?;
+    let (lead, _) = db::leads::by_id(&state.pool, user.tenant_id, id)
+        .await?
+        .ok_or(AppError::NotFound("lead"))?;
+    let messages = crate::http::routes::chat::wait_for_messages(
+        &state,
+        user.tenant_id,
+        crate::domain::BotUserId(lead.bot_user_id),
+        query.after_seq.unwrap_or(0).max(0),
+        std::time::Duration::from_secs(20),
+    )
+    .await?;
+    let mut response = axum::Json(messages).into_response();
+    // A tenant's conversation: no cache may keep it.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }

@@ -197,6 +197,20 @@ impl Browser {
         .to_owned()
     }
 
+    /// Waits (polling the page, up to 30 s) until `css`'s text contains `needle`: for what the
+    /// page's script adds without a reload.
+    async fn wait_for_text(&self, css: &str, shown: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.text(css).await;
+            if shown(&text) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{css} never showed it: {text}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
@@ -328,6 +342,23 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
         "the bot's reply: {conversation}"
     );
     browser.screenshot("lead").await;
+
+    // The customer writes again: the open page shows it, and the bot's answer, without a reload.
+    let page = browser.find("html").await;
+    app.send_text(token, "client_1", "А баню 30 м² тоже строите?")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    // The message and the bot's second answer.
+    browser
+        .wait_for_text("#conversation", |t| {
+            t.contains("баню 30 м²") && t.matches("Бот").count() >= 2
+        })
+        .await;
+    assert_eq!(
+        browser.find("html").await,
+        page,
+        "the same document: no reload"
+    );
 
     // The manager moves the lead on, takes the conversation over, answers, and hands it back.
     browser.click("#status option[value=in_work]").await;

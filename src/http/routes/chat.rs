@@ -454,20 +454,33 @@ pub async fn conversation_messages(
     .ok_or(AppError::NotFound("conversation"))?;
     let after = params.after_seq.map_or(0, |s| s.0);
     let wait = Duration::from_secs(params.wait.map_or(0, |w| w.0) as u64);
+    wait_for_messages(&state, auth.tenant_id, bot_user, after, wait)
+        .await
+        .map(Json)
+}
+
+/// A conversation's messages after `after`, waiting up to `wait` for a reply when there are none
+/// yet (the API's long-poll, and the dashboard's live conversation).
+pub(crate) async fn wait_for_messages(
+    state: &AppState,
+    tenant: TenantId,
+    bot_user: BotUserId,
+    after: i64,
+    wait: Duration,
+) -> Result<ConversationMessages, AppError> {
     let deadline = Instant::now() + wait;
     let subscription = state.replies.subscribe(bot_user.0);
     loop {
         let notified = subscription.notify().notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let messages =
-            db::messages::after_seq(&state.pool, auth.tenant_id, bot_user, after, 200).await?;
+        let messages = db::messages::after_seq(&state.pool, tenant, bot_user, after, 200).await?;
         if !messages.is_empty()
             || Instant::now() >= deadline
             || tokio::time::timeout_at(deadline, notified).await.is_err()
         {
             let last_seq = messages.last().map_or(after, |m| m.seq);
-            return Ok(Json(ConversationMessages { messages, last_seq }));
+            return Ok(ConversationMessages { messages, last_seq });
         }
     }
 }
