@@ -1,6 +1,6 @@
 //! The managers' dashboard ([G], in parts): server-rendered pages (maud, no JS build) on the same
-//! accounts as the API. Built: sign-up, sign-in, sign-out, the leads table (or, on a first visit,
-//! how to send a first message), a lead with its conversation (voice notes with their
+//! accounts as the API. Built: sign-up, sign-in, sign-out, the leads table with its filters and
+//! CSV (or, on a first visit, how to send a first message), a lead with its conversation (voice notes with their
 //! transcripts, new messages appended live by a small script long-polling the page's own endpoint),
 //! its status changes, and the handoff: take over, reply, hand back. Russian by default, English
 //! by `?lang=en` (remembered in a cookie).
@@ -21,9 +21,10 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::db::leads::{LeadFilter, LeadSort};
+use crate::domain::city::City;
 use crate::domain::conversation::ConversationMode;
 use crate::domain::lead_status::LeadStatus;
-use crate::domain::text::LossReason;
+use crate::domain::text::{LossReason, SearchText};
 use crate::domain::{Email, Password, TenantName};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login_page).post(login))
         .route("/register", get(register_page).post(register))
         .route("/logout", post(logout))
+        .route("/leads.csv", get(leads_csv))
         .route("/leads/{id}", get(lead_page))
         .route("/leads/{id}/status", post(change_status))
         .route("/leads/{id}/handoff", post(handoff_action))
@@ -122,6 +124,15 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "release" => ("Вернуть боту", "Hand back to the bot"),
         "reply" => ("Ответить клиенту", "Reply to the customer"),
         "send" => ("Отправить", "Send"),
+        "all" => ("Все", "All"),
+        "qualified_only" => ("Только квалифицированные", "Qualified only"),
+        "search" => ("Поиск: имя, телефон, текст", "Search: name, phone, text"),
+        "filter" => ("Показать", "Filter"),
+        "csv" => ("Скачать CSV", "Download CSV"),
+        "no_match" => (
+            "Нет заявок по этому фильтру.",
+            "No leads match this filter.",
+        ),
         "err_status" => (
             "Этот переход статуса невозможен.",
             "That status change is not possible.",
@@ -291,6 +302,8 @@ pre{background:#0d1117;color:#e6edf3;padding:1rem;border-radius:6px;overflow:aut
 .msg{background:#fff;border:1px solid #eaeef2;border-radius:8px;padding:.5rem .75rem;margin:.5rem 0;max-width:80%}
 .msg.user{margin-right:auto}.msg.assistant,.msg.manager{margin-left:auto;background:#eef6ff}
 .meta{color:#57606a;font-size:.85em}
+#filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 1rem}
+#filters input[type=search]{flex:1;min-width:10rem;width:auto}#filters button{margin:0}
 #status-form,#reply-form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:1rem 0}
 #status-form input,#reply-form input{flex:1;min-width:12rem;width:auto}
 #status-form button,#reply-form button{margin:0}
@@ -523,20 +536,95 @@ async fn logout(
 // ------------------------------------------------------------------------------------------------
 // Leads
 
+/// The leads table's filters, read leniently: a value that does not parse is no filter.
+#[derive(Debug, Deserialize, Default, Clone)]
+struct LeadsQuery {
+    lang: Option<String>,
+    status: Option<String>,
+    city: Option<String>,
+    qualified: Option<String>,
+    q: Option<String>,
+}
+
+impl LeadsQuery {
+    fn filter(&self) -> LeadFilter {
+        LeadFilter {
+            status: self.status.as_deref().and_then(|s| s.parse().ok()),
+            city: self
+                .city
+                .as_deref()
+                .and_then(City::from_key)
+                .map(|c| c.as_str().to_owned()),
+            qualified: self.qualified.as_deref().map(|q| q == "on" || q == "true"),
+            q: self
+                .q
+                .as_deref()
+                .map(str::trim)
+                .filter(|q| !q.is_empty())
+                .and_then(|q| SearchText::parse(q).ok())
+                .map(|q| q.as_str().to_owned()),
+            ..Default::default()
+        }
+    }
+
+    /// The filters as a query string, for the CSV link.
+    fn as_query(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("status", &self.status),
+            ("city", &self.city),
+            ("qualified", &self.qualified),
+            ("q", &self.q),
+        ] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                query.append_pair(key, value);
+            }
+        }
+        query.finish()
+    }
+}
+
+async fn leads_csv(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LeadsQuery>,
+) -> Result<Response, AppError> {
+    let Some(user) = web_user(&state, &headers).await else {
+        return Ok(see_other("/login", []));
+    };
+    crate::http::routes::leads::csv_export(
+        &state,
+        user.tenant_id,
+        &query.filter(),
+        LeadSort::NewestFirst,
+    )
+    .await
+}
+
 async fn home(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<LeadsQuery>,
 ) -> Result<Response, AppError> {
-    let (lang, lang_cookie) = language(&headers, &query);
+    let (lang, lang_cookie) = language(
+        &headers,
+        &LangQuery {
+            lang: query.lang.clone(),
+        },
+    );
     let Some(user) = web_user(&state, &headers).await else {
         return Ok(see_other("/login", lang_cookie));
     };
     let (csrf, csrf_cookie) = csrf_token(&state, &headers);
+    let filter = query.filter();
+    let filtered = filter.status.is_some()
+        || filter.city.is_some()
+        || filter.qualified.is_some()
+        || filter.q.is_some();
     let (leads, _) = db::leads::search(
         &state.pool,
         user.tenant_id,
-        &LeadFilter::default(),
+        &filter,
         LeadSort::NewestFirst,
         None,
         100,
@@ -548,7 +636,29 @@ async fn home(
     );
     let body = html! {
         h1 { (t(lang, "leads")) }
-        @if leads.is_empty() {
+        @if !leads.is_empty() || filtered {
+            form #filters method="get" action="/" {
+                select #status-filter name="status" aria-label=(t(lang, "status")) {
+                    option value="" { (t(lang, "all")) }
+                    @for s in LeadStatus::ALL {
+                        option value=(s.as_str()) selected[filter.status == Some(*s)] { (s.as_str()) }
+                    }
+                }
+                select #city-filter name="city" aria-label=(t(lang, "city")) {
+                    option value="" { (t(lang, "city")) ": " (t(lang, "all")) }
+                    @for c in City::ALL {
+                        option value=(c.as_str()) selected[filter.city.as_deref() == Some(c.as_str())] { (c.as_str()) }
+                    }
+                }
+                label { input type="checkbox" name="qualified" checked[filter.qualified == Some(true)]; " " (t(lang, "qualified_only")) }
+                input #q type="search" name="q" placeholder=(t(lang, "search")) value=(query.q.as_deref().unwrap_or(""));
+                button #apply type="submit" { (t(lang, "filter")) }
+                a #csv href={ "/leads.csv?" (query.as_query()) } { (t(lang, "csv")) }
+            }
+        }
+        @if leads.is_empty() && filtered {
+            p #no-match { (t(lang, "no_match")) }
+        } @else if leads.is_empty() {
             section #empty-state {
                 h2 { (t(lang, "empty")) }
                 p { (t(lang, "empty_how")) }

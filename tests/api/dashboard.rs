@@ -328,6 +328,31 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
         "{table}"
     );
     browser.screenshot("leads").await;
+
+    // Filters, and the same leads as CSV.
+    browser.type_into("#q", "Ерлан").await;
+    browser.click_to_load("#apply").await;
+    assert!(browser.text("#leads").await.contains("Ерлан"));
+    browser.goto(&app.url("/?q=никого&status=new")).await;
+    assert!(browser.text("#no-match").await.contains("Нет заявок"));
+    let owner = form_session(&app, "owner@stroy.kz").await;
+    let csv = |query: &'static str| {
+        let (app, owner) = (&app, owner.clone());
+        async move {
+            let resp = app
+                .client
+                .get(app.url(&format!("/leads.csv?{query}")))
+                .header("cookie", owner)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+            resp.text().await.unwrap()
+        }
+    };
+    assert!(csv("status=new").await.contains("Ерлан"));
+    assert!(!csv("status=won").await.contains("Ерлан"));
+    browser.goto(&app.url("/")).await;
     browser.click_to_load("#leads a").await;
     assert!(browser.path().await.starts_with("/leads/"));
     let lead_url = app.url(&browser.path().await);
@@ -419,7 +444,6 @@ async fn a_manager_signs_up_sees_the_first_lead_and_its_conversation(pool: PgPoo
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
-    let owner = form_session(&app, "owner@stroy.kz").await;
     let resp = app
         .client
         .get(&lead_url)

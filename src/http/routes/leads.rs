@@ -288,16 +288,23 @@ pub async fn leads_csv(
     auth: Authorized<LeadsRead>,
     ApiQuery(query): ApiQuery<LeadQuery>,
 ) -> Result<Response, AppError> {
-    let sort = query.sort.unwrap_or_default();
-    let (leads, _) = db::leads::search(
-        &state.pool,
+    csv_export(
+        &state,
         auth.tenant_id,
         &query.filter(),
-        sort,
-        None,
-        50_000,
+        query.sort.unwrap_or_default(),
     )
-    .await?;
+    .await
+}
+
+/// The tenant's leads matching `filter` as a CSV download (the API's and the dashboard's).
+pub(crate) async fn csv_export(
+    state: &AppState,
+    tenant: TenantId,
+    filter: &LeadFilter,
+    sort: LeadSort,
+) -> Result<Response, AppError> {
+    let (leads, _) = db::leads::search(&state.pool, tenant, filter, sort, None, 50_000).await?;
     let mut csv = String::from(
         "\u{feff}id,user_id,name,phone,city,object_type,area_m2,status,loss_reason,summary,created_at,updated_at\r\n",
     );
