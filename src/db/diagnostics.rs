@@ -10,6 +10,15 @@ use utoipa::ToSchema;
 
 const EXPECTED: &str = include_str!("../../sql/expected_schema.json");
 
+/// The embedded schema, read once.
+fn expected() -> &'static Expected {
+    static PARSED: std::sync::OnceLock<Expected> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        serde_json::from_str(EXPECTED)
+            .expect("sql/expected_schema.json is written by scripts/schema")
+    })
+}
+
 #[derive(Deserialize)]
 struct Expected {
     tables: Vec<ExpectedTable>,
@@ -42,16 +51,14 @@ pub struct SchemaDrift {
 
 /// Whether this build's schema has `table.column`.
 pub fn expects_column(table: &str, column: &str) -> bool {
-    let expected: Expected = serde_json::from_str(EXPECTED).expect("written by scripts/schema");
-    expected
+    expected()
         .tables
         .iter()
         .any(|t| t.name == table && t.columns.iter().any(|c| c == column))
 }
 
 pub async fn schema_drift(pool: &PgPool) -> Result<SchemaDrift, sqlx::Error> {
-    let expected: Expected = serde_json::from_str(EXPECTED)
-        .expect("sql/expected_schema.json is written by scripts/schema");
+    let expected = expected();
     let applied = super::applied_migration(pool).await?;
     let tables: Vec<(String, bool, Vec<String>)> = sqlx::query_as(
         "SELECT c.relname::text, c.relrowsecurity,
@@ -103,13 +110,15 @@ pub async fn schema_drift(pool: &PgPool) -> Result<SchemaDrift, sqlx::Error> {
     }
     drift.missing_indexes = expected
         .indexes
-        .into_iter()
+        .iter()
         .filter(|i| !indexes.contains(i))
+        .cloned()
         .collect();
     drift.missing_functions = expected
         .functions
-        .into_iter()
+        .iter()
         .filter(|f| !functions.contains(f))
+        .cloned()
         .collect();
     let clean = drift.missing_tables.is_empty()
         && drift.missing_columns.is_empty()
@@ -127,7 +136,7 @@ pub async fn schema_drift(pool: &PgPool) -> Result<SchemaDrift, sqlx::Error> {
 mod tests {
     #[test]
     fn the_embedded_schema_reads() {
-        let expected: super::Expected = serde_json::from_str(super::EXPECTED).unwrap();
+        let expected = super::expected();
         assert!(
             expected
                 .tables

@@ -265,13 +265,9 @@ impl AuthUser {
         Ok(())
     }
 
-    /// The account a sign-in token names (the dashboard's session cookie holds one).
-    pub(crate) async fn from_token(token: &str, state: &AppState) -> Result<Self, AppError> {
-        Self::signed_in(token, state).await
-    }
-
-    /// The account a sign-in token names, as it is now.
-    async fn signed_in(token: &str, state: &AppState) -> Result<Self, AppError> {
+    /// The account a sign-in token names, as it is now (the API's bearer token, and the
+    /// dashboard's session cookie, which holds one).
+    pub(crate) async fn signed_in(token: &str, state: &AppState) -> Result<Self, AppError> {
         let claims = state.auth.verify(token).map_err(|err| {
             tracing::debug!(error = %err, "token refused");
             invalid_token("the access token is invalid or expired")

@@ -72,6 +72,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Whether browsers reach this service over HTTPS (PUBLIC_URL says so): HSTS, Secure cookies.
+    pub fn served_over_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// Starts the state's background tasks (wake-ups, reply listener, ingest batcher) in `tasks`.
     pub fn new(config: &Config, pool: PgPool, tasks: &TaskScope) -> Self {
         let accounts = AccountCache::default();
@@ -219,7 +224,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let (api, openapi) = api();
     let request_id = HeaderName::from_static("x-request-id");
     let policy = security::Policy {
-        https: config.public_url.starts_with("https://"),
+        https: state.served_over_https(),
     };
     api.merge(web::router())
         .with_state(state)

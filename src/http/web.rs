@@ -198,7 +198,7 @@ fn language(headers: &HeaderMap, query: &LangQuery) -> (Lang, Option<HeaderValue
 // Session and CSRF
 
 fn secure(state: &AppState) -> &'static str {
-    if state.public_url.starts_with("https://") {
+    if state.served_over_https() {
         "; Secure"
     } else {
         ""
@@ -250,7 +250,7 @@ fn csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
 /// The signed-in manager of a page request, if the session cookie names a valid account.
 async fn web_user(state: &AppState, headers: &HeaderMap) -> Option<AuthUser> {
     let token = cookie(headers, SESSION)?;
-    AuthUser::from_token(token, state).await.ok()
+    AuthUser::signed_in(token, state).await.ok()
 }
 
 fn page(lang: Lang, title: &str, user: Option<&AuthUser>, csrf: &str, body: Markup) -> Markup {

@@ -124,10 +124,7 @@ fn secret_values_from_the_environment_never_show_in_help() {
 #[sqlx::test]
 async fn queue_ops_commands(pool: sqlx::PgPool) {
     use salesbot::queue::{self, Lease, NewJob};
-    let url = format!(
-        "postgres://postgres@127.0.0.1:5432/{}",
-        pool.connect_options().get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(&pool);
     let queue_cmd = |args: &[&str]| {
         let mut all = vec!["queue", "--json"];
         all.extend_from_slice(args);
@@ -210,10 +207,7 @@ async fn telegram_commands_register_webhooks_and_rotate_the_key(pool: sqlx::PgPo
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let url = format!(
-        "postgres://postgres@127.0.0.1:5432/{}",
-        pool.connect_options().get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(&pool);
     let api = format!("http://{}", s.addr);
     // The command runs off the test's runtime thread: the fake Bot API answers on that runtime.
     let telegram = |args: &[&str], secret: &str, previous: Option<&str>| {
@@ -295,10 +289,7 @@ async fn a_worker_does_not_start_on_an_older_schema(pool: sqlx::PgPool) {
     .execute(&pool)
     .await
     .unwrap();
-    let url = format!(
-        "postgres://postgres@127.0.0.1:5432/{}",
-        pool.connect_options().get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(&pool);
     let out = run(
         &["work", "--no-migrate"],
         &[
@@ -334,15 +325,8 @@ async fn json_logs_are_one_object_per_line_and_never_show_a_secret(pool: sqlx::P
     ));
     openai.always_reply("Спасибо, Ерлан! Менеджер позвонит вам.");
     let (telegram, telegram_addr) = crate::fakes::FakeTelegram::start().await;
-    let url = format!(
-        "postgres://postgres@127.0.0.1:5432/{}",
-        pool.connect_options().get_database().unwrap()
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let url = crate::helpers::database_url(&pool);
+    let port = crate::helpers::free_port();
     let secrets = [
         ("SECRET_KEY", "s3cr3t-key-0123456789abcdef-0123456789"),
         ("METRICS_TOKEN", "metrics-t0ken-9f8e7d6c5b4a"),
@@ -475,10 +459,7 @@ async fn json_logs_are_one_object_per_line_and_never_show_a_secret(pool: sqlx::P
 async fn doctor_checks_the_deployment_and_names_what_is_wrong(pool: sqlx::PgPool) {
     let (_openai, openai_url) = crate::fake_openai::FakeOpenAi::start().await;
     let (_telegram, telegram_addr) = crate::fakes::FakeTelegram::start().await;
-    let url = format!(
-        "postgres://postgres@127.0.0.1:5432/{}",
-        pool.connect_options().get_database().unwrap()
-    );
+    let url = crate::helpers::database_url(&pool);
     let telegram_base = format!("http://{telegram_addr}");
     let token = "987654:PLATFORMsecretTOKENabcdefghijklmnopq";
     // The fakes answer on this test's runtime: the command runs off it.

@@ -256,6 +256,24 @@ pub fn service(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
+/// A loopback port nothing listens on now, for a process the test starts (chromedriver,
+/// Prometheus, the salesbot binary).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The URL of a test's own database, for a process the test starts.
+pub fn database_url(pool: &PgPool) -> String {
+    format!(
+        "postgres://postgres@127.0.0.1:5432/{}",
+        pool.connect_options().get_database().unwrap()
+    )
+}
+
 /// The built `salesbot` binary, for tests of the command line.
 pub fn salesbot_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_salesbot"))

@@ -113,14 +113,6 @@ mod tempfile_dir {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Prometheus {
     /// Scrapes `target` (host:port) every second, with the alert rules loaded.
     fn start(binary: &Path, target: &str) -> Self {
@@ -132,7 +124,7 @@ impl Prometheus {
             rules = grafana().join("alerts.yml").display()
         );
         std::fs::write(dir.0.join("prometheus.yml"), config).unwrap();
-        let port = free_port();
+        let port = crate::helpers::free_port();
         let child = Command::new(binary)
             .arg(format!(
                 "--config.file={}",

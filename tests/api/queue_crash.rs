@@ -38,13 +38,7 @@ async fn killed_worker_loses_nothing_and_repeats_no_effect(pool: PgPool) {
         .collect();
     queue::enqueue_many(&pool, &jobs).await.unwrap();
 
-    let url = {
-        let opts = pool.connect_options();
-        format!(
-            "postgres://postgres@127.0.0.1:5432/{}",
-            opts.get_database().unwrap()
-        )
-    };
+    let url = crate::helpers::database_url(&pool);
     let bin = worker_bin();
     if !bin.exists() {
         // `cargo test` builds examples; a filtered run (`cargo test --test api`) may not have.
