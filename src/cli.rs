@@ -94,7 +94,7 @@ pub async fn queue(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {
     };
     match args.command {
         QueueCommand::Stats => {
-            let stats = ops::stats(pool).await?;
+            let stats = ops::stats(pool, ops::JobScope::All).await?;
             let mut text = format!(
                 "{:<20} {:>9} {:>9} {:>8} {:>8} {:>6} {:>9}\n",
                 "kind", "runnable", "scheduled", "running", "blocked", "dead", "lag (s)"
@@ -118,7 +118,7 @@ pub async fn queue(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {
             print(serde_json::to_value(&stats)?, text);
         }
         QueueCommand::Dead { kind, limit } => {
-            let dead = ops::dead(pool, kind.as_deref(), limit).await?;
+            let dead = ops::dead(pool, ops::JobScope::All, kind.as_deref(), limit).await?;
             let text = dead
                 .iter()
                 .map(|d| {
@@ -148,7 +148,7 @@ pub async fn queue(pool: &sqlx::PgPool, args: QueueArgs) -> anyhow::Result<()> {
             );
         }
         QueueCommand::Retry { id: Some(id), .. } => {
-            match ops::redrive(pool, queue::JobId(id)).await? {
+            match ops::redrive(pool, ops::JobScope::All, queue::JobId(id)).await? {
                 Some(new_id) => print(
                     serde_json::json!({ "redriven": id, "new_id": new_id }),
                     format!("job {id} runs again as job {new_id}"),

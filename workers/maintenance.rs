@@ -66,7 +66,7 @@ pub async fn sample_gauges(db: &PgPool, kinds: &[String]) {
 /// resolve).
 async fn sample(db: &PgPool, seen: &mut std::collections::BTreeSet<String>) {
     crate::metrics::worker_heartbeat();
-    match ops::stats(db).await {
+    match ops::stats(db, ops::JobScope::All).await {
         Ok(stats) => {
             let now: std::collections::BTreeSet<String> =
                 stats.kinds.iter().map(|k| k.kind.clone()).collect();

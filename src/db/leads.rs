@@ -66,14 +66,18 @@ pub struct Conversation {
     /// The latest message's text (a voice note's transcript), and who wrote it.
     pub last_message: Option<String>,
     pub last_message_role: Option<MessageRole>,
+    /// The conversation's lead, once the bot has made one.
+    pub lead_id: Option<uuid::Uuid>,
     pub lead_status: Option<LeadStatus>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// The tenant's conversations, most recently active first.
+/// The tenant's conversations, most recently active first (only the one of bot user `only`, when
+/// given).
 pub async fn conversations(
     pool: &PgPool,
     tenant: TenantId,
+    only: Option<BotUserId>,
     limit: i64,
 ) -> Result<Vec<Conversation>, sqlx::Error> {
     let mut tx = tenant_tx(pool, tenant).await?;
@@ -82,7 +86,7 @@ pub async fn conversations(
         r#"SELECT b.id AS bot_user_id, b.external_id AS user_id, b.channel AS "channel: Channel",
                   b.name, b.phone, b.language, b.mode AS "mode: ConversationMode", b.last_seq,
                   m.text AS "last_message?", m.role AS "last_message_role?: MessageRole",
-                  l.status AS "lead_status?: LeadStatus", b.updated_at
+                  l.id AS "lead_id?", l.status AS "lead_status?: LeadStatus", b.updated_at
            FROM bot_users b
            LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id
            LEFT JOIN LATERAL (
@@ -90,16 +94,26 @@ pub async fn conversations(
                       role
                FROM messages
                WHERE tenant_id = b.tenant_id AND bot_user_id = b.id AND seq = b.last_seq) m ON true
-           WHERE b.tenant_id = $1
+           WHERE b.tenant_id = $1 AND ($2::uuid IS NULL OR b.id = $2)
            ORDER BY b.updated_at DESC, b.id DESC
-           LIMIT $2"#,
+           LIMIT $3"#,
         tenant.0,
+        only.map(|b| b.0),
         limit
     )
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+/// One conversation, by its bot user.
+pub async fn conversation(
+    pool: &PgPool,
+    tenant: TenantId,
+    bot_user: BotUserId,
+) -> Result<Option<Conversation>, sqlx::Error> {
+    Ok(conversations(pool, tenant, Some(bot_user), 1).await?.pop())
 }
 
 /// Filters of the leads list (all optional; combined with AND).

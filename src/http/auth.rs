@@ -339,6 +339,16 @@ pub struct Authorized<S> {
 }
 
 impl<S> Authorized<S> {
+    /// A signed-in account acting in its own company (the dashboard's forms, which call the API's
+    /// handlers).
+    pub(crate) fn user(user: AuthUser) -> Self {
+        Self {
+            tenant_id: user.tenant_id,
+            actor: Actor::User(user),
+            scope: std::marker::PhantomData,
+        }
+    }
+
     /// The acting account's or key's id, for logs.
     pub fn actor_id(&self) -> uuid::Uuid {
         match &self.actor {

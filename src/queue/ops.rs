@@ -32,7 +32,24 @@ pub struct Stats {
     pub paused_tenants: Vec<TenantId>,
 }
 
-pub async fn stats(pool: &PgPool) -> Result<Stats, sqlx::Error> {
+/// Whose jobs an operation sees: the operator's commands see every job, a company's owner (the
+/// dashboard's queue panel) only the company's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobScope {
+    All,
+    Tenant(TenantId),
+}
+
+impl JobScope {
+    fn tenant(self) -> Option<uuid::Uuid> {
+        match self {
+            Self::All => None,
+            Self::Tenant(tenant) => Some(tenant.0),
+        }
+    }
+}
+
+pub async fn stats(pool: &PgPool, scope: JobScope) -> Result<Stats, sqlx::Error> {
     let kinds = sqlx::query_as!(
         KindStats,
         r#"SELECT kind AS "kind!",
@@ -45,13 +62,19 @@ pub async fn stats(pool: &PgPool) -> Result<Stats, sqlx::Error> {
                   extract(epoch FROM now() - min(run_at + make_interval(secs => priority))
                           FILTER (WHERE state = 'available' AND run_at <= now()))::float8
                       AS oldest_runnable_secs
-           FROM jobs GROUP BY kind ORDER BY kind"#
+           FROM jobs WHERE $1::uuid IS NULL OR tenant_id = $1
+           GROUP BY kind ORDER BY kind"#,
+        scope.tenant()
     )
     .fetch_all(pool)
     .await?;
-    let pauses = sqlx::query!("SELECT kind, tenant_id FROM queue_pauses ORDER BY id")
-        .fetch_all(pool)
-        .await?;
+    let pauses = sqlx::query!(
+        "SELECT kind, tenant_id FROM queue_pauses
+          WHERE $1::uuid IS NULL OR tenant_id IS NULL OR tenant_id = $1 ORDER BY id",
+        scope.tenant()
+    )
+    .fetch_all(pool)
+    .await?;
     Ok(Stats {
         kinds,
         paused_kinds: pauses.iter().filter_map(|p| p.kind.clone()).collect(),
@@ -78,6 +101,7 @@ pub struct DeadJob {
 
 pub async fn dead(
     pool: &PgPool,
+    scope: JobScope,
     kind: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DeadJob>, sqlx::Error> {
@@ -86,22 +110,29 @@ pub async fn dead(
         r#"SELECT id AS "id: JobId", kind, key, tenant_id, attempts, last_error, created_at,
                   run_at AS died_at, payload
            FROM jobs WHERE state = 'dead' AND ($1::text IS NULL OR kind = $1)
+                       AND ($3::uuid IS NULL OR tenant_id = $3)
            ORDER BY id DESC LIMIT $2"#,
         kind,
-        limit
+        limit,
+        scope.tenant()
     )
     .fetch_all(pool)
     .await
 }
 
 /// Runs a dead job again: a fresh copy (attempts from zero) goes to the tail of its key, and the dead
-/// row is removed. Returns the new job's id, or None if `id` is not a dead job.
-pub async fn redrive(pool: &PgPool, id: JobId) -> Result<Option<JobId>, sqlx::Error> {
+/// row is removed. Returns the new job's id, or None if `id` is not a dead job in `scope`.
+pub async fn redrive(
+    pool: &PgPool,
+    scope: JobScope,
+    id: JobId,
+) -> Result<Option<JobId>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(dead) = sqlx::query!(
         "SELECT kind, key, tenant_id, payload, priority, max_attempts FROM jobs
-         WHERE id = $1 AND state = 'dead' FOR UPDATE",
-        id.0
+         WHERE id = $1 AND state = 'dead' AND ($2::uuid IS NULL OR tenant_id = $2) FOR UPDATE",
+        id.0,
+        scope.tenant()
     )
     .fetch_optional(&mut *tx)
     .await?
@@ -131,7 +162,7 @@ pub async fn redrive_all(pool: &PgPool, kind: Option<&str>) -> Result<u64, sqlx:
     .await?;
     let mut count = 0;
     for id in ids {
-        if redrive(pool, JobId(id)).await?.is_some() {
+        if redrive(pool, JobScope::All, JobId(id)).await?.is_some() {
             count += 1;
         }
     }

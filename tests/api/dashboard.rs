@@ -132,6 +132,31 @@ impl Browser {
         .await;
     }
 
+    /// Replaces what a field holds.
+    async fn fill(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
+        self.type_into(css, text).await;
+    }
+
+    /// How many elements `css` matches on the page.
+    async fn count(&self, css: &str) -> usize {
+        self.call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len()
+    }
+
     async fn click(&self, css: &str) {
         let element = self.find(css).await;
         self.call(
@@ -500,4 +525,403 @@ async fn a_form_post_without_its_csrf_token_is_refused(pool: PgPool) {
         .unwrap();
     assert_eq!(resp.status(), 303);
     assert!(set_cookie(&resp, "salesbot_session").is_empty());
+}
+
+/// The API's bearer token of an account (the password every test account has).
+async fn api_token(app: &TestApp, email: &str) -> String {
+    let login: Value = app
+        .login_form(email, "correct horse battery")
+        .await
+        .json()
+        .await
+        .unwrap();
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A page fetched outside the browser with a session's cookies: (status, HTML).
+async fn get_page(app: &TestApp, session: &str, path: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .get(app.url(path))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A form posted outside the browser with a session's cookies and its CSRF token:
+/// (status, page).
+async fn post_form(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String) {
+    let csrf = session
+        .split("; ")
+        .find_map(|c| c.strip_prefix("salesbot_csrf="))
+        .unwrap();
+    let resp = crate::helpers::client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url(path))
+        .header("cookie", session)
+        .form(&[[("csrf", csrf)].as_slice(), fields].concat())
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[sqlx::test]
+async fn conversations_are_listed_and_handled_from_their_own_page(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app(pool.clone()).await;
+    let workers = offline_workers(&pool);
+    register(&browser, &app, "СтройДом", "owner@stroy.kz").await;
+    browser.goto(&app.url("/conversations")).await;
+    assert!(
+        browser
+            .text("#no-conversations")
+            .await
+            .contains("Диалогов пока нет")
+    );
+
+    let token = api_token(&app, "owner@stroy.kz").await;
+    app.send_text(&token, "client_1", "Меня зовут Ерлан, дом 120 м² в Алматы")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    browser.goto(&app.url("/conversations")).await;
+    let list = browser.text("#conversations").await;
+    assert!(
+        list.contains("client_1") && list.contains("дом, Алматы") && list.contains("api"),
+        "{list}"
+    );
+    assert_eq!(browser.text("td.mode").await, "Бот");
+    browser.screenshot("conversations").await;
+
+    // The conversation's own page, updated live.
+    browser.click_to_load("#conversations a").await;
+    assert!(browser.path().await.starts_with("/conversations/"));
+    let conversation_url = app.url(&browser.path().await);
+    assert!(
+        browser
+            .text("#conversation")
+            .await
+            .contains("дом 120 м² в Алматы")
+    );
+    let page = browser.find("html").await;
+    app.send_text(&token, "client_1", "А баню 30 м² тоже строите?")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    browser
+        .wait_for_text("#conversation", |t| t.contains("баню 30 м²"))
+        .await;
+    assert_eq!(browser.find("html").await, page, "no reload");
+
+    // Taken over, answered and handed back from here, each form coming back to this page.
+    browser.click_to_load("#take-over").await;
+    assert_eq!(app.url(&browser.path().await), conversation_url);
+    assert!(browser.text("#mode").await.contains("менеджер"));
+    browser
+        .type_into("#text", "Здравствуйте, Ерлан! Это Айгуль, менеджер.")
+        .await;
+    browser.click_to_load("#send").await;
+    assert!(browser.text("#conversation").await.contains("Это Айгуль"));
+    browser.screenshot("conversation").await;
+    browser.goto(&app.url("/conversations")).await;
+    assert_eq!(browser.text("td.mode").await, "Менеджер");
+    assert!(browser.text("td.last").await.contains("Это Айгуль"));
+
+    // The lead's page shows the same conversation; handing back from there returns there.
+    browser.goto(&conversation_url).await;
+    browser.click_to_load("#lead-link").await;
+    assert!(browser.path().await.starts_with("/leads/"));
+    let lead_path = browser.path().await;
+    assert!(browser.text("#conversation").await.contains("Это Айгуль"));
+    browser.click_to_load("#release").await;
+    assert_eq!(browser.path().await, lead_path);
+    assert!(browser.text("#mode").await.contains("бот"));
+
+    // Another company sees neither the page nor its live messages.
+    app.register_ok("owner@beton.kz", "Бетон").await;
+    let stranger = form_session(&app, "owner@beton.kz").await;
+    let path = conversation_url.strip_prefix(&app.url("")).unwrap();
+    assert_eq!(get_page(&app, &stranger, path).await.0, 404);
+    assert_eq!(
+        get_page(&app, &stranger, &format!("{path}/messages"))
+            .await
+            .0,
+        404
+    );
+    let owner = form_session(&app, "owner@stroy.kz").await;
+    let (status, messages) = get_page(&app, &owner, &format!("{path}/messages")).await;
+    assert_eq!(status, 200);
+    assert!(messages.contains("Это Айгуль"), "{messages}");
+}
+
+#[sqlx::test]
+async fn an_owner_sets_the_company_up_on_the_settings_page(pool: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_app(pool.clone()).await;
+    let workers = offline_workers(&pool);
+    register(&browser, &app, "СтройДом", "owner@stroy.kz").await;
+    let token = api_token(&app, "owner@stroy.kz").await;
+    browser.goto(&app.url("/settings")).await;
+    assert!(browser.text("#no-bot").await.contains("Бот не подключён"));
+
+    // Telegram: what the API refuses is said beside the form; then saved as the API saves it.
+    let bot_token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+    browser.fill("#bot_token", bot_token).await;
+    browser.fill("#managers_chat_id", "не чат").await;
+    browser.click_to_load("#save-telegram").await;
+    let refused = browser.text("#telegram .error").await;
+    assert!(refused.contains("managers_chat_id"), "{refused}");
+    browser.fill("#bot_token", bot_token).await;
+    browser.fill("#managers_chat_id", "-1001234567890").await;
+    browser.click("#language option[value=kk]").await;
+    browser.fill("#working_hours", "09:00-18:00").await;
+    browser.click_to_load("#save-telegram").await;
+    assert!(
+        browser
+            .text("#telegram .notice")
+            .await
+            .contains("Сохранено")
+    );
+    assert!(browser.text("#bot-hint").await.starts_with("123456789:"));
+    let telegram: Value = app.get_json("/api/settings/telegram", Some(&token)).await;
+    assert_eq!(telegram["managers_chat_id"], "-1001234567890");
+    assert_eq!(telegram["language"], "kk");
+    assert_eq!(telegram["working_hours"], "09:00-18:00");
+
+    // Assistant: coalescing and the budget, with the API's limits (which the page's own
+    // min/max keep a browser from sending, so the refusal is posted by hand).
+    let session = form_session(&app, "owner@stroy.kz").await;
+    let (status, page) = post_form(
+        &app,
+        &session,
+        "/settings/assistant",
+        &[("coalesce_ms", "70000")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(page.contains("coalesce_ms"), "{page}");
+    browser.fill("#coalesce_ms", "1500").await;
+    browser.fill("#monthly_budget_usd", "25").await;
+    browser.fill("#company_phone", "+7 727 000 00 00").await;
+    browser.click_to_load("#save-assistant").await;
+    let assistant: Value = app.get_json("/api/settings/assistant", Some(&token)).await;
+    assert_eq!(assistant["coalesce_ms"], 1500);
+    assert_eq!(assistant["monthly_budget_usd"], 25.0);
+    assert_eq!(assistant["company_phone"], "+7 727 000 00 00");
+
+    // amoCRM: only amoCRM's domains; connected, then disconnected.
+    browser.fill("#base_domain", "evil.example.com").await;
+    browser.fill("#access_token", "amo-long-lived-token").await;
+    browser.click_to_load("#save-amocrm").await;
+    assert!(browser.text("#amocrm .error").await.contains("base_domain"));
+    browser.fill("#base_domain", "stroy.amocrm.ru").await;
+    browser.fill("#access_token", "amo-long-lived-token").await;
+    browser.click_to_load("#save-amocrm").await;
+    assert!(
+        browser
+            .text("#amo-connected")
+            .await
+            .contains("stroy.amocrm.ru")
+    );
+    browser.click_to_load("#amo-disconnect").await;
+    assert_eq!(browser.count("#amo-connected").await, 0);
+    assert_eq!(
+        app.get("/api/settings/amocrm", Some(&token)).await.status(),
+        404
+    );
+
+    // An API key, shown once, works until it is revoked.
+    browser.fill("#key_name", "CRM").await;
+    browser
+        .click("#keys input[name=scope][value='chat:write']")
+        .await;
+    browser.click_to_load("#create-key").await;
+    let key = browser.text("#secret").await;
+    assert!(key.starts_with("sk_"), "{key}");
+    browser.screenshot("settings-key-created").await;
+    assert!(
+        app.send_text(&key, "key_client", "Здравствуйте")
+            .await
+            .status()
+            .is_success()
+    );
+    browser.goto(&app.url("/settings")).await;
+    assert_eq!(browser.count("#secret").await, 0, "shown once");
+    assert!(browser.text("#key-list").await.contains("CRM"));
+    browser.click_to_load("#key-list button.revoke").await;
+    assert!(browser.text("#key-list").await.contains("отозван"));
+    assert_eq!(
+        app.send_text(&key, "key_client", "Ещё раз").await.status(),
+        401
+    );
+
+    // A webhook endpoint: its secret shown once, its deliveries listed and sent again.
+    let (receiver, url) = crate::fakes::FakeReceiver::start().await;
+    browser.fill("#url", &url).await;
+    browser
+        .click("#webhooks input[name=event][value='message.received']")
+        .await;
+    browser.click_to_load("#create-endpoint").await;
+    assert!(browser.text("#secret").await.starts_with("whsec_"));
+    app.send_text(&token, "client_1", "Дом 120 м² в Алматы")
+        .await;
+    run_workers_until_idle(&workers, &pool).await;
+    assert_eq!(receiver.received().len(), 1);
+    browser.goto(&app.url("/settings")).await;
+    browser.click_to_load("#endpoint-list a").await;
+    let endpoint_path = browser.path().await;
+    assert_eq!(browser.text("#deliveries td.state").await, "succeeded");
+    browser.click_to_load("#deliveries button.redeliver").await;
+    assert!(browser.text("main").await.contains("снова"));
+    assert_eq!(browser.text("#deliveries td.state").await, "pending");
+    run_workers_until_idle(&workers, &pool).await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].webhook_id, received[1].webhook_id);
+    browser.screenshot("settings-deliveries").await;
+
+    // An endpoint salesbot disabled says why, and is enabled again from its page.
+    sqlx::query(
+        "UPDATE webhook_endpoints SET enabled = false, disabled_at = now(),
+                disabled_reason = 'deliveries failed for 5 days'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    browser.goto(&app.url(&endpoint_path)).await;
+    assert!(
+        browser
+            .text("#disabled-reason")
+            .await
+            .contains("failed for 5 days")
+    );
+    browser.click_to_load("#enable").await;
+    assert!(browser.text("#endpoint-state").await.contains("включён"));
+    let endpoint_id = endpoint_path.rsplit('/').next().unwrap();
+    let endpoint: Value = app
+        .get_json(&format!("/api/webhooks/{endpoint_id}"), Some(&token))
+        .await;
+    assert_eq!(endpoint["enabled"], true);
+
+    // Every page in every language renders (a word missing from the dashboard's table fails
+    // the debug build's check); Kazakh is Kazakh.
+    let conversations: Value = app.get_json("/api/conversations", Some(&token)).await;
+    let conversation = conversations[0]["bot_user_id"].as_str().unwrap().to_owned();
+    let lead = conversations[0]["lead_id"].as_str().unwrap().to_owned();
+    for path in [
+        "/".to_owned(),
+        "/conversations".to_owned(),
+        format!("/conversations/{conversation}"),
+        format!("/leads/{lead}"),
+        "/settings".to_owned(),
+        endpoint_path.clone(),
+        "/usage".to_owned(),
+        "/queue".to_owned(),
+    ] {
+        for lang in ["ru", "kk", "en"] {
+            let (status, _) = get_page(&app, &session, &format!("{path}?lang={lang}")).await;
+            assert_eq!(status, 200, "{path} in {lang}");
+        }
+    }
+    let (_, kazakh) = get_page(&app, &session, "/?lang=kk").await;
+    assert!(kazakh.contains("Өтінімдер") && kazakh.contains("lang=\"kk\""));
+}
+
+#[sqlx::test]
+async fn usage_and_the_queue_panel_show_only_the_company_s_own(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    app.register_ok("owner@stroy.kz", "Stroy").await;
+    app.register_ok("owner@beton.kz", "Beton").await;
+    let stroy_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT tenant_id FROM users WHERE email = 'owner@stroy.kz'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let owner = form_session(&app, "owner@stroy.kz").await;
+    let stranger = form_session(&app, "owner@beton.kz").await;
+
+    // Usage: the month's calls and cost, against the budget.
+    sqlx::query(
+        "INSERT INTO llm_usage (tenant_id, day, model, calls, prompt_tokens, completion_tokens,
+                                cost_usd)
+         VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 'gpt-4o-mini', 42, 12000, 3400, 1.2345)",
+    )
+    .bind(stroy_id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE tenants SET monthly_budget_usd = 10 WHERE id = $1")
+        .bind(stroy_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, usage) = get_page(&app, &owner, "/usage").await;
+    assert_eq!(status, 200);
+    assert!(
+        usage.contains("gpt-4o-mini") && usage.contains("1.2345") && usage.contains("$10.00"),
+        "{usage}"
+    );
+    let (_, theirs) = get_page(&app, &stranger, "/usage").await;
+    assert!(!theirs.contains("gpt-4o-mini"));
+
+    // The queue panel: the company's dead job, with a retry only the company can use.
+    let job = salesbot::queue::enqueue(
+        &pool,
+        &salesbot::queue::NewJob::new("crm_sync", json!({"lead_id": uuid::Uuid::now_v7()}))
+            .tenant(salesbot::domain::TenantId(stroy_id)),
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE jobs SET state = 'dead', attempts = 8, last_error = 'amoCRM answered 502'
+          WHERE id = $1",
+    )
+    .bind(job.id.0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (status, panel) = get_page(&app, &owner, "/queue").await;
+    assert_eq!(status, 200);
+    assert!(panel.contains("amoCRM answered 502"), "{panel}");
+    let (_, theirs) = get_page(&app, &stranger, "/queue").await;
+    assert!(!theirs.contains("amoCRM answered 502") && !theirs.contains("crm_sync"));
+    let retry = format!("/queue/dead/{}/retry", job.id);
+    assert_eq!(post_form(&app, &stranger, &retry, &[]).await.0, 404);
+    let manager = {
+        app.add_manager("owner@stroy.kz", "manager@stroy.kz").await;
+        form_session(&app, "manager@stroy.kz").await
+    };
+    assert_eq!(get_page(&app, &manager, "/queue").await.0, 403);
+    assert_eq!(get_page(&app, &manager, "/settings").await.0, 403);
+    assert_eq!(post_form(&app, &manager, &retry, &[]).await.0, 403);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'dead'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 1, "refused retries left it dead");
+    assert_eq!(post_form(&app, &owner, &retry, &[]).await.0, 303);
+    let states: Vec<String> = sqlx::query_scalar(
+        "SELECT state::text FROM jobs WHERE kind = 'crm_sync' AND tenant_id = $1",
+    )
+    .bind(stroy_id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        ["available"],
+        "the dead job runs again as a new one"
+    );
 }

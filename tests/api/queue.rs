@@ -195,18 +195,28 @@ async fn dead_jobs_release_their_key_and_can_be_redriven(pool: PgPool) {
     assert_eq!(dead, 1);
     // The dead head no longer blocks its key: job 2 ran.
     assert_eq!(*log.lock().unwrap(), vec![1, 1, 1, 2]);
-    let listed = ops::dead(&pool, Some("brittle"), 10).await.unwrap();
+    let listed = ops::dead(&pool, ops::JobScope::All, Some("brittle"), 10)
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].attempts, 3);
     assert_eq!(listed[0].last_error.as_deref(), Some("boom 1"));
 
     *fail_first.lock().unwrap() = false;
-    let new_id = ops::redrive(&pool, listed[0].id).await.unwrap().unwrap();
+    let new_id = ops::redrive(&pool, ops::JobScope::All, listed[0].id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_ne!(new_id, listed[0].id);
     assert_eq!(workers.run_once().await.unwrap().completed, 1);
     assert_eq!(*log.lock().unwrap(), vec![1, 1, 1, 2, 1]);
     assert_eq!(count_jobs(&pool).await, 0);
-    assert!(ops::redrive(&pool, listed[0].id).await.unwrap().is_none());
+    assert!(
+        ops::redrive(&pool, ops::JobScope::All, listed[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[sqlx::test]
@@ -417,7 +427,7 @@ async fn delayed_jobs_wait_for_their_time(pool: PgPool) {
     .unwrap();
     let workers = WorkerPool::new(pool.clone(), Registry::new().with(handler), fast_config());
     assert_eq!(workers.run_once().await.unwrap().attempts(), 0);
-    let stats = ops::stats(&pool).await.unwrap();
+    let stats = ops::stats(&pool, ops::JobScope::All).await.unwrap();
     assert_eq!(stats.kinds[0].scheduled, 1);
     make_due(&pool).await;
     assert_eq!(workers.run_once().await.unwrap().completed, 1);
@@ -604,7 +614,7 @@ async fn paused_kinds_and_tenants_are_accepted_but_not_claimed(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(workers.run_once().await.unwrap().completed, 1);
-    let stats = ops::stats(&pool).await.unwrap();
+    let stats = ops::stats(&pool, ops::JobScope::All).await.unwrap();
     assert_eq!(stats.paused_tenants, vec![tenant]);
     ops::resume(&pool, &ops::PauseTarget::Tenant(tenant))
         .await

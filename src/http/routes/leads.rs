@@ -375,7 +375,7 @@ pub async fn list_conversations(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<Conversation>>, AppError> {
     Ok(Json(
-        db::leads::conversations(&state.pool, auth.tenant_id, params.limit()).await?,
+        db::leads::conversations(&state.pool, auth.tenant_id, None, params.limit()).await?,
     ))
 }
 

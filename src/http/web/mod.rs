@@ -1,36 +1,35 @@
-//! The managers' dashboard ([G], in parts): server-rendered pages (maud, no JS build) on the same
-//! accounts as the API. Built: sign-up, sign-in, sign-out, the leads table with its filters and
-//! CSV (or, on a first visit, how to send a first message), a lead with its conversation (voice notes with their
-//! transcripts, new messages appended live by a small script long-polling the page's own endpoint),
-//! its status changes, and the handoff: take over, reply, hand back. Russian by default, English
-//! by `?lang=en` (remembered in a cookie).
+//! The managers' dashboard: server-rendered pages (maud, no JS build, assets in the binary) on the
+//! same accounts as the API. Leads (table, filters, CSV, a lead's page), conversations (list and
+//! view, new messages appended live by a small script long-polling the page's own endpoint; take
+//! over, reply, hand back), settings (Telegram, assistant with coalescing and budget, amoCRM, API
+//! keys, webhooks and their deliveries), usage and cost, and the owner's queue panel. Russian by
+//! default, Kazakh and English by `?lang=` (remembered in a cookie).
 //!
 //! The session is the API's sign-in token in an HttpOnly cookie (SameSite=Lax; Secure behind
 //! HTTPS). Every form POST carries a CSRF token that must equal the `salesbot_csrf` cookie (double
 //! submit): another site can neither read nor set that cookie, so it cannot forge the form. A
-//! page another company's lead would be is a 404, as in the API.
+//! page of another company's lead or conversation is a 404, as in the API. Forms that change the
+//! company's set-up call the API's own handlers, so a rule (validation, the owner check, what a
+//! change wakes) is written once.
+
+mod account;
+mod conversations;
+mod fields;
+mod leads;
+mod ops;
+mod settings;
+mod words;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use maud::{DOCTYPE, Markup, html};
-use serde::Deserialize;
-use uuid::Uuid;
 
-use crate::db;
-use crate::db::leads::{LeadFilter, LeadSort};
-use crate::domain::city::City;
-use crate::domain::conversation::ConversationMode;
-use crate::domain::lead_status::LeadStatus;
-use crate::domain::text::{LossReason, SearchText};
-use crate::domain::{Email, Password, TenantName};
-use crate::error::AppError;
+use crate::domain::Role;
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::limits::ClientAddress;
-use crate::http::routes::auth::{RegisterRequest, sign_in, sign_up};
+use words::{Lang, t};
 
 const SESSION: &str = "salesbot_session";
 const CSRF: &str = "salesbot_csrf";
@@ -38,16 +37,12 @@ const LANG: &str = "salesbot_lang";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
-        .route("/login", get(login_page).post(login))
-        .route("/register", get(register_page).post(register))
-        .route("/logout", post(logout))
-        .route("/leads.csv", get(leads_csv))
-        .route("/leads/{id}", get(lead_page))
-        .route("/leads/{id}/status", post(change_status))
-        .route("/leads/{id}/handoff", post(handoff_action))
-        .route("/leads/{id}/messages", get(lead_messages))
         .route("/assets/live.js", get(live_js))
+        .merge(account::router())
+        .merge(leads::router())
+        .merge(conversations::router())
+        .merge(settings::router())
+        .merge(ops::router())
 }
 
 /// The live conversation's script (a file, since the pages' CSP allows no inline script).
@@ -62,102 +57,6 @@ async fn live_js() -> Response {
         .into_response()
 }
 
-// ------------------------------------------------------------------------------------------------
-// Language
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    Ru,
-    En,
-}
-
-/// The dashboard's words, Russian first.
-fn t(lang: Lang, key: &str) -> &'static str {
-    let (ru, en) = match key {
-        "title" => ("Salesbot — заявки", "Salesbot — leads"),
-        "login" => ("Вход", "Sign in"),
-        "register" => ("Регистрация компании", "Register your company"),
-        "logout" => ("Выйти", "Sign out"),
-        "email" => ("Email", "Email"),
-        "password" => ("Пароль", "Password"),
-        "company" => ("Название компании", "Company name"),
-        "no_account" => (
-            "Нет аккаунта? Зарегистрируйте компанию",
-            "No account? Register your company",
-        ),
-        "have_account" => ("Уже есть аккаунт? Войти", "Have an account? Sign in"),
-        "bad_credentials" => ("Неверный email или пароль.", "Incorrect email or password."),
-        "leads" => ("Заявки", "Leads"),
-        "empty" => ("Заявок пока нет", "No leads yet"),
-        "empty_how" => (
-            "Отправьте первое сообщение клиента через API — бот ответит, а заявка появится здесь:",
-            "Send a first customer message through the API — the bot answers and the lead appears here:",
-        ),
-        "empty_telegram" => (
-            "Или подключите Telegram-бота компании: PUT /api/settings/telegram (документация — /docs).",
-            "Or connect your company's Telegram bot: PUT /api/settings/telegram (see /docs).",
-        ),
-        "name" => ("Имя", "Name"),
-        "phone" => ("Телефон", "Phone"),
-        "city" => ("Город", "City"),
-        "object" => ("Объект", "Object"),
-        "area" => ("Площадь, м²", "Area, m²"),
-        "status" => ("Статус", "Status"),
-        "created" => ("Создана", "Created"),
-        "summary" => ("Кратко", "Summary"),
-        "conversation" => ("Переписка", "Conversation"),
-        "transcript" => ("Расшифровка голосового", "Voice note transcript"),
-        "customer" => ("Клиент", "Customer"),
-        "bot" => ("Бот", "Bot"),
-        "manager" => ("Менеджер", "Manager"),
-        "not_found" => ("Такой страницы нет.", "No such page."),
-        "back" => ("← Все заявки", "← All leads"),
-        "change_status" => ("Сменить статус", "Change status"),
-        "loss_reason" => ("Причина отказа (для «lost»)", "Loss reason (for lost)"),
-        "save" => ("Сохранить", "Save"),
-        "mode_bot" => ("Диалог ведёт бот.", "The bot has this conversation."),
-        "mode_human" => (
-            "Диалог ведёт менеджер — бот молчит.",
-            "A manager has this conversation — the bot is silent.",
-        ),
-        "take_over" => ("Взять диалог", "Take over"),
-        "release" => ("Вернуть боту", "Hand back to the bot"),
-        "reply" => ("Ответить клиенту", "Reply to the customer"),
-        "send" => ("Отправить", "Send"),
-        "all" => ("Все", "All"),
-        "qualified_only" => ("Только квалифицированные", "Qualified only"),
-        "search" => ("Поиск: имя, телефон, текст", "Search: name, phone, text"),
-        "filter" => ("Показать", "Filter"),
-        "csv" => ("Скачать CSV", "Download CSV"),
-        "no_match" => (
-            "Нет заявок по этому фильтру.",
-            "No leads match this filter.",
-        ),
-        "err_status" => (
-            "Этот переход статуса невозможен.",
-            "That status change is not possible.",
-        ),
-        "err_loss_reason" => (
-            "Для статуса «lost» нужна причина отказа.",
-            "A lost lead needs a loss reason.",
-        ),
-        "err_reply" => ("Напишите текст ответа.", "Write the reply's text."),
-        "err_take_over" => (
-            "Сначала возьмите диалог у бота.",
-            "Take the conversation over first.",
-        ),
-        "forbidden" => (
-            "Форма устарела. Обновите страницу и отправьте снова.",
-            "The form has expired. Reload the page and send it again.",
-        ),
-        _ => ("", ""),
-    };
-    match lang {
-        Lang::Ru => ru,
-        Lang::En => en,
-    }
-}
-
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -168,26 +67,16 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-#[derive(Debug, Deserialize, Default)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
 /// The page's language: `?lang=` (then remembered), else the cookie, else Russian.
-fn language(headers: &HeaderMap, query: &LangQuery) -> (Lang, Option<HeaderValue>) {
-    let chosen = match query.lang.as_deref() {
-        Some("en") => Some(Lang::En),
-        Some("ru") => Some(Lang::Ru),
-        _ => None,
-    };
-    let remembered = match cookie(headers, LANG) {
-        Some("en") => Lang::En,
-        _ => Lang::Ru,
-    };
+fn language(headers: &HeaderMap, asked: Option<&str>) -> (Lang, Option<HeaderValue>) {
+    let chosen = asked.and_then(Lang::from_code);
+    let remembered = cookie(headers, LANG)
+        .and_then(Lang::from_code)
+        .unwrap_or(Lang::Ru);
     let set = chosen.map(|lang| {
-        let code = if lang == Lang::En { "en" } else { "ru" };
         HeaderValue::from_str(&format!(
-            "{LANG}={code}; Path=/; Max-Age=31536000; SameSite=Lax"
+            "{LANG}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
         ))
         .expect("ASCII")
     });
@@ -253,10 +142,91 @@ async fn web_user(state: &AppState, headers: &HeaderMap) -> Option<AuthUser> {
     AuthUser::signed_in(token, state).await.ok()
 }
 
+/// A signed-in request: who, in which language, the form token its page carries, and the
+/// cookies the answer sets.
+struct Ctx {
+    lang: Lang,
+    user: AuthUser,
+    csrf: String,
+    cookies: Vec<HeaderValue>,
+}
+
+impl Ctx {
+    /// A page's request (`lang`: its `?lang=`), or the way to the sign-in page.
+    async fn page(
+        state: &AppState,
+        headers: &HeaderMap,
+        lang: Option<&str>,
+    ) -> Result<Ctx, Response> {
+        let (lang, lang_cookie) = language(headers, lang);
+        let Some(user) = web_user(state, headers).await else {
+            return Err(see_other("/login", lang_cookie));
+        };
+        let (csrf, csrf_cookie) = csrf_token(state, headers);
+        Ok(Ctx {
+            lang,
+            user,
+            csrf,
+            cookies: lang_cookie.into_iter().chain(csrf_cookie).collect(),
+        })
+    }
+
+    /// A form's request: its CSRF token checked first (403), then the session.
+    async fn form(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Ctx, Response> {
+        let (lang, _) = language(headers, None);
+        if !csrf_ok(headers, csrf) {
+            return Err(forbidden(lang));
+        }
+        let Some(user) = web_user(state, headers).await else {
+            return Err(see_other("/login", []));
+        };
+        Ok(Ctx {
+            lang,
+            user,
+            csrf: csrf.to_owned(),
+            cookies: Vec::new(),
+        })
+    }
+
+    fn t(&self, key: &str) -> &'static str {
+        t(self.lang, key)
+    }
+
+    /// For a page of the company's owner only: the 403 page anyone else gets.
+    fn not_owner(&self) -> Option<Response> {
+        if self.user.role == Role::Owner {
+            return None;
+        }
+        let body = html! { p.error #owner-only { (self.t("owner_only")) } };
+        Some(self.render(StatusCode::FORBIDDEN, "403", body))
+    }
+
+    fn render(&self, status: StatusCode, title: &str, body: Markup) -> Response {
+        respond(
+            status,
+            page(self.lang, title, Some(&self.user), &self.csrf, body),
+            self.cookies.iter().cloned(),
+        )
+    }
+
+    fn not_found(&self) -> Response {
+        let body = html! {
+            p { (self.t("not_found")) }
+            p { a href="/" { (self.t("back")) } }
+        };
+        self.render(StatusCode::NOT_FOUND, "404", body)
+    }
+}
+
+/// The hidden CSRF field every form carries.
+fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
 fn page(lang: Lang, title: &str, user: Option<&AuthUser>, csrf: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
-        html lang=(if lang == Lang::En { "en" } else { "ru" }) {
+        html lang=(lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -266,13 +236,27 @@ fn page(lang: Lang, title: &str, user: Option<&AuthUser>, csrf: &str, body: Mark
             body {
                 header {
                     a.brand href="/" { "Salesbot" }
+                    @if let Some(user) = user {
+                        nav #menu {
+                            a href="/" { (t(lang, "leads")) }
+                            a href="/conversations" { (t(lang, "conversations")) }
+                            a href="/usage" { (t(lang, "usage")) }
+                            @if user.role == Role::Owner {
+                                a href="/settings" { (t(lang, "settings")) }
+                                a href="/queue" { (t(lang, "queue")) }
+                            }
+                        }
+                    }
                     nav {
-                        a href="?lang=ru" { "RU" } " · " a href="?lang=en" { "EN" }
+                        @for (i, other) in Lang::ALL.iter().enumerate() {
+                            @if i > 0 { " · " }
+                            a href={ "?lang=" (other.code()) } lang=(other.code()) { (other.label()) }
+                        }
                         @if let Some(user) = user {
                             span.who { (user.tenant_name) " · " (user.email) }
                             form.inline method="post" action="/logout" {
-                                input type="hidden" name="csrf" value=(csrf);
-                                button type="submit" { (t(lang, "logout")) }
+                                (csrf_field(csrf))
+                                button #logout type="submit" { (t(lang, "logout")) }
                             }
                         }
                     }
@@ -291,17 +275,22 @@ nav{display:flex;align-items:center;gap:.75rem;flex-wrap:wrap}
 .who{color:#57606a}
 main{max-width:1100px;margin:0 auto;padding:1rem}
 form.card{background:#fff;max-width:420px;margin:2rem auto;padding:1.5rem;border-radius:8px;border:1px solid #dde1e6}
-form.card label{display:block;margin:.75rem 0 .25rem}
-input{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #c9d1d9;border-radius:6px}
+form.card label,section.panel label{display:block;margin:.75rem 0 .25rem}
+section.panel{background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:1rem 1.25rem;margin:0 0 1rem}
+section.panel h2{margin-top:0}
+input,textarea{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;border:1px solid #c9d1d9;border-radius:6px}
+input[type=checkbox]{width:auto}
 button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:0;background:#0b5cad;color:#fff;cursor:pointer;margin-top:1rem}
 form.inline{display:inline}form.inline button{margin:0;background:#57606a}
-.error{color:#b42318;margin:.5rem 0}
+.error{color:#b42318;margin:.5rem 0}.notice{color:#1a7f37;margin:.5rem 0}
+.secret{font-family:ui-monospace,monospace;background:#fff8c5;padding:.5rem;border-radius:6px;word-break:break-all}
 table{width:100%;border-collapse:collapse;background:#fff}
 th,td{padding:.5rem;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
 pre{background:#0d1117;color:#e6edf3;padding:1rem;border-radius:6px;overflow:auto;white-space:pre-wrap}
 .msg{background:#fff;border:1px solid #eaeef2;border-radius:8px;padding:.5rem .75rem;margin:.5rem 0;max-width:80%}
 .msg.user{margin-right:auto}.msg.assistant,.msg.manager{margin-left:auto;background:#eef6ff}
 .meta{color:#57606a;font-size:.85em}
+.scroll{overflow-x:auto}
 #filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:0 0 1rem}
 #filters input[type=search]{flex:1;min-width:10rem;width:auto}#filters button{margin:0}
 #status-form,#reply-form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:1rem 0}
@@ -353,662 +342,7 @@ fn forbidden(lang: Lang) -> Response {
     )
 }
 
-// ------------------------------------------------------------------------------------------------
-// Sign-in, sign-up, sign-out
-
-fn login_form(lang: Lang, csrf: &str, error: Option<&str>, email: &str) -> Markup {
-    html! {
-        form.card method="post" action="/login" {
-            h1 { (t(lang, "login")) }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            input type="hidden" name="csrf" value=(csrf);
-            label for="email" { (t(lang, "email")) }
-            input #email type="email" name="email" value=(email) required autocomplete="username";
-            label for="password" { (t(lang, "password")) }
-            input #password type="password" name="password" required autocomplete="current-password";
-            button #submit type="submit" { (t(lang, "login")) }
-            p { a href="/register" { (t(lang, "no_account")) } }
-        }
-    }
-}
-
-async fn login_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<LangQuery>,
-) -> Response {
-    let (lang, lang_cookie) = language(&headers, &query);
-    if web_user(&state, &headers).await.is_some() {
-        return see_other("/", lang_cookie);
-    }
-    let (csrf, csrf_cookie) = csrf_token(&state, &headers);
-    let body = login_form(lang, &csrf, None, "");
-    respond(
-        StatusCode::OK,
-        page(lang, t(lang, "login"), None, &csrf, body),
-        lang_cookie.into_iter().chain(csrf_cookie),
-    )
-}
-
-#[derive(Debug, Deserialize)]
-struct LoginForm {
-    csrf: Option<String>,
-    email: String,
-    password: String,
-}
-
-async fn login(
-    State(state): State<AppState>,
-    client: ClientAddress,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let (lang, _) = language(&headers, &LangQuery::default());
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
-        return forbidden(lang);
-    }
-    match sign_in(&state, client, &form.email, &form.password).await {
-        Ok(user) => match state.auth.issue(&user) {
-            Ok(token) => see_other("/", [session_cookie(&state, &token)]),
-            Err(err) => err.into_response(),
-        },
-        Err(AppError::Unauthorized { .. }) => {
-            let (csrf, _) = csrf_token(&state, &headers);
-            let body = login_form(lang, &csrf, Some(t(lang, "bad_credentials")), &form.email);
-            respond(
-                StatusCode::UNAUTHORIZED,
-                page(lang, t(lang, "login"), None, &csrf, body),
-                [],
-            )
-        }
-        Err(err) => err.into_response(),
-    }
-}
-
-fn register_form(lang: Lang, csrf: &str, error: Option<&str>) -> Markup {
-    html! {
-        form.card method="post" action="/register" {
-            h1 { (t(lang, "register")) }
-            @if let Some(error) = error { p.error role="alert" { (error) } }
-            input type="hidden" name="csrf" value=(csrf);
-            label for="company_name" { (t(lang, "company")) }
-            input #company_name type="text" name="company_name" required maxlength="200";
-            label for="email" { (t(lang, "email")) }
-            input #email type="email" name="email" required autocomplete="username";
-            label for="password" { (t(lang, "password")) }
-            input #password type="password" name="password" required minlength="8" autocomplete="new-password";
-            button #submit type="submit" { (t(lang, "register")) }
-            p { a href="/login" { (t(lang, "have_account")) } }
-        }
-    }
-}
-
-async fn register_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<LangQuery>,
-) -> Response {
-    let (lang, lang_cookie) = language(&headers, &query);
-    let (csrf, csrf_cookie) = csrf_token(&state, &headers);
-    respond(
-        StatusCode::OK,
-        page(
-            lang,
-            t(lang, "register"),
-            None,
-            &csrf,
-            register_form(lang, &csrf, None),
-        ),
-        lang_cookie.into_iter().chain(csrf_cookie),
-    )
-}
-
-#[derive(Debug, Deserialize)]
-struct RegisterForm {
-    csrf: Option<String>,
-    company_name: String,
-    email: String,
-    password: String,
-}
-
-async fn register(
-    State(state): State<AppState>,
-    client: ClientAddress,
-    headers: HeaderMap,
-    Form(form): Form<RegisterForm>,
-) -> Response {
-    let (lang, _) = language(&headers, &LangQuery::default());
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
-        return forbidden(lang);
-    }
-    let (csrf, _) = csrf_token(&state, &headers);
-    let refuse = |status: StatusCode, message: String| {
-        respond(
-            status,
-            page(
-                lang,
-                t(lang, "register"),
-                None,
-                &csrf,
-                register_form(lang, &csrf, Some(&message)),
-            ),
-            [],
-        )
-    };
-    let parsed = (|| {
-        Ok::<_, String>(RegisterRequest {
-            email: Email::parse(&form.email).map_err(|e| e.to_string())?,
-            password: Password::parse(form.password.clone()).map_err(|e| e.to_string())?,
-            company_name: TenantName::parse(&form.company_name).map_err(|e| e.to_string())?,
-        })
-    })();
-    let request = match parsed {
-        Ok(request) => request,
-        Err(message) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, message),
-    };
-    match sign_up(&state, client, request).await {
-        Ok(user) => match state.auth.issue(&user) {
-            Ok(token) => see_other("/", [session_cookie(&state, &token)]),
-            Err(err) => err.into_response(),
-        },
-        Err(AppError::Conflict { message, .. }) => refuse(StatusCode::CONFLICT, message),
-        Err(err) => err.into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
-    csrf: Option<String>,
-}
-
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let (lang, _) = language(&headers, &LangQuery::default());
-    if !csrf_ok(&headers, form.csrf.as_deref().unwrap_or_default()) {
-        return forbidden(lang);
-    }
-    see_other("/login", [cleared_session(&state)])
-}
-
-// ------------------------------------------------------------------------------------------------
-// Leads
-
-/// The leads table's filters, read leniently: a value that does not parse is no filter.
-#[derive(Debug, Deserialize, Default, Clone)]
-struct LeadsQuery {
-    lang: Option<String>,
-    status: Option<String>,
-    city: Option<String>,
-    qualified: Option<String>,
-    q: Option<String>,
-}
-
-impl LeadsQuery {
-    fn filter(&self) -> LeadFilter {
-        LeadFilter {
-            status: self.status.as_deref().and_then(|s| s.parse().ok()),
-            city: self
-                .city
-                .as_deref()
-                .and_then(City::from_key)
-                .map(|c| c.as_str().to_owned()),
-            qualified: self.qualified.as_deref().map(|q| q == "on" || q == "true"),
-            q: self
-                .q
-                .as_deref()
-                .map(str::trim)
-                .filter(|q| !q.is_empty())
-                .and_then(|q| SearchText::parse(q).ok())
-                .map(|q| q.as_str().to_owned()),
-            ..Default::default()
-        }
-    }
-
-    /// The filters as a query string, for the CSV link.
-    fn as_query(&self) -> String {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("status", &self.status),
-            ("city", &self.city),
-            ("qualified", &self.qualified),
-            ("q", &self.q),
-        ] {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                query.append_pair(key, value);
-            }
-        }
-        query.finish()
-    }
-}
-
-async fn leads_csv(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<LeadsQuery>,
-) -> Result<Response, AppError> {
-    let Some(user) = web_user(&state, &headers).await else {
-        return Ok(see_other("/login", []));
-    };
-    crate::http::routes::leads::csv_export(
-        &state,
-        user.tenant_id,
-        &query.filter(),
-        LeadSort::NewestFirst,
-    )
-    .await
-}
-
-async fn home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<LeadsQuery>,
-) -> Result<Response, AppError> {
-    let (lang, lang_cookie) = language(
-        &headers,
-        &LangQuery {
-            lang: query.lang.clone(),
-        },
-    );
-    let Some(user) = web_user(&state, &headers).await else {
-        return Ok(see_other("/login", lang_cookie));
-    };
-    let (csrf, csrf_cookie) = csrf_token(&state, &headers);
-    let filter = query.filter();
-    let filtered = filter.status.is_some()
-        || filter.city.is_some()
-        || filter.qualified.is_some()
-        || filter.q.is_some();
-    let (leads, _) = db::leads::search(
-        &state.pool,
-        user.tenant_id,
-        &filter,
-        LeadSort::NewestFirst,
-        None,
-        100,
-    )
-    .await?;
-    let curl = format!(
-        "curl {}/api/chat \\\n  -H \"Authorization: Bearer $TOKEN\" \\\n  -d user_id=client-1 -d text='Здравствуйте! Дом 120 м² в Алматы'",
-        state.public_url
-    );
-    let body = html! {
-        h1 { (t(lang, "leads")) }
-        @if !leads.is_empty() || filtered {
-            form #filters method="get" action="/" {
-                select #status-filter name="status" aria-label=(t(lang, "status")) {
-                    option value="" { (t(lang, "all")) }
-                    @for s in LeadStatus::ALL {
-                        option value=(s.as_str()) selected[filter.status == Some(*s)] { (s.as_str()) }
-                    }
-                }
-                select #city-filter name="city" aria-label=(t(lang, "city")) {
-                    option value="" { (t(lang, "city")) ": " (t(lang, "all")) }
-                    @for c in City::ALL {
-                        option value=(c.as_str()) selected[filter.city.as_deref() == Some(c.as_str())] { (c.as_str()) }
-                    }
-                }
-                label { input type="checkbox" name="qualified" checked[filter.qualified == Some(true)]; " " (t(lang, "qualified_only")) }
-                input #q type="search" name="q" placeholder=(t(lang, "search")) value=(query.q.as_deref().unwrap_or(""));
-                button #apply type="submit" { (t(lang, "filter")) }
-                a #csv href={ "/leads.csv?" (query.as_query()) } { (t(lang, "csv")) }
-            }
-        }
-        @if leads.is_empty() && filtered {
-            p #no-match { (t(lang, "no_match")) }
-        } @else if leads.is_empty() {
-            section #empty-state {
-                h2 { (t(lang, "empty")) }
-                p { (t(lang, "empty_how")) }
-                pre { "TOKEN=$(curl -s " (state.public_url) "/api/auth/login -d username=" (user.email) " -d password=…" " | jq -r .access_token)\n" (curl) }
-                p { (t(lang, "empty_telegram")) }
-            }
-        } @else {
-            table #leads {
-                thead { tr {
-                    th { (t(lang, "name")) } th { (t(lang, "phone")) } th { (t(lang, "city")) }
-                    th.hide-narrow { (t(lang, "object")) } th.hide-narrow { (t(lang, "area")) }
-                    th { (t(lang, "status")) } th.hide-narrow { (t(lang, "created")) }
-                } }
-                tbody {
-                    @for lead in &leads {
-                        tr {
-                            td { a href={ "/leads/" (lead.id) } { (lead.name.as_deref().unwrap_or(&lead.user_id)) } }
-                            td { (lead.phone.as_deref().unwrap_or("—")) }
-                            td { (lead.city.as_deref().unwrap_or("—")) }
-                            td.hide-narrow { (lead.object_type.as_deref().unwrap_or("—")) }
-                            td.hide-narrow { @if let Some(area) = lead.area_m2 { (area) } @else { "—" } }
-                            td.status { (lead.status.as_str()) }
-                            td.hide-narrow { (lead.created_at.format("%Y-%m-%d %H:%M")) }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    Ok(respond(
-        StatusCode::OK,
-        page(lang, t(lang, "title"), Some(&user), &csrf, body),
-        lang_cookie.into_iter().chain(csrf_cookie),
-    ))
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct LeadQuery {
-    lang: Option<String>,
-    /// A message key (`t`) of what the last form could not do.
-    error: Option<String>,
-}
-
-async fn lead_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query<LeadQuery>,
-) -> Result<Response, AppError> {
-    let (lang, lang_cookie) = language(
-        &headers,
-        &LangQuery {
-            lang: query.lang.clone(),
-        },
-    );
-    let Some(user) = web_user(&state, &headers).await else {
-        return Ok(see_other("/login", lang_cookie));
-    };
-    let (csrf, csrf_cookie) = csrf_token(&state, &headers);
-    let found = match Uuid::parse_str(&id) {
-        Ok(id) => db::leads::by_id(&state.pool, user.tenant_id, id).await?,
-        Err(_) => None,
-    };
-    let Some((lead, _)) = found else {
-        let body = html! { p { (t(lang, "not_found")) } p { a href="/" { (t(lang, "back")) } } };
-        return Ok(respond(
-            StatusCode::NOT_FOUND,
-            page(lang, "404", Some(&user), &csrf, body),
-            lang_cookie.into_iter().chain(csrf_cookie),
-        ));
-    };
-    let bot_user = crate::domain::BotUserId(lead.bot_user_id);
-    let messages = db::messages::after_seq(&state.pool, user.tenant_id, bot_user, 0, 500).await?;
-    let mode = db::handoff::conversation_mode(&state.pool, user.tenant_id, bot_user)
-        .await?
-        .map(|(mode, _)| mode);
-    let human = mode == Some(ConversationMode::Human);
-    let error = query
-        .error
-        .as_deref()
-        .filter(|e| e.starts_with("err_"))
-        .map(|e| t(lang, e))
-        .filter(|e| !e.is_empty());
-    let next: Vec<LeadStatus> = LeadStatus::ALL
-        .iter()
-        .copied()
-        .filter(|s| *s != lead.status && lead.status.can_move_to(*s))
-        .collect();
-    let labels = serde_json::json!({
-        "user": t(lang, "customer"), "assistant": t(lang, "bot"), "manager": t(lang, "manager"),
-        "transcript": t(lang, "transcript"),
-    })
-    .to_string();
-    let body = html! {
-        script src="/assets/live.js" defer {}
-        p { a href="/" { (t(lang, "back")) } }
-        h1 { (lead.name.as_deref().unwrap_or(&lead.user_id)) }
-        table #lead {
-            tr { th { (t(lang, "phone")) } td { (lead.phone.as_deref().unwrap_or("—")) } }
-            tr { th { (t(lang, "city")) } td { (lead.city.as_deref().unwrap_or("—")) } }
-            tr { th { (t(lang, "object")) } td { (lead.object_type.as_deref().unwrap_or("—")) } }
-            tr { th { (t(lang, "area")) } td { @if let Some(area) = lead.area_m2 { (area) } @else { "—" } } }
-            tr { th { (t(lang, "summary")) } td { (lead.summary.as_deref().unwrap_or("—")) } }
-            tr { th { (t(lang, "status")) } td.status { (lead.status.as_str()) } }
-        }
-        @if let Some(error) = error { p.error role="alert" { (error) } }
-        @if !next.is_empty() {
-            form #status-form method="post" action={ "/leads/" (lead.id) "/status" } {
-                input type="hidden" name="csrf" value=(csrf);
-                label for="status" { (t(lang, "change_status")) " " }
-                select #status name="status" {
-                    @for s in &next { option value=(s.as_str()) { (s.as_str()) } }
-                }
-                label for="loss_reason" { (t(lang, "loss_reason")) }
-                input #loss_reason type="text" name="loss_reason" maxlength="500";
-                button #save-status type="submit" { (t(lang, "save")) }
-            }
-        }
-        h2 { (t(lang, "conversation")) }
-        p #mode { (t(lang, if human { "mode_human" } else { "mode_bot" })) }
-        form.inline method="post" action={ "/leads/" (lead.id) "/handoff" } {
-            input type="hidden" name="csrf" value=(csrf);
-            @if human {
-                input type="hidden" name="action" value="release";
-                button #release type="submit" { (t(lang, "release")) }
-            } @else {
-                input type="hidden" name="action" value="take_over";
-                button #take-over type="submit" { (t(lang, "take_over")) }
-            }
-        }
-        section #conversation data-lead=(lead.id)
-            data-after-seq=(messages.last().map_or(0, |m| m.seq))
-            data-labels=(labels) {
-            @for m in &messages {
-                div class={ "msg " (m.role.as_str()) } {
-                    div.meta {
-                        (match m.role.as_str() { "user" => t(lang, "customer"), "manager" => t(lang, "manager"), _ => t(lang, "bot") })
-                        " · " (m.created_at.format("%Y-%m-%d %H:%M"))
-                    }
-                    @if m.kind.as_str() == "voice" {
-                        div.transcript { em { (t(lang, "transcript")) ": " } (m.transcript.as_deref().unwrap_or("…")) }
-                    } @else {
-                        div.text { (m.content) }
-                    }
-                }
-            }
-        }
-        @if human {
-            form #reply-form method="post" action={ "/leads/" (lead.id) "/handoff" } {
-                input type="hidden" name="csrf" value=(csrf);
-                input type="hidden" name="action" value="reply";
-                label for="text" { (t(lang, "reply")) }
-                input #text type="text" name="text" required maxlength="16384";
-                button #send type="submit" { (t(lang, "send")) }
-            }
-        }
-    };
-    Ok(respond(
-        StatusCode::OK,
-        page(lang, t(lang, "title"), Some(&user), &csrf, body),
-        lang_cookie.into_iter().chain(csrf_cookie),
-    ))
-}
-
-// ------------------------------------------------------------------------------------------------
-// A lead's forms: status, take over, reply, hand back
-
-/// The signed-in manager and the lead of a form POST, its CSRF token checked.
-async fn lead_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    csrf: Option<&str>,
-) -> Result<(AuthUser, db::leads::Lead), Response> {
-    let (lang, _) = language(headers, &LangQuery::default());
-    if !csrf_ok(headers, csrf.unwrap_or_default()) {
-        return Err(forbidden(lang));
-    }
-    let Some(user) = web_user(state, headers).await else {
-        return Err(see_other("/login", []));
-    };
-    let found = match Uuid::parse_str(id) {
-        Ok(id) => db::leads::by_id(&state.pool, user.tenant_id, id)
-            .await
-            .map_err(|e| AppError::from(e).into_response())?,
-        Err(_) => None,
-    };
-    match found {
-        Some((lead, _)) => Ok((user, lead)),
-        None => Err(respond(
-            StatusCode::NOT_FOUND,
-            page(
-                lang,
-                "404",
-                Some(&user),
-                "",
-                html! { p { (t(lang, "not_found")) } },
-            ),
-            [],
-        )),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct StatusForm {
-    csrf: Option<String>,
-    status: String,
-    loss_reason: Option<String>,
-}
-
-async fn change_status(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<StatusForm>,
-) -> Response {
-    let (user, lead) = match lead_form(&state, &headers, &id, form.csrf.as_deref()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let back = |error: Option<&str>| {
-        let query = error.map(|e| format!("?error={e}")).unwrap_or_default();
-        see_other(&format!("/leads/{}{query}", lead.id), [])
-    };
-    let Ok(status) = form.status.parse::<LeadStatus>() else {
-        return back(Some("err_status"));
-    };
-    let loss_reason = match form
-        .loss_reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-    {
-        Some(reason) => match LossReason::parse(reason) {
-            Ok(reason) => Some(reason.as_str().to_owned()),
-            Err(_) => return back(Some("err_loss_reason")),
-        },
-        None => None,
-    };
-    let edit = db::leads::LeadEdit {
-        status: Some(status),
-        loss_reason,
-        ..Default::default()
-    };
-    match db::leads::edit(&state.pool, user.tenant_id, lead.id, &edit).await {
-        Ok(()) => {
-            tracing::info!(tenant_id = %user.tenant_id, lead_id = %lead.id, status = status.as_str(),
-                "lead status changed on the dashboard");
-            back(None)
-        }
-        Err(db::leads::EditError::LossReasonRequired) => back(Some("err_loss_reason")),
-        Err(db::leads::EditError::InvalidTransition { .. }) => back(Some("err_status")),
-        Err(db::leads::EditError::NotFound) => back(None),
-        Err(db::leads::EditError::Db(e)) => AppError::from(e).into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct HandoffForm {
-    csrf: Option<String>,
-    /// `take_over`, `reply` or `release`.
-    action: String,
-    text: Option<String>,
-}
-
-async fn handoff_action(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(form): Form<HandoffForm>,
-) -> Response {
-    let (user, lead) = match lead_form(&state, &headers, &id, form.csrf.as_deref()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
-    let bot_user = crate::domain::BotUserId(lead.bot_user_id);
-    let channel = match db::handoff::conversation_mode(&state.pool, user.tenant_id, bot_user).await
-    {
-        Ok(found) => found.map(|(_, channel)| channel),
-        Err(e) => return AppError::from(e).into_response(),
-    };
-    let (tenant, who) = (user.tenant_id, lead.user_id.as_str());
-    let done = match form.action.as_str() {
-        "take_over" => {
-            db::handoff::take_over(&state.pool, tenant, who, channel, state.handoff_timeout)
-                .await
-                .map(|_| ())
-        }
-        "release" => db::handoff::release(&state.pool, tenant, who, channel)
-            .await
-            .map(|_| ()),
-        "reply" => {
-            let text = form.text.as_deref().map(str::trim).unwrap_or_default();
-            match crate::domain::text::ReplyText::parse(text) {
-                Ok(text) => db::handoff::reply(&state.pool, tenant, who, channel, text.as_str())
-                    .await
-                    .map(|_| ()),
-                Err(_) => return see_other(&format!("/leads/{}?error=err_reply", lead.id), []),
-            }
-        }
-        _ => return see_other(&format!("/leads/{}", lead.id), []),
-    };
-    match done {
-        Ok(()) => {
-            state.waker.wake();
-            tracing::info!(tenant_id = %tenant, lead_id = %lead.id, action = %form.action,
-                "conversation handled on the dashboard");
-            see_other(&format!("/leads/{}", lead.id), [])
-        }
-        Err(db::handoff::HandoffError::NotInHumanMode) => {
-            see_other(&format!("/leads/{}?error=err_take_over", lead.id), [])
-        }
-        Err(e) => crate::http::routes::handoff::map(e).into_response(),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct AfterSeq {
-    after_seq: Option<i64>,
-}
-
-/// The live conversation's long-poll: the lead's messages after `after_seq`, as JSON.
-async fn lead_messages(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(query): Query<AfterSeq>,
-) -> Result<Response, AppError> {
-    let Some(user) = web_user(&state, &headers).await else {
-        return Err(AppError::Unauthorized {
-            code: "invalid_token",
-            message: "sign in again".into(),
-        });
-    };
-    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound("lead"))?;
-    let (lead, _) = db::leads::by_id(&state.pool, user.tenant_id, id)
-        .await?
-        .ok_or(AppError::NotFound("lead"))?;
-    let messages = crate::http::routes::chat::wait_for_messages(
-        &state,
-        user.tenant_id,
-        crate::domain::BotUserId(lead.bot_user_id),
-        query.after_seq.unwrap_or(0).max(0),
-        std::time::Duration::from_secs(20),
-    )
-    .await?;
-    let mut response = axum::Json(messages).into_response();
-    // A tenant's conversation: no cache may keep it.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+/// A time as managers read it (UTC, minutes).
+fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M").to_string()
 }

@@ -1,11 +1,11 @@
-// The dashboard's live conversation: appends a lead's new messages without a reload, long-polling
-// /leads/{id}/messages (the server answers at once when there are new ones, else after a reply or
-// 20 s). Text is set with textContent, never as HTML.
+// The dashboard's live conversation: appends new messages without a reload, long-polling the
+// section's data-messages URL (/conversations/{id}/messages: the server answers at once when there
+// are new ones, else after a reply or 20 s). Text is set with textContent, never as HTML.
 (function () {
   "use strict";
   var section = document.getElementById("conversation");
   if (!section) return;
-  var lead = section.getAttribute("data-lead");
+  var url = section.getAttribute("data-messages");
   var after = Number(section.getAttribute("data-after-seq") || "0");
   var labels = JSON.parse(section.getAttribute("data-labels"));
 
@@ -30,7 +30,7 @@
   }
 
   function poll() {
-    fetch("/leads/" + lead + "/messages?after_seq=" + after, { credentials: "same-origin" })
+    fetch(url + "?after_seq=" + after, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (body) {
         body.messages.forEach(function (m) { section.appendChild(render(m)); });
