@@ -232,6 +232,33 @@ impl Browser {
         }
     }
 
+    async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Resizes the window, e.g. to a phone's screen.
+    async fn window(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Whether the page is wider than the window (a phone would scroll it sideways).
+    async fn overflows(&self) -> bool {
+        self.script("return document.documentElement.scrollWidth > window.innerWidth")
+            .await
+            .as_bool()
+            .unwrap()
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
@@ -646,6 +673,27 @@ async fn conversations_are_listed_and_handled_from_their_own_page(pool: PgPool) 
     browser.click_to_load("#release").await;
     assert_eq!(browser.path().await, lead_path);
     assert!(browser.text("#mode").await.contains("бот"));
+
+    // On a phone's screen no page is wider than the screen.
+    browser.window(390, 844).await;
+    for path in [
+        "/",
+        "/conversations",
+        &lead_path,
+        "/settings",
+        "/queue",
+        "/usage",
+    ] {
+        browser.goto(&app.url(path)).await;
+        assert!(
+            !browser.overflows().await,
+            "{path} scrolls sideways on a phone"
+        );
+    }
+    browser.goto(&app.url(&lead_path)).await;
+    browser.screenshot("phone-lead").await;
+    browser.goto(&app.url("/conversations")).await;
+    browser.screenshot("phone-conversations").await;
 
     // Another company sees neither the page nor its live messages.
     app.register_ok("owner@beton.kz", "Бетон").await;
