@@ -14,6 +14,17 @@ CREATE TYPE public.job_state AS ENUM (
 );
 
 --
+-- Name: price_item; Type: TYPE; Schema: public; Owner: -
+--
+
+CREATE TYPE public.price_item AS (
+	object_type text,
+	min_per_m2 integer,
+	max_per_m2 integer,
+	conditions text
+);
+
+--
 -- Name: turn_message; Type: TYPE; Schema: public; Owner: -
 --
 
@@ -907,7 +918,7 @@ $$;
 -- Name: turn_read(uuid, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer) RETURNS TABLE(pending public.turn_message[], earlier public.turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text)
+CREATE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer) RETURNS TABLE(pending public.turn_message[], earlier public.turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text, prices public.price_item[])
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -950,7 +961,10 @@ BEGIN
            b.language, b.mode,
            -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
            CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL THEN b.external_id END,
-           t.name, t.about, t.greeting, t.company_phone
+           t.name, t.about, t.greeting, t.company_phone,
+           coalesce((SELECT array_agg((p.object_type, p.min_per_m2, p.max_per_m2,
+                                       p.conditions)::price_item)
+                       FROM price_items p WHERE p.tenant_id = p_tenant), '{}')
       FROM bot_users b
       JOIN tenants t ON t.id = b.tenant_id
       LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id
@@ -1314,6 +1328,24 @@ CREATE TABLE public.messages (
 );
 
 ALTER TABLE ONLY public.messages FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: price_items; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.price_items (
+    tenant_id uuid NOT NULL,
+    object_type text NOT NULL,
+    min_per_m2 integer NOT NULL,
+    max_per_m2 integer NOT NULL,
+    conditions text,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT price_items_check CHECK ((max_per_m2 >= min_per_m2)),
+    CONSTRAINT price_items_conditions_check CHECK ((length(conditions) <= 500)),
+    CONSTRAINT price_items_min_per_m2_check CHECK ((min_per_m2 > 0))
+);
+
+ALTER TABLE ONLY public.price_items FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: queue_pauses; Type: TABLE; Schema: public; Owner: -
@@ -1689,6 +1721,13 @@ ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_tenant_id_bot_user_id_seq_key UNIQUE (tenant_id, bot_user_id, seq);
 
 --
+-- Name: price_items price_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_items
+    ADD CONSTRAINT price_items_pkey PRIMARY KEY (tenant_id, object_type);
+
+--
 -- Name: queue_pauses queue_pauses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2024,6 +2063,13 @@ ALTER TABLE ONLY public.messages
     ADD CONSTRAINT messages_tenant_id_bot_user_id_fkey FOREIGN KEY (tenant_id, bot_user_id) REFERENCES public.bot_users(tenant_id, id) ON DELETE CASCADE;
 
 --
+-- Name: price_items price_items_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_items
+    ADD CONSTRAINT price_items_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
 -- Name: telegram_bots telegram_bots_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2162,6 +2208,12 @@ ALTER TABLE public.message_audio ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.messages ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: price_items; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.price_items ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: telegram_bots; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2244,6 +2296,12 @@ CREATE POLICY tenant_isolation ON public.message_audio USING ((tenant_id = publi
 --
 
 CREATE POLICY tenant_isolation ON public.messages USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: price_items tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.price_items USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 --
 -- Name: telegram_bots tenant_isolation; Type: POLICY; Schema: public; Owner: -

@@ -47,6 +47,9 @@ pub const DB_POOL_CONNECTIONS: &str = "salesbot_db_pool_connections";
 pub const DB_POOL_MAX_CONNECTIONS: &str = "salesbot_db_pool_max_connections";
 /// 1, labelled with the running build's version.
 pub const BUILD_INFO: &str = "salesbot_build_info";
+/// Bot replies replaced because they named a price, discount or deadline the company's price list
+/// does not hold (workers/engine/guard.rs), by what they named and the engine that wrote them.
+pub const REPLIES_GUARDED: &str = "salesbot_replies_guarded_total";
 /// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
 pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
@@ -293,6 +296,15 @@ fn describe() {
     );
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Database pool bound");
     describe_gauge!(BUILD_INFO, "1, labelled with the build's version");
+    describe_counter!(
+        REPLIES_GUARDED,
+        "Bot replies replaced for naming a price, discount or deadline the company's price list \
+         does not hold, by violation and engine"
+    );
+}
+
+pub fn reply_guarded(violation: &'static str, engine: &'static str) {
+    metrics::counter!(REPLIES_GUARDED, "violation" => violation, "engine" => engine).increment(1);
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -6,14 +6,14 @@
 -- `p_history` messages before the first of them, seq order), both arrays of `turn_message`; the
 -- stored lead's fields (`lead_*`, NULL without a lead); the conversation's `language` and `mode`;
 -- `telegram_chat` (a Telegram conversation the customer has not blocked); the company's `name`,
--- `about`, `greeting` and `company_phone`. Marks the pending `queued` messages `processing`,
+-- `about`, `greeting`, `company_phone` and `prices` (its price list, `price_item`s in no order). Marks the pending `queued` messages `processing`,
 -- unless a manager has the conversation or one still waits for its transcript; those rows are its
 -- only locks (no conversation lock: a conversation's turns are serialised by their job key).
 -- Called by `db::turn::read` (`p_history` = ENGINE_HISTORY for a turn, 0 for a dead turn's
 -- fallback reply), through `query!`: sqlx checks the columns at build time.
--- Current definition: migrations/0021_turn_typed.sql.
+-- Current definition: migrations/0029_price_list.sql.
 CREATE OR REPLACE FUNCTION public.turn_read(p_tenant uuid, p_bot_user uuid, p_history integer)
- RETURNS TABLE(pending turn_message[], earlier turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text)
+ RETURNS TABLE(pending turn_message[], earlier turn_message[], lead_name text, lead_phone text, lead_city text, lead_object_type text, lead_area_m2 double precision, lead_summary text, language text, mode text, telegram_chat text, company_name text, about text, greeting text, company_phone text, prices price_item[])
  LANGUAGE plpgsql
 AS $function$
 #variable_conflict use_column
@@ -56,7 +56,10 @@ BEGIN
            b.language, b.mode,
            -- where "typing…" and the reply go, for a Telegram customer who has not blocked us
            CASE WHEN b.channel = 'telegram' AND b.blocked_at IS NULL THEN b.external_id END,
-           t.name, t.about, t.greeting, t.company_phone
+           t.name, t.about, t.greeting, t.company_phone,
+           coalesce((SELECT array_agg((p.object_type, p.min_per_m2, p.max_per_m2,
+                                       p.conditions)::price_item)
+                       FROM price_items p WHERE p.tenant_id = p_tenant), '{}')
       FROM bot_users b
       JOIN tenants t ON t.id = b.tenant_id
       LEFT JOIN leads l ON l.tenant_id = b.tenant_id AND l.bot_user_id = b.id

@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod ingestor;
 pub mod leads;
 pub mod messages;
+pub mod prices;
 pub mod telegram;
 pub mod tenants;
 pub mod throttle;

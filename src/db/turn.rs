@@ -13,9 +13,12 @@ use crate::domain::conversation::{
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
+use crate::domain::price::PriceList;
 use crate::domain::{BotUserId, LeadId, MessageId, TenantId};
 use crate::jobs::LeadEvent;
 use crate::queue::Lease;
+
+use super::prices::PriceRow;
 
 /// A message as the turn reads it (the composite type `turn_message`).
 #[derive(Debug, Clone, PartialEq, sqlx::Type)]
@@ -67,6 +70,7 @@ pub struct TurnRead {
     pub about: Option<String>,
     pub greeting: Option<String>,
     pub company_phone: Option<String>,
+    pub prices: PriceList,
 }
 
 /// Reads the conversation in one round trip and marks its messages `processing` (unless a manager
@@ -81,7 +85,8 @@ pub async fn read(
         r#"SELECT pending AS "pending!: Vec<TurnMessage>", earlier AS "earlier!: Vec<TurnMessage>",
                   lead_name, lead_phone, lead_city, lead_object_type, lead_area_m2, lead_summary,
                   language, mode AS "mode!: ConversationMode", telegram_chat,
-                  company_name AS "company_name!", about, greeting, company_phone
+                  company_name AS "company_name!", about, greeting, company_phone,
+                  prices AS "prices!: Vec<PriceRow>"
              FROM turn_read($1, $2, $3)"#,
         tenant.0,
         bot_user.0,
@@ -107,6 +112,7 @@ pub async fn read(
         about: r.about,
         greeting: r.greeting,
         company_phone: r.company_phone,
+        prices: super::prices::to_list(r.prices),
     }))
 }
 

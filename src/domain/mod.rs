@@ -24,6 +24,7 @@ pub mod object_type;
 pub mod password;
 pub mod person_name;
 pub mod phone;
+pub mod price;
 #[cfg(test)]
 pub(crate) mod proptest_strategies;
 #[cfg(test)]

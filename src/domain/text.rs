@@ -209,6 +209,11 @@ text_type!(
     "At most 2000 characters, no control characters."
 );
 text_type!(
+    /// What a line of the price list assumes or includes (the only terms the bot may state).
+    PriceConditions, max = 500, non_blank = false,
+    "At most 500 characters, no control characters."
+);
+text_type!(
     /// A custom first greeting of the bot.
     GreetingText, max = 1000, non_blank = false,
     "At most 1000 characters, no control characters."

@@ -64,6 +64,29 @@ fn json_position(err: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", err.line(), err.column())
 }
 
+/// `T` read from a JSON object only. A derived struct also takes an array of its fields in order,
+/// so one whose fields are all optional would take `[null, null]`, which its schema does not
+/// allow.
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Object(std::marker::PhantomData))
+            .map(ObjectOnly)
+    }
+}
+
 /// An `application/x-www-form-urlencoded` body.
 pub struct ApiForm<T>(pub T);
 
@@ -323,6 +346,12 @@ impl<const MIN: i64, const MAX: i64, const TEXT: bool> serde::de::Visitor<'_>
 impl<const MIN: i64, const MAX: i64> utoipa::PartialSchema for IntIn<MIN, MAX> {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
         int_schema(MIN, MAX)
+    }
+}
+
+impl<const MIN: i64, const MAX: i64> serde::Serialize for BodyIntIn<MIN, MAX> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(self.0)
     }
 }
 

@@ -192,6 +192,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routes::settings::put_amocrm,
             routes::settings::delete_amocrm
         ))
+        .routes(routes!(
+            routes::settings::get_prices,
+            routes::settings::put_prices
+        ))
         .routes(routes!(routes::telegram::webhook))
         .routes(routes!(routes::handoff::handoff))
         .routes(routes!(routes::handoff::reply))

@@ -769,6 +769,28 @@ async fn an_owner_sets_the_company_up_on_the_settings_page(pool: PgPool) {
     assert_eq!(assistant["monthly_budget_usd"], 25.0);
     assert_eq!(assistant["company_phone"], "+7 727 000 00 00");
 
+    // The price list: a range the API refuses is said beside the form; a good one is the list.
+    browser.fill("input[name=min_house]", "150000").await;
+    browser.fill("input[name=max_house]", "2000000000").await;
+    browser.click_to_load("#save-prices").await;
+    assert!(browser.text("#prices .error").await.contains("1000000000"));
+    // Bounds given the other way round are the same range.
+    browser.fill("input[name=min_house]", "250000").await;
+    browser.fill("input[name=max_house]", "150000").await;
+    browser
+        .fill("input[name=conditions_house]", "коробка без отделки")
+        .await;
+    browser.click_to_load("#save-prices").await;
+    assert!(browser.text("#prices .notice").await.contains("Сохранено"));
+    let prices: Value = app.get_json("/api/settings/prices", Some(&token)).await;
+    assert_eq!(
+        prices,
+        json!({"house": {"min_per_m2": 150000, "max_per_m2": 250000,
+                         "conditions": "коробка без отделки"},
+               "cottage": null, "apartment_renovation": null, "bathhouse": null, "garage": null,
+               "commercial": null, "other": null})
+    );
+
     // amoCRM: only amoCRM's domains; connected, then disconnected.
     browser.fill("#base_domain", "evil.example.com").await;
     browser.fill("#access_token", "amo-long-lived-token").await;

@@ -24,6 +24,7 @@ mod migrations;
 mod notify;
 mod openai;
 mod openapi;
+mod prices;
 mod prometheus;
 mod queue;
 mod queue_crash;

@@ -46,6 +46,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/settings/amocrm"),
     ("put", "/api/settings/amocrm"),
     ("delete", "/api/settings/amocrm"),
+    ("get", "/api/settings/prices"),
+    ("put", "/api/settings/prices"),
     (
         "post",
         "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",

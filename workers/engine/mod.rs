@@ -8,6 +8,7 @@
 //! free-text finders it runs (phone, city, object type, area, name, language) are in [`text`].
 
 pub mod extract;
+pub mod guard;
 pub mod intent;
 pub mod lead;
 pub mod offline;
@@ -25,6 +26,7 @@ use crate::domain::city::City;
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::phone::Phone;
+use crate::domain::price::PriceList;
 use text::language::{self, LanguageCounts};
 
 pub use lead::{ExtractedLead, extract_lead};
@@ -89,6 +91,8 @@ pub struct TenantProfile {
     pub greeting: Option<String>,
     /// The company's phone, offered to customers who prefer to call themselves.
     pub company_phone: Option<String>,
+    /// The only prices the bot may quote.
+    pub prices: PriceList,
 }
 
 /// One engine call: the conversation so far (ending with the customer's latest message).

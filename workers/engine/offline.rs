@@ -107,7 +107,14 @@ impl OfflineEngine {
             parts.push(replies::handoff(lang, merged.phone.is_some()));
         } else {
             if intent::asks_price(latest_user) {
-                parts.push(replies::price_note(lang).to_string());
+                // The company's own price for this object, if its list has one; else a manager's.
+                let listed = merged
+                    .object_type
+                    .and_then(|o| input.tenant.prices.for_object(o));
+                parts.push(match listed {
+                    Some(item) => replies::price_quote(lang, item),
+                    None => replies::price_note(lang).to_string(),
+                });
             }
             let declined = declined_fields(input, &merged);
             let just_refused = merged.phone.is_none() && intent::refuses_phone(latest_user);
@@ -298,7 +305,8 @@ mod tests {
     use crate::domain::city::City;
     use crate::domain::object_type::ObjectType;
     use crate::domain::phone::Phone;
-    use crate::workers::engine::{TenantProfile, Turn};
+    use crate::domain::price::{PriceItem, PriceList};
+    use crate::workers::engine::{TenantProfile, Turn, guard};
 
     fn input(turns: Vec<Turn>) -> TurnInput {
         TurnInput {
@@ -428,6 +436,30 @@ mod tests {
         );
         assert_eq!(out.lead_patch.city, Some(City::Almaty));
         assert!(out.lead_patch.summary.is_some());
+    }
+
+    #[test]
+    fn a_price_question_is_answered_from_the_companys_list_only() {
+        let mut asked = input(vec![Turn::user("Сколько стоит построить гараж в Алматы?")]);
+        asked.tenant.prices = PriceList::parse(vec![PriceItem {
+            object_type: ObjectType::Garage,
+            min_per_m2: 60_000,
+            max_per_m2: 90_000,
+            conditions: None,
+        }])
+        .unwrap();
+        let out = OfflineEngine.respond(&asked);
+        assert!(out.reply.contains("60 000–90 000 ₸ за м²"), "{}", out.reply);
+        assert_eq!(guard::check(&out.reply, &asked.tenant.prices), None);
+        // A house is not on this list: a manager calculates it.
+        asked.conversation = vec![Turn::user("Сколько стоит построить дом?")];
+        let out = OfflineEngine.respond(&asked);
+        assert!(
+            out.reply.contains(replies::price_note(Language::Ru)),
+            "{}",
+            out.reply
+        );
+        assert!(!out.reply.contains('₸'), "{}", out.reply);
     }
 
     #[test]

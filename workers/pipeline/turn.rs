@@ -22,7 +22,7 @@ use crate::domain::{LeadId, MessageId};
 use crate::jobs::{self, JobPayload};
 use crate::queue::Lease;
 use crate::workers::engine::{
-    self, EngineError, LeadPatch, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput,
+    self, EngineError, LeadPatch, LeadSnapshot, TenantProfile, Turn, TurnInput, TurnOutput, guard,
 };
 use crate::workers::{Handler, JobContext, JobError, JobFuture};
 
@@ -211,6 +211,7 @@ async fn read(db: &PgPool, p: jobs::Turn, history: i64) -> Result<Option<Snapsho
                 about: read.about,
                 greeting: read.greeting,
                 company_phone: read.company_phone,
+                prices: read.prices,
             },
             language_hint: read.language,
         },
@@ -254,12 +255,40 @@ async fn respond(
                 .map_err(JobError::retry)?
         }
     };
+    let output = guarded(deps, snapshot, output).await?;
     if snapshot.pending.iter().all(|m| m.created_at < stale_before) {
         // After downtime: one catch-up reply for the whole backlog (the lead is still updated).
         let reply = catch_up_reply(output.language);
         return Ok(TurnOutput { reply, ..output });
     }
     Ok(output)
+}
+
+/// Holds the reply to the company's data (engine::guard): one that names a price, a discount or a
+/// deadline its price list does not hold is replaced by the offline engine's answer to the same
+/// conversation, which quotes only the list. The rest of the engine's work (the lead, a handoff)
+/// stands.
+async fn guarded(
+    deps: &Deps,
+    snapshot: &Snapshot,
+    output: TurnOutput,
+) -> Result<TurnOutput, JobError> {
+    let Some(violation) = guard::check(&output.reply, &snapshot.input.tenant.prices) else {
+        return Ok(output);
+    };
+    crate::metrics::reply_guarded(violation.as_str(), output.engine);
+    tracing::warn!(tenant_id = ?snapshot.input.tenant.id, engine = output.engine,
+        violation = violation.as_str(),
+        "the reply named what the company's price list does not hold: replaced");
+    let safe = deps
+        .fallback
+        .turn(&snapshot.input)
+        .await
+        .map_err(JobError::retry)?;
+    Ok(TurnOutput {
+        reply: safe.reply,
+        ..output
+    })
 }
 
 /// One answer for a backlog after downtime: an apology and a promise, not a reply to each message.

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db;
@@ -13,12 +13,15 @@ use crate::db::amocrm::AmoSettings;
 use crate::db::telegram::bots::{SaveError, SettingsUpdate, TelegramSettings};
 use crate::domain::amocrm::{AmoDomain, AmoToken};
 use crate::domain::language::Language;
+use crate::domain::object_type::ObjectType;
+use crate::domain::price::{PriceItem, PriceList};
 use crate::domain::telegram::{BotToken, ChatId};
+use crate::domain::text::PriceConditions;
 use crate::domain::working_hours::WorkingHours;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, BodyIntIn, ObjectOnly};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -187,4 +190,114 @@ pub async fn delete_amocrm(
     }
     tracing::info!(tenant_id = %user.tenant_id, "amoCRM disconnected");
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// A line of the price list: tenge per m² (two bounds, in either order) and its conditions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceRange {
+    #[schema(inline)]
+    pub min_per_m2: BodyIntIn<1, 1_000_000_000>,
+    #[schema(inline)]
+    pub max_per_m2: BodyIntIn<1, 1_000_000_000>,
+    /// What the price assumes or includes — materials, finish, and any discount or deadline the
+    /// company promises: the only terms the bot may state.
+    pub conditions: Option<PriceConditions>,
+}
+
+/// The company's price list, one optional line per object type: the only prices, discounts and
+/// deadlines the bot may state. A missing or null line is not on the list.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceListBody {
+    #[serde(default)]
+    pub house: Option<PriceRange>,
+    #[serde(default)]
+    pub cottage: Option<PriceRange>,
+    #[serde(default)]
+    pub apartment_renovation: Option<PriceRange>,
+    #[serde(default)]
+    pub bathhouse: Option<PriceRange>,
+    #[serde(default)]
+    pub garage: Option<PriceRange>,
+    #[serde(default)]
+    pub commercial: Option<PriceRange>,
+    #[serde(default)]
+    pub other: Option<PriceRange>,
+}
+
+impl PriceListBody {
+    /// The line of `object` (a match, so a new object type cannot be forgotten here).
+    fn line(&mut self, object: ObjectType) -> &mut Option<PriceRange> {
+        match object {
+            ObjectType::House => &mut self.house,
+            ObjectType::Cottage => &mut self.cottage,
+            ObjectType::ApartmentRenovation => &mut self.apartment_renovation,
+            ObjectType::Bathhouse => &mut self.bathhouse,
+            ObjectType::Garage => &mut self.garage,
+            ObjectType::Commercial => &mut self.commercial,
+            ObjectType::Other => &mut self.other,
+        }
+    }
+
+    fn into_items(mut self) -> Vec<PriceItem> {
+        ObjectType::ALL
+            .into_iter()
+            .filter_map(|object| {
+                // BodyIntIn's bounds fit a u32.
+                self.line(object).take().map(|r| PriceItem {
+                    object_type: object,
+                    min_per_m2: r.min_per_m2.0 as u32,
+                    max_per_m2: r.max_per_m2.0 as u32,
+                    conditions: r.conditions.map(PriceConditions::into_string),
+                })
+            })
+            .collect()
+    }
+
+    fn from_list(list: &PriceList) -> Self {
+        let mut body = Self::default();
+        for item in list.items() {
+            *body.line(item.object_type) = Some(PriceRange {
+                min_per_m2: BodyIntIn(i64::from(item.min_per_m2)),
+                max_per_m2: BodyIntIn(i64::from(item.max_per_m2)),
+                // Stored conditions passed the same policy when they were saved.
+                conditions: item
+                    .conditions
+                    .as_deref()
+                    .and_then(|c| PriceConditions::parse(c).ok()),
+            });
+        }
+        body
+    }
+}
+
+#[utoipa::path(get, path = "/api/settings/prices", tag = "settings", security(("bearer" = [])),
+    responses((status = 200, body = PriceListBody), (status = 401, body = ErrorBody)))]
+pub async fn get_prices(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<PriceListBody>, AppError> {
+    let list = db::prices::list(&state.pool, user.tenant_id).await?;
+    Ok(Json(PriceListBody::from_list(&list)))
+}
+
+/// Replaces the price list (the bot quotes from it from the next turn on).
+#[utoipa::path(put, path = "/api/settings/prices", tag = "settings", security(("bearer" = [])),
+    request_body = PriceListBody,
+    responses(
+        (status = 200, body = PriceListBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn put_prices(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(ObjectOnly(request)): ApiJson<ObjectOnly<PriceListBody>>,
+) -> Result<Json<PriceListBody>, AppError> {
+    user.require_owner("sets the price list")?;
+    let list =
+        PriceList::parse(request.into_items()).map_err(|e| AppError::Validation(e.to_string()))?;
+    db::prices::replace(&state.pool, user.tenant_id, &list).await?;
+    tracing::info!(tenant_id = %user.tenant_id, lines = list.items().len(), "price list saved");
+    Ok(Json(PriceListBody::from_list(&list)))
 }

@@ -22,6 +22,7 @@ use super::{Ctx, csrf_field, see_other, when};
 use crate::db;
 use crate::db::webhooks::{DeliveryState, Endpoint};
 use crate::domain::api_key::Scope;
+use crate::domain::object_type::ObjectType;
 use crate::domain::webhook::EventType;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(show))
         .route("/settings/telegram", post(save_telegram))
         .route("/settings/assistant", post(save_assistant))
+        .route("/settings/prices", post(save_prices))
         .route("/settings/amocrm", post(connect_amocrm))
         .route("/settings/amocrm/disconnect", post(disconnect_amocrm))
         .route("/settings/keys", post(create_key))
@@ -49,7 +51,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The page's sections, by their anchors.
-const SECTIONS: [&str; 5] = ["telegram", "assistant", "amocrm", "keys", "webhooks"];
+const SECTIONS: [&str; 6] = [
+    "telegram",
+    "assistant",
+    "prices",
+    "amocrm",
+    "keys",
+    "webhooks",
+];
 
 /// What the page says above one of its sections after a form.
 enum Notice {
@@ -116,6 +125,7 @@ async fn settings_body(
     let tenant = ctx.user.tenant_id;
     let telegram = db::telegram::bots::settings(&state.pool, &state.public_url, tenant).await?;
     let assistant = db::tenants::assistant_settings(&state.pool, tenant).await?;
+    let prices = db::prices::list(&state.pool, tenant).await?;
     let amocrm = db::amocrm::settings(&state.pool, tenant).await?;
     let keys = db::api_keys::list(&state.pool, tenant).await?;
     let endpoints = db::webhooks::list(&state.pool, tenant).await?;
@@ -182,6 +192,33 @@ async fn settings_body(
                 input #monthly_budget_usd type="number" name="monthly_budget_usd" min="0" step="0.01"
                     value=(assistant.monthly_budget_usd.map(|b| b.to_string()).unwrap_or_default());
                 button #save-assistant type="submit" { (ctx.t("save")) }
+            }
+        }
+        section.panel #prices {
+            h2 { (ctx.t("prices")) }
+            (notice("prices"))
+            p.meta { (ctx.t("prices_how")) }
+            form method="post" action="/settings/prices" {
+                (csrf)
+                div.scroll { table #price-list {
+                    thead { tr {
+                        th { (ctx.t("object")) } th { (ctx.t("price_from")) } th { (ctx.t("price_to")) }
+                        th { (ctx.t("conditions")) }
+                    } }
+                    tbody { @for object in ObjectType::ALL {
+                        @let line = prices.for_object(object);
+                        tr {
+                            td { (object.display_name(ctx.lang.language())) }
+                            td { input type="number" min="1" name={ "min_" (object.as_str()) }
+                                value=(line.map(|l| l.min_per_m2.to_string()).unwrap_or_default()); }
+                            td { input type="number" min="1" name={ "max_" (object.as_str()) }
+                                value=(line.map(|l| l.max_per_m2.to_string()).unwrap_or_default()); }
+                            td { input type="text" maxlength="500" name={ "conditions_" (object.as_str()) }
+                                value=(line.and_then(|l| l.conditions.as_deref()).unwrap_or("")); }
+                        }
+                    } }
+                } }
+                button #save-prices type="submit" { (ctx.t("save")) }
             }
         }
         section.panel #amocrm {
@@ -409,6 +446,40 @@ async fn save_assistant(
         async |ctx, request| {
             let user = ctx.user.clone();
             routes::usage::put_assistant_settings(State(state.clone()), user, ApiJson(request))
+                .await
+                .map(|_| None)
+        },
+    )
+    .await
+}
+
+/// The list's rows: an object type is listed when its row has a price.
+async fn save_prices(State(state): State<AppState>, headers: HeaderMap, form: Fields) -> Response {
+    let mut body = serde_json::Map::new();
+    for object in ObjectType::ALL {
+        let key = object.as_str();
+        let (min, max) = (
+            form.get(&format!("min_{key}")),
+            form.get(&format!("max_{key}")),
+        );
+        if min.is_some() || max.is_some() {
+            let line = json!({
+                "min_per_m2": number(min),
+                "max_per_m2": number(max),
+                "conditions": form.get(&format!("conditions_{key}")),
+            });
+            body.insert(key.to_owned(), line);
+        }
+    }
+    let body = Value::Object(body);
+    submit(
+        &state,
+        &headers,
+        &form,
+        "prices",
+        body,
+        async |ctx, request| {
+            routes::settings::put_prices(State(state.clone()), ctx.user.clone(), ApiJson(request))
                 .await
                 .map(|_| None)
         },

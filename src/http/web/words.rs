@@ -27,6 +27,16 @@ impl Lang {
         }
     }
 
+    /// The same language as the engines and the domain name it.
+    pub fn language(self) -> crate::domain::language::Language {
+        use crate::domain::language::Language;
+        match self {
+            Lang::Ru => Language::Ru,
+            Lang::Kk => Language::Kk,
+            Lang::En => Language::En,
+        }
+    }
+
     pub fn from_code(code: &str) -> Option<Lang> {
         Lang::ALL.into_iter().find(|l| l.code() == code)
     }
@@ -240,6 +250,19 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "Месячный бюджет ИИ, $",
             "ЖИ-дің айлық бюджеті, $",
             "Monthly AI budget, USD",
+        ),
+        "prices" => ("Прайс-лист", "Баға тізімі", "Price list"),
+        "prices_how" => (
+            "Бот называет только эти цены (₸ за м²) и условия; об остальном — «рассчитает менеджер». Ответ ИИ с другой ценой, скидкой или сроком заменяется.",
+            "Бот тек осы бағаларды (1 м² үшін ₸) және шарттарды айтады; қалғанын менеджер есептейді. Басқа баға, жеңілдік не мерзім айтқан ЖИ жауабы ауыстырылады.",
+            "The bot quotes only these prices (₸ per m²) and conditions; anything else a manager calculates. An AI reply naming another price, discount or deadline is replaced.",
+        ),
+        "price_from" => ("От, ₸/м²", "Бастап, ₸/м²", "From, ₸/m²"),
+        "price_to" => ("До, ₸/м²", "Дейін, ₸/м²", "To, ₸/m²"),
+        "conditions" => (
+            "Условия (скидки, сроки — только если обещаете)",
+            "Шарттар (жеңілдік, мерзім — тек уәде етсеңіз)",
+            "Conditions (discounts, deadlines — only those you promise)",
         ),
         "amocrm" => ("amoCRM", "amoCRM", "amoCRM"),
         "amo_domain" => (

@@ -7,6 +7,7 @@
 use crate::domain::city::City;
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
+use crate::domain::price::PriceItem;
 
 /// A lead field the bot can ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +84,47 @@ pub(crate) fn price_note(lang: Language) -> &'static str {
         "Нақты бағасын менеджер есептеп береді — ол жобаға және материалдарға байланысты.",
         "Our manager will calculate the exact price — it depends on the project and materials.",
     )
+}
+
+/// The company's own price for the customer's object, as its list states it (nothing else: the
+/// total for the customer's area is the manager's calculation).
+pub(crate) fn price_quote(lang: Language, item: &PriceItem) -> String {
+    let object = item.object_type.display_name(lang);
+    let (min, max) = (tenge(item.min_per_m2), tenge(item.max_per_m2));
+    let range = if item.min_per_m2 == item.max_per_m2 {
+        min
+    } else {
+        format!("{min}–{max}")
+    };
+    let conditions = item
+        .conditions
+        .as_deref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    match lang {
+        Language::Kk => format!(
+            "Біздің бағамыз: {object} — 1 м² үшін {range} ₸{conditions}. Нақты құнын менеджер есептейді."
+        ),
+        Language::En => format!(
+            "Our prices: {object} — {range} ₸ per m²{conditions}. A manager will calculate the exact cost."
+        ),
+        Language::Ru | Language::Mixed => format!(
+            "Наши цены: {object} — {range} ₸ за м²{conditions}. Точную стоимость рассчитает менеджер."
+        ),
+    }
+}
+
+/// 150000 → "150 000".
+fn tenge(amount: u32) -> String {
+    let digits = amount.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    grouped
 }
 
 pub(crate) fn question(lang: Language, field: Field) -> &'static str {
@@ -230,6 +272,7 @@ pub(crate) fn lead_items(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::price::PriceList;
 
     #[test]
     fn fixed_replies_exist_in_each_language() {
@@ -250,6 +293,27 @@ mod tests {
     fn area_formatting() {
         assert_eq!(area_text(Language::Ru, 120.0), "120 м²");
         assert_eq!(area_text(Language::En, 45.5), "45.5 m²");
+    }
+
+    #[test]
+    fn a_quote_states_the_list_and_passes_the_guard() {
+        let item = PriceItem {
+            object_type: ObjectType::House,
+            min_per_m2: 150_000,
+            max_per_m2: 1_250_000,
+            conditions: Some("без отделки".into()),
+        };
+        let prices = PriceList::parse(vec![item.clone()]).unwrap();
+        for lang in [Language::Ru, Language::Kk, Language::En] {
+            let quote = price_quote(lang, &item);
+            assert!(quote.contains("150 000–1 250 000 ₸"), "{quote}");
+            assert!(quote.contains("без отделки"), "{quote}");
+            assert_eq!(
+                crate::workers::engine::guard::check(&quote, &prices),
+                None,
+                "{quote}"
+            );
+        }
     }
 
     #[test]
