@@ -47,6 +47,11 @@ pub const DB_POOL_CONNECTIONS: &str = "salesbot_db_pool_connections";
 pub const DB_POOL_MAX_CONNECTIONS: &str = "salesbot_db_pool_max_connections";
 /// 1, labelled with the running build's version.
 pub const BUILD_INFO: &str = "salesbot_build_info";
+/// Customers erased on request (`DELETE /api/conversations/{user_id}`, the dashboard's form).
+pub const CONVERSATIONS_ERASED: &str = "salesbot_conversations_erased_total";
+/// Rows the companies' retention periods deleted, by table (messages, webhook_events,
+/// webhook_deliveries, webhook_attempts).
+pub const RETENTION_DELETED: &str = "salesbot_retention_deleted_rows_total";
 /// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
 pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
@@ -293,6 +298,31 @@ fn describe() {
     );
     describe_gauge!(DB_POOL_MAX_CONNECTIONS, "Database pool bound");
     describe_gauge!(BUILD_INFO, "1, labelled with the build's version");
+    describe_counter!(
+        CONVERSATIONS_ERASED,
+        "Customers erased with everything linked to them, on request"
+    );
+    describe_counter!(
+        RETENTION_DELETED,
+        "Rows deleted for being older than their company's retention period, by table"
+    );
+}
+
+pub fn conversation_erased() {
+    metrics::counter!(CONVERSATIONS_ERASED).increment(1);
+}
+
+/// One company's retention pass. Every table is counted, even by 0, so each series exists from
+/// the first pass.
+pub fn retention_deleted(pass: &crate::db::lifecycle::RetentionPass) {
+    for (table, n) in [
+        ("messages", pass.messages),
+        ("webhook_events", pass.webhook_events),
+        ("webhook_deliveries", pass.webhook_deliveries),
+        ("webhook_attempts", pass.webhook_attempts),
+    ] {
+        metrics::counter!(RETENTION_DELETED, "table" => table).increment(n);
+    }
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
