@@ -1,5 +1,6 @@
 //! The company's set-up, for its owner: the Telegram bot, the assistant (burst coalescing and the
-//! monthly budget among it), amoCRM, API keys and webhook endpoints with their deliveries.
+//! monthly budget among it), amoCRM, API keys, webhook endpoints with their deliveries, and the
+//! data retention period.
 //!
 //! Every change goes through the API's own handler, its request built from the form's fields as
 //! the JSON body the API would get: one set of rules (parsing, the owner check, the SSRF check of a
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings", get(show))
         .route("/settings/telegram", post(save_telegram))
         .route("/settings/assistant", post(save_assistant))
+        .route("/settings/retention", post(save_retention))
         .route("/settings/amocrm", post(connect_amocrm))
         .route("/settings/amocrm/disconnect", post(disconnect_amocrm))
         .route("/settings/keys", post(create_key))
@@ -49,7 +51,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The page's sections, by their anchors.
-const SECTIONS: [&str; 5] = ["telegram", "assistant", "amocrm", "keys", "webhooks"];
+const SECTIONS: [&str; 6] = [
+    "telegram",
+    "assistant",
+    "amocrm",
+    "keys",
+    "webhooks",
+    "retention",
+];
 
 /// What the page says above one of its sections after a form.
 enum Notice {
@@ -119,6 +128,7 @@ async fn settings_body(
     let amocrm = db::amocrm::settings(&state.pool, tenant).await?;
     let keys = db::api_keys::list(&state.pool, tenant).await?;
     let endpoints = db::webhooks::list(&state.pool, tenant).await?;
+    let retention = db::lifecycle::retention(&state.pool, tenant).await?;
     let secret = match notice {
         Some(Notice::Secret(secret)) => Some(secret),
         _ => None,
@@ -280,6 +290,18 @@ async fn settings_body(
                 button #create-endpoint type="submit" { (ctx.t("create")) }
             }
         }
+        section.panel #retention {
+            h2 { (ctx.t("retention")) }
+            (notice("retention"))
+            p.meta { (ctx.t("retention_how")) }
+            form method="post" action="/settings/retention" {
+                (csrf)
+                label for="retention_days" { (ctx.t("retention_days")) }
+                input #retention_days type="number" name="retention_days" min="1" max="3650"
+                    value=(retention.retention_days.map(|d| d.to_string()).unwrap_or_default());
+                button #save-retention type="submit" { (ctx.t("save")) }
+            }
+        }
     })
 }
 
@@ -409,6 +431,30 @@ async fn save_assistant(
         async |ctx, request| {
             let user = ctx.user.clone();
             routes::usage::put_assistant_settings(State(state.clone()), user, ApiJson(request))
+                .await
+                .map(|_| None)
+        },
+    )
+    .await
+}
+
+/// An empty field keeps messages forever (null), as the API's request says it.
+async fn save_retention(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let days = form.get("retention_days").filter(|d| !d.trim().is_empty());
+    let body = json!({ "retention_days": number(days) });
+    submit(
+        &state,
+        &headers,
+        &form,
+        "retention",
+        body,
+        async |ctx, request| {
+            let user = ctx.user.clone();
+            routes::lifecycle::put_retention(State(state.clone()), user, ApiJson(request))
                 .await
                 .map(|_| None)
         },
