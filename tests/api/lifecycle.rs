@@ -711,3 +711,160 @@ async fn a_voice_notes_audio_is_deleted_once_transcription_is_done_or_given_up(p
         assert_eq!(kept, 0, "{customer}: the audio outlived its transcription");
     }
 }
+
+/// The dashboard's forms: the owner exports and erases from the conversation's page (the erasure
+/// only with the customer's id typed), and sets the retention period in settings; a manager can
+/// do neither.
+#[sqlx::test]
+async fn the_owner_exports_erases_and_sets_retention_on_the_dashboard(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (owner, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    let a = tenant_of(&pool, "owner@stroy.kz").await;
+    send_ok(&app, &owner, "alice-1", "Дом 120 м2 в Алматы").await;
+    run_workers_until_idle(&offline_workers(&pool), &pool).await;
+    let (alice, _) = conversation(&pool, a, "alice-1").await;
+    app.add_manager("owner@stroy.kz", "manager@stroy.kz").await;
+    let session = crate::dashboard::form_session(&app, "owner@stroy.kz").await;
+    let manager = crate::dashboard::form_session(&app, "manager@stroy.kz").await;
+    let csrf = |session: &str| {
+        session
+            .split("; ")
+            .find_map(|c| c.strip_prefix("salesbot_csrf="))
+            .unwrap()
+            .to_owned()
+    };
+    let get = |path: String, cookie: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(&path))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let post = |path: String, cookie: String, form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url(&path))
+                .header("cookie", cookie)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let bot_users = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM bot_users")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let page = format!("/conversations/{alice}");
+
+    let html = get(page.clone(), session.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="erase-form""#) && html.contains(r#"id="export""#));
+    let html = get(page.clone(), manager.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !html.contains(r#"id="erase-form""#),
+        "a manager is offered the erasure"
+    );
+
+    let resp = get(format!("{page}/export"), session.clone()).await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let export: Value = resp.json().await.unwrap();
+    assert_eq!(export["customer"]["external_id"], "alice-1");
+    let resp = get(format!("{page}/export"), manager.clone()).await;
+    assert_eq!(resp.status(), 403);
+
+    // Refused: no token, a manager, the wrong id typed. Nothing is erased.
+    let erase_path = format!("{page}/erase");
+    let resp = post(
+        erase_path.clone(),
+        session.clone(),
+        vec![("confirm", "alice-1".into())],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let resp = post(
+        erase_path.clone(),
+        manager.clone(),
+        vec![("csrf", csrf(&manager)), ("confirm", "alice-1".into())],
+    )
+    .await;
+    assert_eq!(resp.status(), 403);
+    let resp = post(
+        erase_path.clone(),
+        session.clone(),
+        vec![("csrf", csrf(&session)), ("confirm", "alice".into())],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()["location"],
+        format!("{page}?error=err_erase_confirm").as_str()
+    );
+    assert_eq!(bot_users().await, 1);
+
+    let resp = post(
+        erase_path,
+        session.clone(),
+        vec![("csrf", csrf(&session)), ("confirm", "alice-1".into())],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/conversations?erased=1");
+    assert_eq!(bot_users().await, 0);
+    let html = get("/conversations?erased=1".into(), session.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="erased""#));
+
+    // The retention period: a number of days, empty for forever, refused beside the form.
+    let retention = || async {
+        sqlx::query_scalar::<_, Option<i32>>("SELECT retention_days FROM tenants WHERE id = $1")
+            .bind(a)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let form = |days: &str| {
+        vec![
+            ("csrf", csrf(&session)),
+            ("retention_days", days.to_owned()),
+        ]
+    };
+    let resp = post("/settings/retention".into(), session.clone(), form("45")).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(retention().await, Some(45));
+    let resp = post("/settings/retention".into(), session.clone(), form("0")).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(retention().await, Some(45));
+    let resp = post("/settings/retention".into(), session.clone(), form("")).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(retention().await, None);
+    let html = get("/settings".into(), session.clone())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="retention_days""#));
+}
