@@ -1140,6 +1140,23 @@ CREATE TABLE public.api_keys (
 );
 
 --
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_log (
+    tenant_id uuid NOT NULL,
+    id uuid NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    actor_user_id uuid,
+    action text NOT NULL,
+    subject uuid,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT audit_log_action_check CHECK ((action = 'conversation.erased'::text))
+);
+
+ALTER TABLE ONLY public.audit_log FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: bot_users; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1493,10 +1510,12 @@ CREATE TABLE public.tenants (
     monthly_budget_usd numeric(12,2),
     llm_quota_exhausted_at timestamp with time zone,
     about text,
+    retention_days integer,
     CONSTRAINT tenants_about_check CHECK ((length(about) <= 2000)),
     CONSTRAINT tenants_coalesce_ms_check CHECK (((coalesce_ms >= 0) AND (coalesce_ms <= 60000))),
     CONSTRAINT tenants_monthly_budget_usd_check CHECK ((monthly_budget_usd >= (0)::numeric)),
-    CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)))
+    CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
+    CONSTRAINT tenants_retention_days_check CHECK (((retention_days >= 1) AND (retention_days <= 3650)))
 );
 
 --
@@ -1635,6 +1654,13 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (tenant_id, id);
 
 --
 -- Name: bot_users bot_users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1860,6 +1886,12 @@ ALTER TABLE ONLY public.webhook_events
 CREATE INDEX api_keys_tenant ON public.api_keys USING btree (tenant_id, created_at);
 
 --
+-- Name: audit_log_recent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_recent ON public.audit_log USING btree (tenant_id, at DESC);
+
+--
 -- Name: bot_users_recent; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1962,6 +1994,18 @@ CREATE INDEX webhook_deliveries_by_endpoint ON public.webhook_deliveries USING b
 CREATE INDEX webhook_deliveries_event ON public.webhook_deliveries USING btree (tenant_id, event_id);
 
 --
+-- Name: webhook_events_bot_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_events_bot_user ON public.webhook_events USING btree (tenant_id, bot_user_id) WHERE (bot_user_id IS NOT NULL);
+
+--
+-- Name: webhook_events_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_events_created ON public.webhook_events USING btree (tenant_id, created_at);
+
+--
 -- Name: leads leads_crm_sync; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2012,6 +2056,13 @@ ALTER TABLE ONLY public.api_keys
 
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
+
+--
+-- Name: audit_log audit_log_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES public.tenants(id) ON DELETE CASCADE;
 
 --
 -- Name: bot_users bot_users_tenant_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2166,6 +2217,12 @@ ALTER TABLE public.amocrm_links ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.amocrm_settings ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: audit_log; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: bot_users; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2254,6 +2311,12 @@ CREATE POLICY tenant_isolation ON public.amocrm_links USING ((tenant_id = public
 --
 
 CREATE POLICY tenant_isolation ON public.amocrm_settings USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
+
+--
+-- Name: audit_log tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.audit_log USING ((tenant_id = public.app_current_tenant())) WITH CHECK ((tenant_id = public.app_current_tenant()));
 
 --
 -- Name: bot_users tenant_isolation; Type: POLICY; Schema: public; Owner: -

@@ -50,6 +50,11 @@ pub const BUILD_INFO: &str = "salesbot_build_info";
 /// Bot replies replaced because they named a price, discount or deadline the company's price list
 /// does not hold (workers/engine/guard.rs), by what they named and the engine that wrote them.
 pub const REPLIES_GUARDED: &str = "salesbot_replies_guarded_total";
+/// Customers erased on request (`DELETE /api/conversations/{user_id}`, the dashboard's form).
+pub const CONVERSATIONS_ERASED: &str = "salesbot_conversations_erased_total";
+/// Rows the companies' retention periods deleted, by table (messages, webhook_events,
+/// webhook_deliveries, webhook_attempts).
+pub const RETENTION_DELETED: &str = "salesbot_retention_deleted_rows_total";
 /// Requests refused by an abuse limit (`rule`: login-ip, login-account, register-ip, chat-tenant).
 pub const HTTP_THROTTLED: &str = "salesbot_http_throttled_total";
 
@@ -301,10 +306,35 @@ fn describe() {
         "Bot replies replaced for naming a price, discount or deadline the company's price list \
          does not hold, by violation and engine"
     );
+    describe_counter!(
+        CONVERSATIONS_ERASED,
+        "Customers erased with everything linked to them, on request"
+    );
+    describe_counter!(
+        RETENTION_DELETED,
+        "Rows deleted for being older than their company's retention period, by table"
+    );
 }
 
 pub fn reply_guarded(violation: &'static str, engine: &'static str) {
     metrics::counter!(REPLIES_GUARDED, "violation" => violation, "engine" => engine).increment(1);
+}
+
+pub fn conversation_erased() {
+    metrics::counter!(CONVERSATIONS_ERASED).increment(1);
+}
+
+/// One company's retention pass. Every table is counted, even by 0, so each series exists from
+/// the first pass.
+pub fn retention_deleted(pass: &crate::db::lifecycle::RetentionPass) {
+    for (table, n) in [
+        ("messages", pass.messages),
+        ("webhook_events", pass.webhook_events),
+        ("webhook_deliveries", pass.webhook_deliveries),
+        ("webhook_attempts", pass.webhook_attempts),
+    ] {
+        metrics::counter!(RETENTION_DELETED, "table" => table).increment(n);
+    }
 }
 
 pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -1,7 +1,8 @@
 //! Queue housekeeping, run by every worker process (each step is idempotent, so several processes
 //! doing it is harmless): deletes dead jobs past their retention, idle key rows and throttle rows
 //! whose time has passed, vacuums the queue tables every 10 s whatever autovacuum's settings,
-//! ANALYZEs grown tables when autovacuum is off, and samples depth and lag gauges.
+//! ANALYZEs grown tables when autovacuum is off, samples depth and lag gauges, and applies the
+//! companies' retention periods (`db::lifecycle`).
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ const CLEANUP_EVERY: Duration = Duration::from_secs(60);
 /// queue.md §5: vacuum frequency is what keeps the claim fast; every 10 s kept dead tuples in the
 /// low thousands under churn. Once a minute, the end-to-end bench's claims read ~650 blocks each.
 const VACUUM_EVERY: Duration = Duration::from_secs(10);
+/// Retention periods are days long: a pass every few minutes keeps them to the minute while the
+/// batches of a big backlog (bounded per pass, `db::lifecycle::RETENTION_MAX_BATCHES`) spread over
+/// several passes.
+const RETENTION_EVERY: Duration = Duration::from_secs(300);
 
 /// `kinds`: the job kinds the worker handles, whose gauges are reported (0 when the queue holds
 /// none) from the start, so a dashboard or alert never sees a kind vanish.
@@ -27,6 +32,7 @@ pub async fn run(
     let mut gauges = tokio::time::interval(GAUGE_EVERY);
     let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
     let mut vacuum = tokio::time::interval(VACUUM_EVERY);
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
     // VACUUM and ANALYZE are the tables' owner's: the pool's role may not run them.
     let mut owner: Option<PgConnection> = None;
     let mut kinds_seen: std::collections::BTreeSet<String> = kinds.into_iter().collect();
@@ -35,6 +41,7 @@ pub async fn run(
             () = shutdown.cancelled() => return Ok(()),
             _ = gauges.tick() => sample(&db, &mut kinds_seen).await,
             _ = cleanup.tick() => housekeep(&db, dead_retention).await,
+            _ = retention.tick() => apply_retention(&db).await,
             _ = vacuum.tick() => {
                 if owner.is_none() {
                     owner = crate::db::owner_connection(&db)
@@ -104,6 +111,14 @@ async fn housekeep(db: &PgPool, dead_retention: Duration) {
     }
     if let Err(err) = crate::db::throttle::forget_expired(db).await {
         tracing::warn!(error = %err, "throttle cleanup failed");
+    }
+}
+
+/// One retention pass over every company that set a period (each company's rows in batches of
+/// their own transactions, under its tenant scope: the service role is bound by the policies).
+async fn apply_retention(db: &PgPool) {
+    if let Err(err) = crate::db::lifecycle::retention_pass(db, chrono::Utc::now()).await {
+        tracing::warn!(error = %err, "retention pass failed");
     }
 }
 

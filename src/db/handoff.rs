@@ -64,7 +64,8 @@ pub enum HandoffError {
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
 /// Finds and locks the conversation named by the customer's channel id (and channel, if given).
-async fn lock(
+/// Also the erasure's first step (`db::lifecycle::erase`), so both name a conversation alike.
+pub(super) async fn lock(
     tx: &mut Tx,
     tenant: TenantId,
     user_id: &str,

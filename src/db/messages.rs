@@ -382,7 +382,9 @@ pub async fn voice_note(
 
 /// Stores a voice note's transcript under the transcribe job's lease (a message still waiting for
 /// it becomes `queued`), with the conversation's next turn: the turn may be waiting for exactly
-/// this transcript.
+/// this transcript. The audio is deleted in the same transaction, whatever the outcome (done,
+/// unavailable, failed, or given up by the dead job's hook): nothing reads it after transcription,
+/// and a customer's voice is not kept longer than that needs.
 pub async fn store_transcript(
     pool: &PgPool,
     lease: crate::queue::Lease,
@@ -391,7 +393,7 @@ pub async fn store_transcript(
     state: TranscriptState,
 ) -> Result<(), super::FencedError> {
     let mut tx = super::fenced_tx(pool, job.tenant_id, lease).await?;
-    sqlx::query!(
+    let stored = sqlx::query!(
         "UPDATE messages SET transcript = $3, transcript_status = $4,
                 status = CASE WHEN status = $5 THEN $6 ELSE status END
          WHERE tenant_id = $1 AND id = $2",
@@ -401,6 +403,19 @@ pub async fn store_transcript(
         state as TranscriptState,
         MessageState::Transcribing as MessageState,
         MessageState::Queued as MessageState
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if stored == 0 {
+        // The message is gone (its customer was erased): there is no turn to wake.
+        tx.commit().await?;
+        return Ok(());
+    }
+    sqlx::query!(
+        "DELETE FROM message_audio WHERE tenant_id = $1 AND message_id = $2",
+        job.tenant_id.0,
+        job.message_id.0
     )
     .execute(&mut *tx)
     .await?;

@@ -11,6 +11,7 @@ pub mod embedded;
 pub mod handoff;
 pub mod ingestor;
 pub mod leads;
+pub mod lifecycle;
 pub mod messages;
 pub mod prices;
 pub mod telegram;

@@ -200,6 +200,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::handoff::handoff))
         .routes(routes!(routes::handoff::reply))
         .routes(routes!(routes::handoff::release))
+        .routes(routes!(routes::lifecycle::erase))
+        .routes(routes!(routes::lifecycle::export))
+        .routes(routes!(
+            routes::lifecycle::get_retention,
+            routes::lifecycle::put_retention
+        ))
         .routes(routes!(
             routes::api_keys::create_key,
             routes::api_keys::list_keys

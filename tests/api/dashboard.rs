@@ -286,7 +286,7 @@ async fn register(browser: &Browser, app: &TestApp, company: &str, email: &str) 
 }
 
 /// A session as a form sign-in gives it, for requests outside the browser: the Cookie header.
-async fn form_session(app: &TestApp, email: &str) -> String {
+pub(crate) async fn form_session(app: &TestApp, email: &str) -> String {
     let client = crate::helpers::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

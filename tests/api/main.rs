@@ -20,6 +20,7 @@ mod helpers;
 mod ingest;
 mod jobs;
 mod leads;
+mod lifecycle;
 mod migrations;
 mod notify;
 mod openai;

@@ -53,6 +53,10 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     ),
     ("post", "/api/webhooks/{id}/recover"),
+    ("delete", "/api/conversations/{user_id}"),
+    ("get", "/api/conversations/{user_id}/export"),
+    ("get", "/api/settings/retention"),
+    ("put", "/api/settings/retention"),
 ];
 
 #[sqlx::test]

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod handoff;
 pub mod health;
 pub mod leads;
+pub mod lifecycle;
 pub mod me;
 pub mod settings;
 pub mod telegram;

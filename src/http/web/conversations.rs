@@ -1,6 +1,7 @@
 //! Conversations: the list (last message, who has it: bot or manager), a conversation's page, and
 //! the conversation section a lead's page shows too: messages appended live (assets/live.js
-//! long-polls `/conversations/{id}/messages`), take over, reply, hand back.
+//! long-polls `/conversations/{id}/messages`), take over, reply, hand back. For the owner: the
+//! customer's data exported as JSON, or erased after typing the customer's id to confirm.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/conversations/{id}", get(view))
         .route("/conversations/{id}/handoff", post(handoff))
         .route("/conversations/{id}/messages", get(messages))
+        .route("/conversations/{id}/export", get(export))
+        .route("/conversations/{id}/erase", post(erase))
 }
 
 /// Which page a conversation's forms return to.
@@ -40,6 +43,8 @@ pub(super) enum Back {
 struct PageQuery {
     lang: Option<String>,
     error: Option<String>,
+    /// Set after an erasure, which lands on the list.
+    erased: Option<String>,
 }
 
 /// Longer last messages are cut here in the list.
@@ -58,6 +63,7 @@ async fn list(
         db::leads::conversations(&state.pool, ctx.user.tenant_id, None, 200).await?;
     let body = html! {
         h1 { (ctx.t("conversations")) }
+        @if query.erased.is_some() { p.notice #erased role="status" { (ctx.t("erased")) } }
         @if conversations.is_empty() {
             p #no-conversations { (ctx.t("no_conversations")) }
         } @else {
@@ -140,7 +146,9 @@ async fn view(
     let bot_user = BotUserId(conversation.bot_user_id);
     let messages =
         db::messages::after_seq(&state.pool, ctx.user.tenant_id, bot_user, 0, 500).await?;
-    let error = super::leads::form_error(&ctx, query.error.as_deref());
+    let error = super::leads::form_error(&ctx, query.error.as_deref()).or_else(|| {
+        (query.error.as_deref() == Some("err_erase_confirm")).then(|| ctx.t("err_erase_confirm"))
+    });
     let body = html! {
         p { a href="/conversations" { (ctx.t("back_conversations")) } }
         h1 { (customer(&conversation)) }
@@ -153,8 +161,29 @@ async fn view(
         }
         @if let Some(error) = error { p.error role="alert" { (error) } }
         (section(&ctx, &conversation, &messages, Back::Conversation))
+        @if ctx.user.role == crate::domain::Role::Owner {
+            (customer_data(&ctx, &conversation))
+        }
     };
     Ok(ctx.render(StatusCode::OK, ctx.t("conversations"), body))
+}
+
+/// The owner's panel: export the customer's data, or erase it. Erasing cannot be undone, so the
+/// form asks for the customer's id typed out, not a click.
+fn customer_data(ctx: &Ctx, conversation: &Conversation) -> Markup {
+    let id = conversation.bot_user_id;
+    html! {
+        section.panel #customer-data {
+            h2 { (ctx.t("customer_data")) }
+            p { a #export href={ "/conversations/" (id) "/export" } download { (ctx.t("export_data")) } }
+            form #erase-form method="post" action={ "/conversations/" (id) "/erase" } {
+                (csrf_field(&ctx.csrf))
+                label for="confirm" { (ctx.t("erase_how")) " " code { (conversation.user_id) } }
+                input #confirm type="text" name="confirm" required autocomplete="off";
+                button #erase.danger type="submit" { (ctx.t("erase")) }
+            }
+        }
+    }
 }
 
 /// A conversation as a page shows it: who has it, the hand-off buttons, the messages (the script
@@ -311,4 +340,85 @@ async fn messages(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The customer's data as the API exports it, as a file (the owner's).
+async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let ctx = match Ctx::page(&state, &headers, None).await {
+        Ok(ctx) => ctx,
+        Err(to_sign_in) => return Ok(to_sign_in),
+    };
+    if let Some(refused) = ctx.not_owner() {
+        return Ok(refused);
+    }
+    let Some(conversation) = find(&state, &ctx, &id).await? else {
+        return Ok(ctx.not_found());
+    };
+    let export = db::lifecycle::export(
+        &state.pool,
+        ctx.user.tenant_id,
+        &conversation.user_id,
+        Some(conversation.channel),
+    )
+    .await
+    .map_err(crate::http::routes::handoff::map)?;
+    tracing::info!(tenant_id = %ctx.user.tenant_id, bot_user_id = %conversation.bot_user_id,
+        actor = %ctx.user.user_id, "customer data exported on the dashboard");
+    let mut response = axum::Json(export).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!(
+            "attachment; filename=\"customer-{}.json\"",
+            conversation.bot_user_id
+        ))
+        .map_err(AppError::internal)?,
+    );
+    Ok(response)
+}
+
+/// Erases the customer once the owner typed their id (`confirm`), then the list.
+async fn erase(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Fields,
+) -> Response {
+    let ctx = match Ctx::form(&state, &headers, form.csrf()).await {
+        Ok(ctx) => ctx,
+        Err(refused) => return refused,
+    };
+    if let Some(refused) = ctx.not_owner() {
+        return refused;
+    }
+    let conversation = match find(&state, &ctx, &id).await {
+        Ok(Some(conversation)) => conversation,
+        Ok(None) => return ctx.not_found(),
+        Err(e) => return e.into_response(),
+    };
+    if form.get("confirm").map(str::trim) != Some(conversation.user_id.as_str()) {
+        return see_other(
+            &format!(
+                "/conversations/{}?error=err_erase_confirm",
+                conversation.bot_user_id
+            ),
+            [],
+        );
+    }
+    match crate::http::routes::lifecycle::erase_customer(
+        &state,
+        &ctx.user,
+        &conversation.user_id,
+        Some(conversation.channel),
+    )
+    .await
+    {
+        Ok(_) => see_other("/conversations?erased=1", []),
+        Err(e) => e.into_response(),
+    }
 }

@@ -282,6 +282,7 @@ input,textarea{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;borde
 input[type=checkbox]{width:auto}
 button{font:inherit;padding:.5rem 1rem;border-radius:6px;border:0;background:#0b5cad;color:#fff;cursor:pointer;margin-top:1rem}
 form.inline{display:inline}form.inline button{margin:0;background:#57606a}
+button.danger{background:#b42318}
 .error{color:#b42318;margin:.5rem 0}.notice{color:#1a7f37;margin:.5rem 0}
 .secret{font-family:ui-monospace,monospace;background:#fff8c5;padding:.5rem;border-radius:6px;word-break:break-all}
 table{width:100%;border-collapse:collapse;background:#fff}

@@ -1,5 +1,6 @@
 //! The company's set-up, for its owner: the Telegram bot, the assistant (burst coalescing and the
-//! monthly budget among it), amoCRM, API keys and webhook endpoints with their deliveries.
+//! monthly budget among it), amoCRM, API keys, webhook endpoints with their deliveries, and the
+//! data retention period.
 //!
 //! Every change goes through the API's own handler, its request built from the form's fields as
 //! the JSON body the API would get: one set of rules (parsing, the owner check, the SSRF check of a
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/telegram", post(save_telegram))
         .route("/settings/assistant", post(save_assistant))
         .route("/settings/prices", post(save_prices))
+        .route("/settings/retention", post(save_retention))
         .route("/settings/amocrm", post(connect_amocrm))
         .route("/settings/amocrm/disconnect", post(disconnect_amocrm))
         .route("/settings/keys", post(create_key))
@@ -51,13 +53,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The page's sections, by their anchors.
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "telegram",
     "assistant",
     "prices",
     "amocrm",
     "keys",
     "webhooks",
+    "retention",
 ];
 
 /// What the page says above one of its sections after a form.
@@ -129,6 +132,7 @@ async fn settings_body(
     let amocrm = db::amocrm::settings(&state.pool, tenant).await?;
     let keys = db::api_keys::list(&state.pool, tenant).await?;
     let endpoints = db::webhooks::list(&state.pool, tenant).await?;
+    let retention = db::lifecycle::retention(&state.pool, tenant).await?;
     let secret = match notice {
         Some(Notice::Secret(secret)) => Some(secret),
         _ => None,
@@ -317,6 +321,18 @@ async fn settings_body(
                 button #create-endpoint type="submit" { (ctx.t("create")) }
             }
         }
+        section.panel #retention {
+            h2 { (ctx.t("retention")) }
+            (notice("retention"))
+            p.meta { (ctx.t("retention_how")) }
+            form method="post" action="/settings/retention" {
+                (csrf)
+                label for="retention_days" { (ctx.t("retention_days")) }
+                input #retention_days type="number" name="retention_days" min="1" max="3650"
+                    value=(retention.retention_days.map(|d| d.to_string()).unwrap_or_default());
+                button #save-retention type="submit" { (ctx.t("save")) }
+            }
+        }
     })
 }
 
@@ -480,6 +496,30 @@ async fn save_prices(State(state): State<AppState>, headers: HeaderMap, form: Fi
         body,
         async |ctx, request| {
             routes::settings::put_prices(State(state.clone()), ctx.user.clone(), ApiJson(request))
+                .await
+                .map(|_| None)
+        },
+    )
+    .await
+}
+
+/// An empty field keeps messages forever (null), as the API's request says it.
+async fn save_retention(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let days = form.get("retention_days").filter(|d| !d.trim().is_empty());
+    let body = json!({ "retention_days": number(days) });
+    submit(
+        &state,
+        &headers,
+        &form,
+        "retention",
+        body,
+        async |ctx, request| {
+            let user = ctx.user.clone();
+            routes::lifecycle::put_retention(State(state.clone()), user, ApiJson(request))
                 .await
                 .map(|_| None)
         },

@@ -395,6 +395,46 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "Сәтсіз тапсырма жоқ.",
             "No dead jobs.",
         ),
+        "customer_data" => ("Данные клиента", "Клиент деректері", "Customer's data"),
+        "export_data" => (
+            "Выгрузить данные клиента (JSON)",
+            "Клиент деректерін жүктеп алу (JSON)",
+            "Export the customer's data (JSON)",
+        ),
+        "erase_how" => (
+            "Удалить клиента и всё, что с ним связано: сообщения, голосовые, заявку, уведомления. \
+             Отменить нельзя. Для подтверждения введите id клиента:",
+            "Клиентті және онымен байланысты барлығын жою: хабарламалар, дауыстық хабарламалар, \
+             өтінім, хабарландырулар. Қайтару мүмкін емес. Растау үшін клиенттің id-ін енгізіңіз:",
+            "Erase the customer and everything linked to them: messages, voice notes, the lead, \
+             notifications. This cannot be undone. To confirm, type the customer's id:",
+        ),
+        "erase" => (
+            "Удалить данные клиента",
+            "Клиент деректерін жою",
+            "Erase the customer's data",
+        ),
+        "err_erase_confirm" => (
+            "Введённый id не совпадает с id клиента: ничего не удалено.",
+            "Енгізілген id клиенттің id-імен сәйкес емес: ештеңе жойылмады.",
+            "The id typed is not the customer's: nothing was erased.",
+        ),
+        "erased" => (
+            "Данные клиента удалены.",
+            "Клиент деректері жойылды.",
+            "The customer's data was erased.",
+        ),
+        "retention" => ("Хранение данных", "Деректерді сақтау", "Data retention"),
+        "retention_days" => (
+            "Хранить сообщения, дней (пусто — бессрочно)",
+            "Хабарламаларды сақтау, күн (бос — мерзімсіз)",
+            "Keep messages for days (empty: forever)",
+        ),
+        "retention_how" => (
+            "Сообщения, расшифровки и журналы вебхуков старше этого срока удаляются; заявки остаются.",
+            "Осы мерзімнен ескі хабарламалар, транскрипттер және вебхук журналдары жойылады; өтінімдер қалады.",
+            "Messages, transcripts and webhook logs older than this are deleted; leads are kept.",
+        ),
         _ => {
             debug_assert!(false, "the dashboard has no text for `{key}`");
             ("", "", "")
