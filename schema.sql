@@ -761,7 +761,7 @@ END $$;
 -- Name: turn_commit(uuid, uuid, bigint, uuid, uuid[], uuid, text, text, text, text, boolean, text, text, text, text, double precision, text, boolean, uuid, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_update_lead boolean, p_lead_name text, p_lead_phone text, p_lead_city text, p_lead_object_type text, p_lead_area_m2 double precision, p_lead_summary text, p_lead_qualifies boolean, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean) RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, lead_id uuid, lead_version integer, lead_event text)
+CREATE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_update_lead boolean, p_lead_name text, p_lead_phone text, p_lead_city text, p_lead_object_type text, p_lead_area_m2 double precision, p_lead_summary text, p_lead_qualifies boolean, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean) RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, follow_up_job boolean, lead_id uuid, lead_version integer, lead_event text)
     LANGUAGE plpgsql
     AS $$
 #variable_conflict use_column
@@ -779,12 +779,21 @@ DECLARE
     v_qualified    boolean;
     v_lead_types   text[];
     v_type         text;
+    v_reply_seq    bigint;
+    v_lead_open    boolean;
+    v_fu_max       smallint;
+    v_fu_delay     integer;
+    v_fu_payload   jsonb;
+    v_fu_run_at    timestamptz;
+    v_fu_job       bigint;
+    v_fu_new       boolean;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     delivery_job := false;
     notify_job := false;
+    follow_up_job := false;
     handoff_fresh := false;
-    SELECT b.mode, b.channel, b.released_at, b.external_id INTO v_conversation
+    SELECT b.mode, b.channel, b.released_at, b.external_id, b.blocked_at INTO v_conversation
       FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user FOR UPDATE;
     PERFORM 1 FROM jobs j
      WHERE j.id = p_job AND j.lease_token = p_lease_token AND j.state = 'running'
@@ -812,8 +821,9 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM message_append(p_tenant, p_bot_user, p_reply_id, 'assistant', p_reply, p_engine,
-                           p_language, false);
+    SELECT a.seq INTO v_reply_seq
+      FROM message_append(p_tenant, p_bot_user, p_reply_id, 'assistant', p_reply, p_engine,
+                          p_language, false) a;
     UPDATE messages SET reply_id = p_reply_id, status = p_status, answered_at = clock_timestamp()
      WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
        AND reply_id IS NULL AND id = ANY (v_answered);
@@ -868,6 +878,28 @@ BEGIN
                                                      ELSE qualified_at END
                  WHERE tenant_id = p_tenant AND id = v_existing.id
                 RETURNING version INTO lead_version;
+            END IF;
+        END IF;
+        -- A follow-up while the lead is still open (the customer may go quiet after this reply).
+        v_lead_open := CASE WHEN v_existing.id IS NULL THEN coalesce(lead_event, 'created') <> 'qualified'
+                            ELSE v_existing.status = 'new' AND NOT v_qualified END;
+        IF v_lead_open AND p_status = 'answered' AND v_conversation.blocked_at IS NULL THEN
+            SELECT t.follow_up_max, t.follow_up_delay_minutes INTO v_fu_max, v_fu_delay
+              FROM tenants t WHERE t.id = p_tenant;
+            IF v_fu_max > 0 THEN
+                v_fu_payload := jsonb_build_object('tenant_id', p_tenant, 'bot_user_id', p_bot_user,
+                                                   'after_seq', v_reply_seq, 'number', 1);
+                v_fu_run_at := now() + make_interval(mins => v_fu_delay);
+                SELECT e.job_id, e.inserted INTO v_fu_job, v_fu_new
+                  FROM queue_enqueue('follow_up', 'follow_up:' || p_bot_user, p_tenant,
+                                     v_fu_payload, v_fu_run_at, 0::smallint, 5,
+                                     'follow_up:' || p_bot_user) e;
+                IF NOT v_fu_new THEN
+                    -- The pending one (locked by queue_enqueue() until commit) follows this reply.
+                    UPDATE jobs SET payload = v_fu_payload, run_at = v_fu_run_at
+                     WHERE id = v_fu_job;
+                END IF;
+                follow_up_job := v_fu_new;
             END IF;
         END IF;
         IF lead_event IS NOT NULL
@@ -1511,8 +1543,18 @@ CREATE TABLE public.tenants (
     llm_quota_exhausted_at timestamp with time zone,
     about text,
     retention_days integer,
+    follow_up_max smallint DEFAULT 1 NOT NULL,
+    follow_up_delay_minutes integer DEFAULT 1440 NOT NULL,
+    follow_up_text_ru text,
+    follow_up_text_kk text,
+    follow_up_text_en text,
     CONSTRAINT tenants_about_check CHECK ((length(about) <= 2000)),
     CONSTRAINT tenants_coalesce_ms_check CHECK (((coalesce_ms >= 0) AND (coalesce_ms <= 60000))),
+    CONSTRAINT tenants_follow_up_delay_check CHECK (((follow_up_delay_minutes >= 10) AND (follow_up_delay_minutes <= 20160))),
+    CONSTRAINT tenants_follow_up_max_check CHECK (((follow_up_max >= 0) AND (follow_up_max <= 3))),
+    CONSTRAINT tenants_follow_up_text_en_check CHECK (((length(follow_up_text_en) >= 1) AND (length(follow_up_text_en) <= 1000))),
+    CONSTRAINT tenants_follow_up_text_kk_check CHECK (((length(follow_up_text_kk) >= 1) AND (length(follow_up_text_kk) <= 1000))),
+    CONSTRAINT tenants_follow_up_text_ru_check CHECK (((length(follow_up_text_ru) >= 1) AND (length(follow_up_text_ru) <= 1000))),
     CONSTRAINT tenants_monthly_budget_usd_check CHECK ((monthly_budget_usd >= (0)::numeric)),
     CONSTRAINT tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200))),
     CONSTRAINT tenants_retention_days_check CHECK (((retention_days >= 1) AND (retention_days <= 3650)))

@@ -5,7 +5,7 @@
 //!
 //! Five SQL functions enqueue some of these jobs in SQL too, for the hot paths' single round
 //! trip: `message_record()` (`transcribe`, `turn`), `message_ingest_batch()` (`turn`),
-//! `turn_commit()` (`deliver_reply`, `notify_manager`), `webhook_emit()` (`webhook`) and the
+//! `turn_commit()` (`deliver_reply`, `notify_manager`, `follow_up`), `webhook_emit()` (`webhook`) and the
 //! `leads` trigger `crm_sync_enqueue()` (`crm_sync`), in sql/functions/. They build the same
 //! payloads and options; tests/api/jobs.rs reads every job they enqueue back with these types, so
 //! the two sides cannot drift apart unnoticed.
@@ -183,6 +183,47 @@ impl JobPayload for HandoffTimeout {
 impl HandoffTimeout {
     pub fn job(self, wait: std::time::Duration) -> NewJob {
         new_job(&self).tenant(self.tenant_id).delay(wait)
+    }
+}
+
+/// The bot writes once more to a customer who went quiet before the lead was qualified
+/// (workers/pipeline/follow_up.rs). It follows the bot message at `after_seq` and is the
+/// `number`-th follow-up in a row; when it runs, anything newer in the conversation (the
+/// customer's answer, a manager) makes it end without sending.
+///
+/// Keyed and deduplicated by the bot user apart from the conversation's turns (a delayed head
+/// would hold back the conversation's turns for a day): at most one is pending per customer. A
+/// newer bot reply re-arms the pending one in place, new payload and due time (`turn_commit()`),
+/// so the one pending is always about the latest reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUp {
+    pub tenant_id: TenantId,
+    pub bot_user_id: BotUserId,
+    /// The conversation's `last_seq` when it was scheduled: the bot message it follows.
+    pub after_seq: i64,
+    /// 1 for the first follow-up after the bot's reply, 2 for the next, … up to the company's
+    /// maximum.
+    pub number: i32,
+}
+
+impl JobPayload for FollowUp {
+    const KIND: &'static str = "follow_up";
+}
+
+impl FollowUp {
+    pub fn key(bot_user: BotUserId) -> String {
+        format!("follow_up:{bot_user}")
+    }
+
+    pub fn job(self, delay: std::time::Duration) -> NewJob {
+        let key = Self::key(self.bot_user_id);
+        new_job(&self)
+            .key(key.clone())
+            .dedup(key)
+            .tenant(self.tenant_id)
+            .max_attempts(5)
+            .delay(delay)
     }
 }
 

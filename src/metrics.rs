@@ -50,6 +50,10 @@ pub const BUILD_INFO: &str = "salesbot_build_info";
 /// Bot replies replaced because they named a price, discount or deadline the company's price list
 /// does not hold (workers/engine/guard.rs), by what they named and the engine that wrote them.
 pub const REPLIES_GUARDED: &str = "salesbot_replies_guarded_total";
+/// Follow-ups to customers who went quiet before their lead was qualified, by outcome: `sent`,
+/// `cancelled` (the customer answered, a manager took over, the lead moved on, the customer
+/// blocked the bot, follow-ups were turned off), `deferred` (outside the managers' working hours).
+pub const FOLLOW_UPS: &str = "salesbot_follow_ups_total";
 /// Customers erased on request (`DELETE /api/conversations/{user_id}`, the dashboard's form).
 pub const CONVERSATIONS_ERASED: &str = "salesbot_conversations_erased_total";
 /// Rows the companies' retention periods deleted, by table (messages, webhook_events,
@@ -307,6 +311,10 @@ fn describe() {
          does not hold, by violation and engine"
     );
     describe_counter!(
+        FOLLOW_UPS,
+        "Follow-ups to customers who went quiet before their lead was qualified, by outcome (sent, cancelled, deferred)"
+    );
+    describe_counter!(
         CONVERSATIONS_ERASED,
         "Customers erased with everything linked to them, on request"
     );
@@ -318,6 +326,11 @@ fn describe() {
 
 pub fn reply_guarded(violation: &'static str, engine: &'static str) {
     metrics::counter!(REPLIES_GUARDED, "violation" => violation, "engine" => engine).increment(1);
+}
+
+/// `outcome`: sent, cancelled or deferred.
+pub fn follow_up(outcome: &'static str) {
+    metrics::counter!(FOLLOW_UPS, "outcome" => outcome).increment(1);
 }
 
 pub fn conversation_erased() {

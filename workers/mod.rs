@@ -58,7 +58,9 @@ pub fn registry(deps: pipeline::Deps) -> Registry {
     if let Some(crm) = &deps.crm {
         registry = registry.with(crm.clone());
     }
-    registry.with(pipeline::handoff::TimeoutHandler)
+    registry
+        .with(pipeline::handoff::TimeoutHandler)
+        .with(pipeline::follow_up::FollowUpHandler)
 }
 
 /// The pipeline's dependencies as configured: with OPENAI_API_KEY, the OpenAI engine (the offline

@@ -3,8 +3,8 @@
 -- alone, or in a `tenant_tx` before `db::handoff::begin` when the engine asked for a handoff.
 -- Lock order (ingest's): the conversation's row; the job's row as the lease fence (`p_job`,
 -- `p_lease_token`, running, lease not expired); the unanswered ones of `p_pending` (turn_read()'s
--- messages) in seq order; then the `deliver:` job key, the lead's row, the `notify:` job key,
--- the `webhook:` job keys.
+-- messages) in seq order; then the `deliver:` job key, the lead's row, the `follow_up:` job key,
+-- the `notify:` job key, the `webhook:` job keys.
 -- Stops with outcome 'lease_lost', 'human' (a manager has it: the reply is dropped) or
 -- 'nothing_pending' (an earlier attempt committed). Else 'committed': the reply through
 -- message_append() (the conversation's language set, `updated_at` left), the answers marked
@@ -16,12 +16,20 @@
 -- managers' chat can take it. The jobs are the contract's `jobs::DeliverReply` and
 -- `jobs::NotifyManager` (src/jobs.rs). For the tenant's webhook endpoints (webhook_emit()):
 -- `lead.created` (and `lead.qualified` for a lead qualified at once), `lead.qualified` or
--- `lead.updated`, then `reply.created`, then `message.failed` for a dead turn. Returns one row:
--- `outcome`, `handoff_fresh`, `delivery_job`, `notify_job`, and `lead_id`, `lead_version`,
--- `lead_event` when the lead changed.
--- Current definition: migrations/0026_webhook_deliveries.sql.
+-- `lead.updated`, then `reply.created`, then `message.failed` for a dead turn.
+-- Follow-ups (migration 0030): an answered turn that updates the lead (not off-topic) of a
+-- customer who has not blocked the bot, whose lead is still unqualified (none, or `new`) after it,
+-- schedules the contract's `jobs::FollowUp` (number 1, after the reply's seq) when the tenant's
+-- `follow_up_max` > 0, due `follow_up_delay_minutes` after now; a pending one (deduplicated by the
+-- bot user) is re-armed in place: its payload and due time become this reply's. It reads the
+-- tenant's row by primary key (no extra round trip); its job key `follow_up:` comes after
+-- `deliver:` and the lead and before `notify:` (key order).
+-- Returns one row: `outcome`, `handoff_fresh`, `delivery_job`, `notify_job`, `follow_up_job`
+-- (a follow-up job was inserted, not re-armed), and `lead_id`, `lead_version`, `lead_event`
+-- when the lead changed.
+-- Current definition: migrations/0030_follow_ups.sql.
 CREATE OR REPLACE FUNCTION public.turn_commit(p_tenant uuid, p_bot_user uuid, p_job bigint, p_lease_token uuid, p_pending uuid[], p_reply_id uuid, p_reply text, p_engine text, p_language text, p_status text, p_update_lead boolean, p_lead_name text, p_lead_phone text, p_lead_city text, p_lead_object_type text, p_lead_area_m2 double precision, p_lead_summary text, p_lead_qualifies boolean, p_new_lead_id uuid, p_platform_chat boolean, p_company_chats boolean)
- RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, lead_id uuid, lead_version integer, lead_event text)
+ RETURNS TABLE(outcome text, handoff_fresh boolean, delivery_job boolean, notify_job boolean, follow_up_job boolean, lead_id uuid, lead_version integer, lead_event text)
  LANGUAGE plpgsql
 AS $function$
 #variable_conflict use_column
@@ -39,12 +47,21 @@ DECLARE
     v_qualified    boolean;
     v_lead_types   text[];
     v_type         text;
+    v_reply_seq    bigint;
+    v_lead_open    boolean;
+    v_fu_max       smallint;
+    v_fu_delay     integer;
+    v_fu_payload   jsonb;
+    v_fu_run_at    timestamptz;
+    v_fu_job       bigint;
+    v_fu_new       boolean;
 BEGIN
     PERFORM set_config('app.tenant_id', p_tenant::text, true);
     delivery_job := false;
     notify_job := false;
+    follow_up_job := false;
     handoff_fresh := false;
-    SELECT b.mode, b.channel, b.released_at, b.external_id INTO v_conversation
+    SELECT b.mode, b.channel, b.released_at, b.external_id, b.blocked_at INTO v_conversation
       FROM bot_users b WHERE b.tenant_id = p_tenant AND b.id = p_bot_user FOR UPDATE;
     PERFORM 1 FROM jobs j
      WHERE j.id = p_job AND j.lease_token = p_lease_token AND j.state = 'running'
@@ -72,8 +89,9 @@ BEGIN
         RETURN;
     END IF;
 
-    PERFORM message_append(p_tenant, p_bot_user, p_reply_id, 'assistant', p_reply, p_engine,
-                           p_language, false);
+    SELECT a.seq INTO v_reply_seq
+      FROM message_append(p_tenant, p_bot_user, p_reply_id, 'assistant', p_reply, p_engine,
+                          p_language, false) a;
     UPDATE messages SET reply_id = p_reply_id, status = p_status, answered_at = clock_timestamp()
      WHERE tenant_id = p_tenant AND bot_user_id = p_bot_user AND role = 'user'
        AND reply_id IS NULL AND id = ANY (v_answered);
@@ -128,6 +146,28 @@ BEGIN
                                                      ELSE qualified_at END
                  WHERE tenant_id = p_tenant AND id = v_existing.id
                 RETURNING version INTO lead_version;
+            END IF;
+        END IF;
+        -- A follow-up while the lead is still open (the customer may go quiet after this reply).
+        v_lead_open := CASE WHEN v_existing.id IS NULL THEN coalesce(lead_event, 'created') <> 'qualified'
+                            ELSE v_existing.status = 'new' AND NOT v_qualified END;
+        IF v_lead_open AND p_status = 'answered' AND v_conversation.blocked_at IS NULL THEN
+            SELECT t.follow_up_max, t.follow_up_delay_minutes INTO v_fu_max, v_fu_delay
+              FROM tenants t WHERE t.id = p_tenant;
+            IF v_fu_max > 0 THEN
+                v_fu_payload := jsonb_build_object('tenant_id', p_tenant, 'bot_user_id', p_bot_user,
+                                                   'after_seq', v_reply_seq, 'number', 1);
+                v_fu_run_at := now() + make_interval(mins => v_fu_delay);
+                SELECT e.job_id, e.inserted INTO v_fu_job, v_fu_new
+                  FROM queue_enqueue('follow_up', 'follow_up:' || p_bot_user, p_tenant,
+                                     v_fu_payload, v_fu_run_at, 0::smallint, 5,
+                                     'follow_up:' || p_bot_user) e;
+                IF NOT v_fu_new THEN
+                    -- The pending one (locked by queue_enqueue() until commit) follows this reply.
+                    UPDATE jobs SET payload = v_fu_payload, run_at = v_fu_run_at
+                     WHERE id = v_fu_job;
+                END IF;
+                follow_up_job := v_fu_new;
             END IF;
         END IF;
         IF lead_event IS NOT NULL

@@ -8,6 +8,7 @@ pub mod amocrm;
 pub mod api_keys;
 pub mod diagnostics;
 pub mod embedded;
+pub mod follow_ups;
 pub mod handoff;
 pub mod ingestor;
 pub mod leads;

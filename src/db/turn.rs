@@ -172,6 +172,9 @@ pub struct Committed {
     pub handoff_fresh: bool,
     pub delivery_job: bool,
     pub notify_job: bool,
+    /// A follow-up was scheduled (a pending one re-armed is not counted: it was counted when
+    /// inserted).
+    pub follow_up_job: bool,
     /// The lead's id, its new version and what happened, when the lead changed.
     pub lead: Option<(LeadId, i32, LeadEvent)>,
 }
@@ -185,6 +188,7 @@ pub async fn commit(
     let r = sqlx::query!(
         r#"SELECT outcome AS "outcome!: Outcome", handoff_fresh AS "handoff_fresh!",
                   delivery_job AS "delivery_job!", notify_job AS "notify_job!",
+                  follow_up_job AS "follow_up_job!",
                   lead_id, lead_version, lead_event AS "lead_event: LeadEvent"
              FROM turn_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
                               $16, $17, $18, $19, $20, $21)"#,
@@ -217,6 +221,7 @@ pub async fn commit(
         handoff_fresh: r.handoff_fresh,
         delivery_job: r.delivery_job,
         notify_job: r.notify_job,
+        follow_up_job: r.follow_up_job,
         lead: match (r.lead_id, r.lead_version, r.lead_event) {
             (Some(id), Some(version), Some(event)) => Some((LeadId(id), version, event)),
             _ => None,

@@ -17,6 +17,7 @@ pub mod city;
 pub mod conversation;
 pub mod dates;
 pub mod email;
+pub mod follow_up;
 pub mod ids;
 pub mod language;
 pub mod lead_status;

@@ -219,6 +219,11 @@ text_type!(
     "At most 1000 characters, no control characters."
 );
 text_type!(
+    /// A company's own words for a follow-up (domain::follow_up); blank means the built-in ones.
+    FollowUpText, max = 1000, non_blank = false,
+    "At most 1000 characters, no control characters; blank or null: the built-in text."
+);
+text_type!(
     /// The company's phone as its owner writes it (any format: it is shown, not dialled).
     CompanyPhoneText, max = 40, non_blank = false,
     "At most 40 characters, no control characters."

@@ -59,6 +59,20 @@ impl WorkingHours {
             local >= self.from || local < self.to
         }
     }
+
+    /// The first moment at or after `now` when the managers work: `now` itself while open, else
+    /// the next start of the hours (whole minutes, Kazakhstan time). Outbound messages that must
+    /// wait for the managers (follow-ups) are deferred to it.
+    pub fn next_open(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_open(now) {
+            return now;
+        }
+        let minute = now.timestamp().div_euclid(60);
+        let local = (minute + KZ_UTC_OFFSET_MINUTES).rem_euclid(1440);
+        // Closed means `local` is not `from`, so the wait is 1..=1439 minutes.
+        let wait = (i64::from(self.from) - local).rem_euclid(1440);
+        DateTime::from_timestamp((minute + wait) * 60, 0).unwrap_or(now)
+    }
 }
 
 /// `HH:MM`, two digits each.
@@ -172,5 +186,44 @@ mod tests {
         assert!(!night.is_open(at("2026-11-25T21:00:00Z")));
         let always = WorkingHours::parse("00:00-00:00").unwrap();
         assert!(always.is_open(at("2026-11-25T21:00:00Z")));
+    }
+
+    #[test]
+    fn next_open_is_now_while_open_else_the_next_start() {
+        let day = WorkingHours::parse("09:00-18:00").unwrap();
+        let open = at("2026-11-25T05:30:17Z");
+        assert_eq!(day.next_open(open), open, "open: no wait");
+        // 18:00 Astana (13:00 UTC) closes; the next start is 09:00 Astana, 04:00 UTC next day.
+        assert_eq!(
+            day.next_open(at("2026-11-25T13:00:00Z")),
+            at("2026-11-26T04:00:00Z")
+        );
+        // 23:30 UTC is 04:30 Astana the next day: the same day's 09:00 Astana.
+        assert_eq!(
+            day.next_open(at("2026-11-25T23:30:45Z")),
+            at("2026-11-26T04:00:00Z")
+        );
+        // One second before the start.
+        assert_eq!(
+            day.next_open(at("2026-11-26T03:59:59Z")),
+            at("2026-11-26T04:00:00Z")
+        );
+        let night = WorkingHours::parse("20:00-02:00").unwrap();
+        // 03:00 Astana (22:00 UTC): closed until 20:00 Astana, 15:00 UTC the next UTC day.
+        assert_eq!(
+            night.next_open(at("2026-11-25T22:00:00Z")),
+            at("2026-11-26T15:00:00Z")
+        );
+        let always = WorkingHours::parse("00:00-00:00").unwrap();
+        assert_eq!(always.next_open(open), open);
+        // Whatever the time, the answer is open and never before `now`.
+        for minutes in (0..2 * 1440).step_by(7) {
+            let t = at("2026-11-25T00:00:30Z") + chrono::Duration::minutes(minutes);
+            for hours in [day, night] {
+                let next = hours.next_open(t);
+                assert!(next >= t && hours.is_open(next), "{hours} {t} {next}");
+                assert!(next - t < chrono::Duration::days(1));
+            }
+        }
     }
 }

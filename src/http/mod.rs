@@ -203,6 +203,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::lifecycle::erase))
         .routes(routes!(routes::lifecycle::export))
         .routes(routes!(
+            routes::follow_ups::get_follow_ups,
+            routes::follow_ups::put_follow_ups
+        ))
+        .routes(routes!(
             routes::lifecycle::get_retention,
             routes::lifecycle::put_retention
         ))

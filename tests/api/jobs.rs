@@ -1,6 +1,6 @@
 //! One job contract (src/jobs.rs): every job the SQL functions enqueue — `message_record()`,
 //! `message_ingest_batch()`, `turn_commit()`, and `webhook_emit()` in
-//! tests/api/webhook_deliveries.rs — reads back with the payload type of its kind, and carries
+//! tests/api/webhook_deliveries.rs and `turn_commit()`'s follow-up in tests/api/follow_ups.rs — reads back with the payload type of its kind, and carries
 //! the key, deduplication, attempts and tenant that the Rust builder of that job gives.
 
 use salesbot::jobs::{self, JobPayload};
@@ -45,6 +45,10 @@ fn rebuilt(job: &Stored) -> NewJob {
         }
         jobs::DeliverWebhook::KIND => jobs::DeliverWebhook::read(&job.payload).unwrap().job(),
         jobs::CrmSync::KIND => jobs::CrmSync::read(&job.payload).unwrap().job(),
+        // Its due time is the company's delay, which the contract check does not compare.
+        jobs::FollowUp::KIND => jobs::FollowUp::read(&job.payload)
+            .unwrap()
+            .job(std::time::Duration::ZERO),
         other => panic!("no SQL function enqueues `{other}`"),
     }
 }

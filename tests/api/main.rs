@@ -13,6 +13,7 @@ mod embedded_pg;
 mod extract;
 mod fake_openai;
 mod fakes;
+mod follow_ups;
 mod handoff;
 mod hardening;
 mod health;

@@ -55,6 +55,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/webhooks/{id}/recover"),
     ("delete", "/api/conversations/{user_id}"),
     ("get", "/api/conversations/{user_id}/export"),
+    ("get", "/api/settings/follow-ups"),
+    ("put", "/api/settings/follow-ups"),
     ("get", "/api/settings/retention"),
     ("put", "/api/settings/retention"),
 ];

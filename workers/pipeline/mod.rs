@@ -4,6 +4,7 @@
 
 pub mod crm_sync;
 pub mod deliver;
+pub mod follow_up;
 pub mod handoff;
 pub mod notify;
 pub mod transcribe;

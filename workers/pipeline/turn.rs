@@ -385,6 +385,9 @@ async fn commit(
     if committed.notify_job {
         crate::metrics::job_enqueued(jobs::NotifyManager::KIND, 1);
     }
+    if committed.follow_up_job {
+        crate::metrics::job_enqueued(jobs::FollowUp::KIND, 1);
+    }
     if let Some((lead_id, version, event)) = committed.lead {
         tracing::info!(tenant_id = %p.tenant_id, bot_user_id = %p.bot_user_id, %lead_id, version,
             ?event, "lead stored");

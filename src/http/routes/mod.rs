@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
+pub mod follow_ups;
 pub mod handoff;
 pub mod health;
 pub mod leads;

@@ -1,6 +1,6 @@
 //! The company's set-up, for its owner: the Telegram bot, the assistant (burst coalescing and the
-//! monthly budget among it), amoCRM, API keys, webhook endpoints with their deliveries, and the
-//! data retention period.
+//! monthly budget among it), the price list, follow-ups, amoCRM, API keys, webhook endpoints with
+//! their deliveries, and the data retention period.
 //!
 //! Every change goes through the API's own handler, its request built from the form's fields as
 //! the JSON body the API would get: one set of rules (parsing, the owner check, the SSRF check of a
@@ -23,6 +23,8 @@ use super::{Ctx, csrf_field, see_other, when};
 use crate::db;
 use crate::db::webhooks::{DeliveryState, Endpoint};
 use crate::domain::api_key::Scope;
+use crate::domain::follow_up;
+use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
 use crate::domain::webhook::EventType;
 use crate::error::AppError;
@@ -37,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/settings/telegram", post(save_telegram))
         .route("/settings/assistant", post(save_assistant))
         .route("/settings/prices", post(save_prices))
+        .route("/settings/follow-ups", post(save_follow_ups))
         .route("/settings/retention", post(save_retention))
         .route("/settings/amocrm", post(connect_amocrm))
         .route("/settings/amocrm/disconnect", post(disconnect_amocrm))
@@ -53,10 +56,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The page's sections, by their anchors.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "telegram",
     "assistant",
     "prices",
+    "follow_ups",
     "amocrm",
     "keys",
     "webhooks",
@@ -133,6 +137,7 @@ async fn settings_body(
     let keys = db::api_keys::list(&state.pool, tenant).await?;
     let endpoints = db::webhooks::list(&state.pool, tenant).await?;
     let retention = db::lifecycle::retention(&state.pool, tenant).await?;
+    let follow_ups = db::follow_ups::settings(&state.pool, tenant).await?;
     let secret = match notice {
         Some(Notice::Secret(secret)) => Some(secret),
         _ => None,
@@ -321,6 +326,29 @@ async fn settings_body(
                 button #create-endpoint type="submit" { (ctx.t("create")) }
             }
         }
+        section.panel #follow_ups {
+            h2 { (ctx.t("follow_ups")) }
+            (notice("follow_ups"))
+            p.meta { (ctx.t("follow_ups_how")) }
+            form method="post" action="/settings/follow-ups" {
+                (csrf)
+                label for="max_count" { (ctx.t("follow_ups_count")) }
+                input #max_count type="number" name="max_count" min="0"
+                    max=(follow_up::MAX_COUNT) required value=(follow_ups.max_count);
+                label for="delay_minutes" { (ctx.t("follow_ups_delay")) }
+                input #delay_minutes type="number" name="delay_minutes"
+                    min=(follow_up::MIN_DELAY_MINUTES) max=(follow_up::MAX_DELAY_MINUTES) required
+                    value=(follow_ups.delay_minutes);
+                @for (language, field, name) in [(Language::Ru, "text_ru", "Русский"), (Language::Kk, "text_kk", "Қазақша"), (Language::En, "text_en", "English")] {
+                    label for=(field) { (ctx.t("follow_ups_text")) " · " (name) }
+                    textarea id=(field) name=(field) rows="3" maxlength="1000"
+                        placeholder=(follow_up::default_text(language)) {
+                        (follow_ups.text(language).unwrap_or(""))
+                    }
+                }
+                button #save-follow-ups type="submit" { (ctx.t("save")) }
+            }
+        }
         section.panel #retention {
             h2 { (ctx.t("retention")) }
             (notice("retention"))
@@ -496,6 +524,35 @@ async fn save_prices(State(state): State<AppState>, headers: HeaderMap, form: Fi
         body,
         async |ctx, request| {
             routes::settings::put_prices(State(state.clone()), ctx.user.clone(), ApiJson(request))
+                .await
+                .map(|_| None)
+        },
+    )
+    .await
+}
+
+/// An empty text is the built-in one (the API's handler makes blank null).
+async fn save_follow_ups(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Fields,
+) -> Response {
+    let body = json!({
+        "max_count": number(form.get("max_count")),
+        "delay_minutes": number(form.get("delay_minutes")),
+        "text_ru": form.get("text_ru"),
+        "text_kk": form.get("text_kk"),
+        "text_en": form.get("text_en"),
+    });
+    submit(
+        &state,
+        &headers,
+        &form,
+        "follow_ups",
+        body,
+        async |ctx, request| {
+            let user = ctx.user.clone();
+            routes::follow_ups::put_follow_ups(State(state.clone()), user, ApiJson(request))
                 .await
                 .map(|_| None)
         },

@@ -424,6 +424,27 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "Клиент деректері жойылды.",
             "The customer's data was erased.",
         ),
+        "follow_ups" => (
+            "Напоминания клиентам",
+            "Клиенттерге еске салу",
+            "Follow-ups",
+        ),
+        "follow_ups_how" => (
+            "Если клиент замолчал до того, как заявка стала квалифицированной, бот напишет ему ещё раз — в рабочие часы менеджеров. Любое сообщение клиента отменяет напоминание. Пустой текст — встроенный.",
+            "Өтінім біліктілікке жеткенге дейін клиент үнсіз қалса, бот оған тағы бір рет жазады — менеджерлердің жұмыс уақытында. Клиенттің кез келген хабарламасы еске салуды тоқтатады. Бос мәтін — кірістірілген мәтін.",
+            "When a customer goes quiet before the lead is qualified, the bot writes once more, in the managers' working hours. Any message from the customer cancels it. An empty text is the built-in one.",
+        ),
+        "follow_ups_count" => (
+            "Сколько напоминаний подряд (0 — не напоминать)",
+            "Қатарынан неше рет еске салу (0 — еске салмау)",
+            "Follow-ups in a row (0: none)",
+        ),
+        "follow_ups_delay" => (
+            "Через сколько минут после последнего сообщения бота",
+            "Боттың соңғы хабарламасынан кейін неше минуттан соң",
+            "Minutes after the bot's last message",
+        ),
+        "follow_ups_text" => ("Текст напоминания", "Еске салу мәтіні", "Follow-up text"),
         "retention" => ("Хранение данных", "Деректерді сақтау", "Data retention"),
         "retention_days" => (
             "Хранить сообщения, дней (пусто — бессрочно)",
