@@ -3,6 +3,7 @@
 //! the main pages are saved under target/screenshots/. The tests say SKIPPED, and pass, only
 //! where the `chromium` and `chromium-driver` packages are missing (scripts/test installs them).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +24,11 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's whole process group: killing chromedriver alone orphaned the Chromium
+    /// it started (dozens of them, busy, after a few suite runs).
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self._profile);
@@ -39,7 +44,9 @@ impl Browser {
             }
         }
         let port = crate::helpers::free_port();
+        // In a process group of its own, which Chromium joins: Drop kills them together.
         let driver = Command::new("/usr/bin/chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
