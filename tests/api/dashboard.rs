@@ -798,6 +798,32 @@ async fn an_owner_sets_the_company_up_on_the_settings_page(pool: PgPool) {
                "commercial": null, "other": null})
     );
 
+    // Follow-ups: two, two days apart, with the company's own Kazakh words.
+    browser.fill("#max_count", "2").await;
+    browser.fill("#delay_minutes", "2880").await;
+    browser
+        .fill("#text_kk", "Сәлеметсіз бе! Сұрақтарыңыз қалды ма?")
+        .await;
+    browser.click_to_load("#save-follow-ups").await;
+    assert!(
+        browser
+            .text("#follow_ups .notice")
+            .await
+            .contains("Сохранено")
+    );
+    let follow_ups: Value = app.get_json("/api/settings/follow-ups", Some(&token)).await;
+    assert_eq!(follow_ups["max_count"], 2, "{follow_ups}");
+    assert_eq!(follow_ups["delay_minutes"], 2880);
+    assert_eq!(
+        follow_ups["text_kk"],
+        "Сәлеметсіз бе! Сұрақтарыңыз қалды ма?"
+    );
+    assert_eq!(
+        follow_ups["text_ru"],
+        Value::Null,
+        "an empty field is the built-in text"
+    );
+
     // amoCRM: only amoCRM's domains; connected, then disconnected.
     browser.fill("#base_domain", "evil.example.com").await;
     browser.fill("#access_token", "amo-long-lived-token").await;
