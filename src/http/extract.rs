@@ -33,8 +33,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Deserializes a JSON document, with our error messages.
+/// Deserializes a JSON request body, with our error messages. A body is a JSON object: serde
+/// would also read a struct from an array of its fields in order (`["c1", "hi"]` as a chat
+/// message, `[null]` as a settings change), which no schema of ours allows.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    // Only for a body that is not an object: valid JSON of another kind is refused here; invalid
+    // JSON gets its syntax error below.
+    if !object && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(AppError::Validation(
+            "the body must be a JSON object".into(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -62,29 +72,6 @@ fn json_position(err: &serde_json::Error) -> String {
         _ => "unreadable",
     };
     format!("{what} at line {} column {}", err.line(), err.column())
-}
-
-/// `T` read from a JSON object only. A derived struct also takes an array of its fields in order,
-/// so one whose fields are all optional would take `[null, null]`, which its schema does not
-/// allow.
-pub struct ObjectOnly<T>(pub T);
-
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for ObjectOnly<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object<T>(std::marker::PhantomData<T>);
-        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Object<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        deserializer
-            .deserialize_map(Object(std::marker::PhantomData))
-            .map(ObjectOnly)
-    }
 }
 
 /// An `application/x-www-form-urlencoded` body.

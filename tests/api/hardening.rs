@@ -401,6 +401,50 @@ async fn texts_longer_than_their_limit_are_refused(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn a_json_body_is_an_object_never_an_array_of_fields(pool: PgPool) {
+    let app = spawn_app(pool.clone()).await;
+    let (token, _) = app.register_ok("owner@stroy.kz", "Stroy").await;
+    // serde reads a struct from an array of its fields in order: `["c1", "hi"]` was a message.
+    for (method, path, body) in [
+        (Method::POST, "/api/chat", r#"["c1", "hi"]"#),
+        (Method::PUT, "/api/settings/retention", "[null]"),
+        (Method::PUT, "/api/settings/prices", "[]"),
+        (Method::PUT, "/api/settings/assistant", "42"),
+    ] {
+        let resp = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(resp, 422).await,
+            "validation_error",
+            "{path} {body}"
+        );
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    // Not JSON at all is still a 400.
+    let resp = app
+        .client
+        .post(app.url("/api/chat"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("[\"c1\",")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp, 400).await, "bad_request");
+}
+
+#[sqlx::test]
 async fn dates_outside_the_window_are_422_not_500(pool: PgPool) {
     let app = spawn_app(pool.clone()).await;
     let (token, _) = app.register_ok("dates@stroy.kz", "Dates").await;

@@ -14,7 +14,7 @@ use crate::domain::text::FollowUpText;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::extract::{ApiJson, BodyIntIn, ObjectOnly};
+use crate::http::extract::{ApiJson, BodyIntIn};
 
 #[utoipa::path(get, path = "/api/settings/follow-ups", tag = "settings", security(("bearer" = [])),
     responses((status = 200, body = FollowUpSettings), (status = 401, body = ErrorBody)))]
@@ -58,7 +58,7 @@ pub struct FollowUpRequest {
 pub async fn put_follow_ups(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiJson(ObjectOnly(request)): ApiJson<ObjectOnly<FollowUpRequest>>,
+    ApiJson(request): ApiJson<FollowUpRequest>,
 ) -> Result<Json<FollowUpSettings>, AppError> {
     user.require_owner("sets the follow-ups")?;
     let text = |t: Option<FollowUpText>| t.map(FollowUpText::into_string).filter(|t| !t.is_empty());

@@ -21,7 +21,7 @@ use crate::domain::working_hours::WorkingHours;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
 use crate::http::auth::AuthUser;
-use crate::http::extract::{ApiJson, BodyIntIn, ObjectOnly};
+use crate::http::extract::{ApiJson, BodyIntIn};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -292,7 +292,7 @@ pub async fn get_prices(
 pub async fn put_prices(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiJson(ObjectOnly(request)): ApiJson<ObjectOnly<PriceListBody>>,
+    ApiJson(request): ApiJson<PriceListBody>,
 ) -> Result<Json<PriceListBody>, AppError> {
     user.require_owner("sets the price list")?;
     let list =

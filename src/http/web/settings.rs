@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -618,8 +618,8 @@ async fn disconnect_amocrm(
         &headers,
         &form,
         "amocrm",
-        Value::Null,
-        async |ctx, ()| {
+        json!({}),
+        async |ctx, _: IgnoredAny| {
             routes::settings::delete_amocrm(State(state.clone()), ctx.user.clone())
                 .await
                 .map(|_| None)
@@ -656,8 +656,8 @@ async fn revoke_key(
         &headers,
         &form,
         "keys",
-        Value::Null,
-        async |ctx, ()| {
+        json!({}),
+        async |ctx, _: IgnoredAny| {
             let id = ApiPath(path_id(&id)?);
             routes::api_keys::revoke_key(State(state.clone()), ctx.user.clone(), id)
                 .await
@@ -704,8 +704,8 @@ async fn delete_endpoint(
         &headers,
         &form,
         "webhooks",
-        Value::Null,
-        async |ctx, ()| {
+        json!({}),
+        async |ctx, _: IgnoredAny| {
             let (owner, id) = (Authorized::user(ctx.user.clone()), ApiPath(path_id(&id)?));
             routes::webhooks::delete_endpoint(State(state.clone()), owner, id)
                 .await
