@@ -40,6 +40,9 @@ use super::tenant_tx;
 
 type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
+/// The longest retention period a company may set, in days (ten years; the column's CHECK too).
+pub const MAX_RETENTION_DAYS: i64 = 3650;
+
 /// A company's retention period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RetentionSettings {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::object_type::ObjectType;
-use super::text::{self, TextError};
+use super::text::{PriceConditions, TextError};
 
 /// The largest price per m² a list may hold (a typo guard: 1 billion tenge).
 pub const MAX_PER_M2: u32 = 1_000_000_000;
@@ -51,9 +51,10 @@ impl PriceList {
             }
             item.conditions = match item.conditions.as_deref() {
                 Some(raw) => {
-                    let kept = text::check(raw, 500, false)
-                        .map_err(|e| BadPriceList::Conditions(object, e))?;
-                    (!kept.is_empty()).then(|| kept.to_owned())
+                    let kept = PriceConditions::parse(raw)
+                        .map_err(|e| BadPriceList::Conditions(object, e))?
+                        .into_string();
+                    (!kept.is_empty()).then_some(kept)
                 }
                 None => None,
             };

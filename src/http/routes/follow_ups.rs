@@ -27,20 +27,18 @@ pub async fn get_follow_ups(
     ))
 }
 
-/// The whole setting; texts left out, null or blank are the built-in ones.
-// The request's bounds are literals (utoipa reads generic arguments as types); they are the
-// domain's, and the database's CHECKs (migration 0030).
-const _: () = assert!(MAX_COUNT == 3 && MIN_DELAY_MINUTES == 10 && MAX_DELAY_MINUTES == 20160);
+/// The whole setting; texts left out, null or blank are the built-in ones. The bounds are the
+/// domain's (and the database's CHECKs, migration 0030).
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowUpRequest {
     /// Follow-ups in a row to a customer who does not answer (0: none).
     #[schema(inline)]
-    pub max_count: BodyIntIn<0, 3>,
+    pub max_count: BodyIntIn<0, { MAX_COUNT }>,
     /// Minutes after the bot's last message (10 minutes to 14 days).
     #[schema(inline)]
-    pub delay_minutes: BodyIntIn<10, 20160>,
+    pub delay_minutes: BodyIntIn<{ MIN_DELAY_MINUTES }, { MAX_DELAY_MINUTES }>,
     /// The company's words in Russian.
     pub text_ru: Option<FollowUpText>,
     /// In Kazakh.

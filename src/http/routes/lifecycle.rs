@@ -16,7 +16,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::db;
-use crate::db::lifecycle::{CustomerExport, Erasure, RetentionSettings};
+use crate::db::lifecycle::{CustomerExport, Erasure, MAX_RETENTION_DAYS, RetentionSettings};
 use crate::domain::text::ExternalUserId;
 use crate::error::{AppError, ErrorBody};
 use crate::http::AppState;
@@ -107,7 +107,7 @@ pub struct RetentionRequest {
     /// Days to keep messages, transcripts and webhook delivery logs (1–3650); null or absent
     /// keeps them forever.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
-    pub retention_days: Option<BodyIntIn<1, 3650>>,
+    pub retention_days: Option<BodyIntIn<1, { MAX_RETENTION_DAYS }>>,
 }
 
 /// Sets how long the company keeps its customers' messages (owners only). Leads are kept.

@@ -14,7 +14,7 @@ use crate::db::telegram::bots::{SaveError, SettingsUpdate, TelegramSettings};
 use crate::domain::amocrm::{AmoDomain, AmoToken};
 use crate::domain::language::Language;
 use crate::domain::object_type::ObjectType;
-use crate::domain::price::{PriceItem, PriceList};
+use crate::domain::price::{MAX_PER_M2, PriceItem, PriceList};
 use crate::domain::telegram::{BotToken, ChatId};
 use crate::domain::text::PriceConditions;
 use crate::domain::working_hours::WorkingHours;
@@ -197,9 +197,9 @@ pub async fn delete_amocrm(
 #[serde(deny_unknown_fields)]
 pub struct PriceRange {
     #[schema(inline)]
-    pub min_per_m2: BodyIntIn<1, 1_000_000_000>,
+    pub min_per_m2: BodyIntIn<1, { MAX_PER_M2 as i64 }>,
     #[schema(inline)]
-    pub max_per_m2: BodyIntIn<1, 1_000_000_000>,
+    pub max_per_m2: BodyIntIn<1, { MAX_PER_M2 as i64 }>,
     /// What the price assumes or includes — materials, finish, and any discount or deadline the
     /// company promises: the only terms the bot may state.
     pub conditions: Option<PriceConditions>,

@@ -356,7 +356,7 @@ async fn settings_body(
             form method="post" action="/settings/retention" {
                 (csrf)
                 label for="retention_days" { (ctx.t("retention_days")) }
-                input #retention_days type="number" name="retention_days" min="1" max="3650"
+                input #retention_days type="number" name="retention_days" min="1" max=(db::lifecycle::MAX_RETENTION_DAYS)
                     value=(retention.retention_days.map(|d| d.to_string()).unwrap_or_default());
                 button #save-retention type="submit" { (ctx.t("save")) }
             }
