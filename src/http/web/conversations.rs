@@ -41,7 +41,6 @@ pub(super) enum Back {
 
 #[derive(Debug, Deserialize, Default)]
 struct PageQuery {
-    lang: Option<String>,
     error: Option<String>,
     /// Set after an erasure, which lands on the list.
     erased: Option<String>,
@@ -52,13 +51,9 @@ const PREVIEW_CHARS: usize = 120;
 
 async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let conversations =
         db::leads::conversations(&state.pool, ctx.user.tenant_id, None, 200).await?;
     let body = html! {
@@ -132,14 +127,10 @@ async fn find(state: &AppState, ctx: &Ctx, id: &str) -> Result<Option<Conversati
 
 async fn view(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let Some(conversation) = find(&state, &ctx, &id).await? else {
         return Ok(ctx.not_found());
     };
@@ -345,13 +336,9 @@ async fn messages(
 /// The customer's data as the API exports it, as a file (the owner's).
 async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, None).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     if let Some(refused) = ctx.not_owner() {
         return Ok(refused);
     }

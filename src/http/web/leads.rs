@@ -32,7 +32,6 @@ pub fn router() -> Router<AppState> {
 /// The leads table's filters, read leniently: a value that does not parse is no filter.
 #[derive(Debug, Deserialize, Default, Clone)]
 struct LeadsQuery {
-    lang: Option<String>,
     status: Option<String>,
     city: Option<String>,
     qualified: Option<String>,
@@ -96,13 +95,9 @@ async fn leads_csv(
 
 async fn home(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Query(query): Query<LeadsQuery>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let (lang, user) = (ctx.lang, &ctx.user);
     let filter = query.filter();
     let filtered = filter.status.is_some()
@@ -181,7 +176,6 @@ async fn home(
 
 #[derive(Debug, Deserialize, Default)]
 struct LeadQuery {
-    lang: Option<String>,
     /// Which of the page's forms could not do what was asked (a fixed set of keys).
     error: Option<String>,
 }
@@ -213,14 +207,10 @@ async fn find_lead(
 
 async fn lead_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Path(id): Path<String>,
     Query(query): Query<LeadQuery>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     let Some(lead) = find_lead(&state, &ctx, &id).await? else {
         return Ok(ctx.not_found());
     };

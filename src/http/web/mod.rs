@@ -151,18 +151,22 @@ struct Ctx {
     cookies: Vec<HeaderValue>,
 }
 
-impl Ctx {
-    /// A page's request (`lang`: its `?lang=`), or the way to the sign-in page.
-    async fn page(
+/// A page's request: the signed-in manager, the language (`?lang=`, the cookie, Russian), the
+/// form token; without a session, the way to the sign-in page.
+impl axum::extract::FromRequestParts<AppState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
         state: &AppState,
-        headers: &HeaderMap,
-        lang: Option<&str>,
-    ) -> Result<Ctx, Response> {
-        let (lang, lang_cookie) = language(headers, lang);
-        let Some(user) = web_user(state, headers).await else {
+    ) -> Result<Self, Response> {
+        let asked = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .find_map(|(k, v)| (k == "lang").then_some(v));
+        let (lang, lang_cookie) = language(&parts.headers, asked.as_deref());
+        let Some(user) = web_user(state, &parts.headers).await else {
             return Err(see_other("/login", lang_cookie));
         };
-        let (csrf, csrf_cookie) = csrf_token(state, headers);
+        let (csrf, csrf_cookie) = csrf_token(state, &parts.headers);
         Ok(Ctx {
             lang,
             user,
@@ -170,7 +174,9 @@ impl Ctx {
             cookies: lang_cookie.into_iter().chain(csrf_cookie).collect(),
         })
     }
+}
 
+impl Ctx {
     /// A form's request: its CSRF token checked first (403), then the session.
     async fn form(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Ctx, Response> {
         let (lang, _) = language(headers, None);

@@ -29,20 +29,15 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, Default)]
 struct UsagePage {
-    lang: Option<String>,
     from: Option<String>,
     to: Option<String>,
 }
 
 async fn usage(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Query(query): Query<UsagePage>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     // A date that does not parse is no date: the report's default period (this month) instead.
     let day = |raw: &Option<String>| raw.as_deref().and_then(|d| Day::parse(d).ok());
     let period = UsageQuery {
@@ -101,7 +96,6 @@ async fn usage(
 
 #[derive(Debug, Deserialize, Default)]
 struct QueuePage {
-    lang: Option<String>,
     retried: Option<String>,
 }
 
@@ -110,13 +104,9 @@ const DEAD_SHOWN: i64 = 50;
 
 async fn queue(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Query(query): Query<QueuePage>,
 ) -> Result<Response, AppError> {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return Ok(to_sign_in),
-    };
     if let Some(refused) = ctx.not_owner() {
         return Ok(refused);
     }

@@ -89,19 +89,10 @@ impl Notice {
 
 #[derive(Debug, Deserialize, Default)]
 struct PageQuery {
-    lang: Option<String>,
     saved: Option<String>,
 }
 
-async fn show(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<PageQuery>,
-) -> Response {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return to_sign_in,
-    };
+async fn show(State(state): State<AppState>, ctx: Ctx, Query(query): Query<PageQuery>) -> Response {
     let saved = query
         .saved
         .as_deref()
@@ -720,21 +711,16 @@ async fn delete_endpoint(
 
 #[derive(Debug, Deserialize, Default)]
 struct EndpointQuery {
-    lang: Option<String>,
     /// Set after a redelivery was queued.
     redelivered: Option<String>,
 }
 
 async fn endpoint_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    ctx: Ctx,
     Path(id): Path<String>,
     Query(query): Query<EndpointQuery>,
 ) -> Response {
-    let ctx = match Ctx::page(&state, &headers, query.lang.as_deref()).await {
-        Ok(ctx) => ctx,
-        Err(to_sign_in) => return to_sign_in,
-    };
     let notice = query
         .redelivered
         .is_some()
